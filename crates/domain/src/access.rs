@@ -1,0 +1,255 @@
+//! Who may do what, and see which records (DESIGN.md §3).
+//!
+//! This is the one place that decides. Handlers ask [`authorize`] before they
+//! act and hand the actor's [`Scope`] to every persistence query, which
+//! filters inside SQL: a record outside the scope is indistinguishable from
+//! one that does not exist. Deny by default: a permission not granted in
+//! [`Role::allows`] is refused.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+/// The federal level's entity code.
+pub const FEDERAL_ENTITY: &str = "00";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Secretaría Técnica of the Comisión Intersecretarial: sees and changes everything.
+    NationalAdmin,
+    /// A state commission's technical secretariat: its entity's records and users.
+    EntityAdmin,
+    /// Records of its own institution.
+    Operator,
+    /// Aggregates of its scope only; never personal data.
+    Analyst,
+    /// The audit log only.
+    Auditor,
+    /// A state system's service account: records of its institution, by API.
+    System,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::NationalAdmin,
+        Role::EntityAdmin,
+        Role::Operator,
+        Role::Analyst,
+        Role::Auditor,
+        Role::System,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::NationalAdmin => "national_admin",
+            Role::EntityAdmin => "entity_admin",
+            Role::Operator => "operator",
+            Role::Analyst => "analyst",
+            Role::Auditor => "auditor",
+            Role::System => "system",
+        }
+    }
+
+    /// The permission table of DESIGN.md §3. Anything not listed is refused.
+    pub fn allows(self, permission: Permission) -> bool {
+        use Permission::*;
+        use Role::*;
+        match permission {
+            ReadCatalogs | ReadForms | ReadOwnAccount => true,
+            ManageCatalogs | ManageCuts | ReadAllEntities => self == NationalAdmin,
+            ManageInstitutions | ManageUsers => matches!(self, NationalAdmin | EntityAdmin),
+            ManageServiceAccounts => matches!(self, NationalAdmin | EntityAdmin),
+            ReadInstitutions => self != System,
+            ReadUsers => matches!(self, NationalAdmin | EntityAdmin | Auditor),
+            ReadAudit => matches!(self, NationalAdmin | Auditor),
+            ReadRecords | ReadPersonalData | ImportExcel | ExportExcel => {
+                matches!(self, NationalAdmin | EntityAdmin | Operator | System)
+            }
+            WriteRecords => matches!(self, NationalAdmin | EntityAdmin | Operator | System),
+            ReadAggregates => matches!(self, NationalAdmin | EntityAdmin | Operator | Analyst),
+        }
+    }
+
+    /// Roles an actor may give to a user it manages. Nobody grants a role
+    /// above what their own position allows, so nobody can raise their own.
+    pub fn may_grant(self, role: Role) -> bool {
+        match self {
+            Role::NationalAdmin => true,
+            Role::EntityAdmin => matches!(role, Role::EntityAdmin | Role::Operator | Role::Analyst),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+
+    fn from_str(s: &str) -> Result<Role, UnknownRole> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or(UnknownRole)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role")]
+pub struct UnknownRole;
+
+/// Everything an actor can ask to do. Routes name one; the policy answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    ReadCatalogs,
+    ManageCatalogs,
+    ReadForms,
+    ReadOwnAccount,
+    ReadAllEntities,
+    ReadInstitutions,
+    ManageInstitutions,
+    ReadUsers,
+    ManageUsers,
+    ManageServiceAccounts,
+    ReadAudit,
+    ReadRecords,
+    ReadPersonalData,
+    WriteRecords,
+    ImportExcel,
+    ExportExcel,
+    ReadAggregates,
+    ManageCuts,
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: Uuid,
+    pub username: String,
+    pub role: Role,
+    pub institution_id: Uuid,
+    pub entity_code: String,
+    /// The access token's id, so logout can revoke it.
+    pub token_id: Uuid,
+}
+
+/// Which records an actor may see: applied inside every persistence query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every record of the country.
+    National,
+    /// Every record of one entity.
+    Entity(String),
+    /// Every record of one institution.
+    Institution(Uuid),
+}
+
+impl Actor {
+    /// The records this actor may read or change: by role, as DESIGN.md §3.
+    /// Auditors and analysts get their institution's entity for aggregates;
+    /// what they may *read* record by record is refused by [`Permission`].
+    pub fn scope(&self) -> Scope {
+        match self.role {
+            Role::NationalAdmin => Scope::National,
+            Role::EntityAdmin | Role::Analyst => Scope::Entity(self.entity_code.clone()),
+            Role::Auditor if self.entity_code == FEDERAL_ENTITY => Scope::National,
+            Role::Auditor => Scope::Entity(self.entity_code.clone()),
+            Role::Operator | Role::System => Scope::Institution(self.institution_id),
+        }
+    }
+
+    pub fn can(&self, permission: Permission) -> bool {
+        self.role.allows(permission)
+    }
+}
+
+impl Scope {
+    /// Whether a record of this entity and institution lies in the scope.
+    pub fn contains(&self, entity_code: &str, institution_id: Uuid) -> bool {
+        match self {
+            Scope::National => true,
+            Scope::Entity(e) => e == entity_code,
+            Scope::Institution(i) => *i == institution_id,
+        }
+    }
+
+    /// Whether the scope covers a whole entity (used for institution and
+    /// user administration, which works per entity).
+    pub fn covers_entity(&self, entity_code: &str) -> bool {
+        match self {
+            Scope::National => true,
+            Scope::Entity(e) => e == entity_code,
+            Scope::Institution(_) => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(role: Role, entity: &str) -> Actor {
+        Actor {
+            user_id: Uuid::nil(),
+            username: "x".into(),
+            role,
+            institution_id: Uuid::from_u128(7),
+            entity_code: entity.into(),
+            token_id: Uuid::nil(),
+        }
+    }
+
+    #[test]
+    fn scope_follows_the_role() {
+        assert_eq!(actor(Role::NationalAdmin, "00").scope(), Scope::National);
+        assert_eq!(
+            actor(Role::EntityAdmin, "19").scope(),
+            Scope::Entity("19".into())
+        );
+        assert_eq!(
+            actor(Role::Operator, "19").scope(),
+            Scope::Institution(Uuid::from_u128(7))
+        );
+        assert_eq!(
+            actor(Role::System, "19").scope(),
+            Scope::Institution(Uuid::from_u128(7))
+        );
+    }
+
+    #[test]
+    fn analysts_and_auditors_never_read_personal_data_or_write() {
+        for role in [Role::Analyst, Role::Auditor] {
+            assert!(!role.allows(Permission::ReadPersonalData));
+            assert!(!role.allows(Permission::ReadRecords));
+            assert!(!role.allows(Permission::WriteRecords));
+            assert!(!role.allows(Permission::ExportExcel));
+        }
+        assert!(Role::Auditor.allows(Permission::ReadAudit));
+        assert!(!Role::Analyst.allows(Permission::ReadAudit));
+    }
+
+    #[test]
+    fn entity_admins_cannot_grant_national_roles() {
+        assert!(!Role::EntityAdmin.may_grant(Role::NationalAdmin));
+        assert!(!Role::EntityAdmin.may_grant(Role::Auditor));
+        assert!(!Role::EntityAdmin.may_grant(Role::System));
+        assert!(Role::EntityAdmin.may_grant(Role::Operator));
+        for role in [Role::Operator, Role::Analyst, Role::Auditor, Role::System] {
+            assert!(Role::ALL.iter().all(|r| !role.may_grant(*r)));
+        }
+    }
+
+    #[test]
+    fn roles_round_trip_through_their_names() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+        }
+        assert!("root".parse::<Role>().is_err());
+    }
+}

@@ -1,0 +1,9 @@
+//! SINTRA domain: types, validation, form specs, duplicate scoring and the
+//! access policy. This crate does no I/O: persistence and HTTP build on it.
+
+pub mod access;
+pub mod curp;
+pub mod duplicates;
+pub mod forms;
+pub mod i18n;
+pub mod validation;

@@ -1,0 +1,132 @@
+//! Configuration from the environment: `DATABASE_URL` and `SINTRA_*`.
+//! Every variable is documented in README.md.
+
+use std::time::Duration;
+
+use sintra_persistence::db::DEFAULT_DATABASE_URL;
+
+/// The development signing secret. Refused in production mode.
+pub const DEV_JWT_SECRET: &str = "sintra-dev-secret-change-me-in-production-0123456789";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `DATABASE_URL`.
+    pub database_url: String,
+    /// `SINTRA_BIND`: the listen address.
+    pub bind: String,
+    /// `SINTRA_ENV`: `production` refuses defaults that are unsafe there.
+    pub production: bool,
+    /// `SINTRA_JWT_SECRET`: HS256 key for access tokens (≥ 32 bytes).
+    pub jwt_secret: String,
+    /// `SINTRA_JWT_ISSUER` / `SINTRA_JWT_AUDIENCE`.
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    /// `SINTRA_ACCESS_TOKEN_SECONDS` (≤ 900) and `SINTRA_REFRESH_TOKEN_SECONDS`.
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    /// `SINTRA_DB_ROLE`: the role pooled connections assume (empty: none).
+    pub db_role: Option<String>,
+    /// `SINTRA_DB_POOL_SIZE`.
+    pub db_pool_size: usize,
+    /// `SINTRA_MAX_BODY_BYTES`: the JSON body limit.
+    pub max_body_bytes: usize,
+    /// `SINTRA_LOGIN_MAX_FAILURES` and `SINTRA_LOGIN_LOCK_SECONDS`.
+    pub login_max_failures: i32,
+    pub login_lock: Duration,
+    /// `SINTRA_ADMIN_USER` / `SINTRA_ADMIN_PASSWORD`: the first national
+    /// admin, created on an empty system.
+    pub admin_user: Option<String>,
+    pub admin_password: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} no es válido: {1}")]
+    Invalid(&'static str, String),
+    #[error(
+        "SINTRA_ENV=production exige un SINTRA_JWT_SECRET propio de al menos 32 caracteres (no el de desarrollo)"
+    )]
+    DefaultSecretInProduction,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::Invalid(name, v.clone())),
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let production = var("SINTRA_ENV").is_some_and(|v| v.eq_ignore_ascii_case("production"));
+        let jwt_secret = var("SINTRA_JWT_SECRET").unwrap_or_else(|| DEV_JWT_SECRET.to_string());
+        if production && (jwt_secret == DEV_JWT_SECRET || jwt_secret.len() < 32) {
+            return Err(ConfigError::DefaultSecretInProduction);
+        }
+        if jwt_secret.len() < 32 {
+            return Err(ConfigError::Invalid(
+                "SINTRA_JWT_SECRET",
+                "debe tener al menos 32 caracteres".into(),
+            ));
+        }
+        let access_secs: u64 = parse("SINTRA_ACCESS_TOKEN_SECONDS", 900)?;
+        if !(30..=900).contains(&access_secs) {
+            return Err(ConfigError::Invalid(
+                "SINTRA_ACCESS_TOKEN_SECONDS",
+                "debe estar entre 30 y 900".into(),
+            ));
+        }
+        Ok(Config {
+            database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
+            bind: var("SINTRA_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            production,
+            jwt_secret,
+            jwt_issuer: var("SINTRA_JWT_ISSUER").unwrap_or_else(|| "sintra".into()),
+            jwt_audience: var("SINTRA_JWT_AUDIENCE").unwrap_or_else(|| "sintra-api".into()),
+            access_token_ttl: Duration::from_secs(access_secs),
+            refresh_token_ttl: Duration::from_secs(parse(
+                "SINTRA_REFRESH_TOKEN_SECONDS",
+                8 * 3600,
+            )?),
+            db_role: match std::env::var("SINTRA_DB_ROLE") {
+                Ok(v) if v.trim().is_empty() => None,
+                Ok(v) => Some(v),
+                Err(_) => Some("sintra_app".into()),
+            },
+            db_pool_size: parse("SINTRA_DB_POOL_SIZE", 16)?,
+            max_body_bytes: parse("SINTRA_MAX_BODY_BYTES", 256 * 1024)?,
+            login_max_failures: parse("SINTRA_LOGIN_MAX_FAILURES", 5)?,
+            login_lock: Duration::from_secs(parse("SINTRA_LOGIN_LOCK_SECONDS", 900)?),
+            admin_user: var("SINTRA_ADMIN_USER"),
+            admin_password: var("SINTRA_ADMIN_PASSWORD"),
+        })
+    }
+
+    /// Settings for tests and tools: development secret, given database.
+    pub fn for_database(database_url: &str) -> Config {
+        Config {
+            database_url: database_url.to_string(),
+            bind: "127.0.0.1:0".into(),
+            production: false,
+            jwt_secret: DEV_JWT_SECRET.into(),
+            jwt_issuer: "sintra".into(),
+            jwt_audience: "sintra-api".into(),
+            access_token_ttl: Duration::from_secs(900),
+            refresh_token_ttl: Duration::from_secs(8 * 3600),
+            db_role: Some("sintra_app".into()),
+            db_pool_size: 8,
+            max_body_bytes: 256 * 1024,
+            login_max_failures: 5,
+            login_lock: Duration::from_secs(900),
+            admin_user: None,
+            admin_password: None,
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! One error type for the whole API, mapped once to RFC 9457
+//! `application/problem+json`. The Spanish text is rendered here; the
+//! [`problem_middleware`](crate::middleware) re-renders it in English when the
+//! caller asks, and adds the request id. Nothing here echoes submitted values.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use sintra_domain::i18n::{Lang, Message};
+use sintra_domain::validation::FieldError;
+use sintra_persistence::StoreError;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request could not be read (bad JSON, bad query, bad header).
+    #[error("malformed request")]
+    Malformed { code: &'static str, detail: Message },
+    #[error("unauthenticated")]
+    Unauthenticated,
+    #[error("invalid grant")]
+    InvalidGrant,
+    #[error("forbidden")]
+    Forbidden { detail: Option<Message> },
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("conflict")]
+    Conflict { code: &'static str, detail: Message },
+    #[error("stale version")]
+    StaleVersion,
+    #[error("if-match required")]
+    PreconditionRequired,
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("too many requests")]
+    TooManyRequests { retry_after_secs: u64 },
+    #[error("database unavailable")]
+    Unavailable,
+    #[error("internal error")]
+    Internal,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The problem document (RFC 9457) every error answers with.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Short, human-readable summary of the kind of problem.
+    pub title: String,
+    pub status: u16,
+    /// Machine-readable code, stable across languages.
+    pub code: String,
+    /// Explanation of this occurrence, in the caller's language.
+    pub detail: String,
+    /// Per-field errors, for invalid data.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ProblemField>,
+    /// The request id, also in the `X-Request-Id` header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProblemField {
+    pub field: String,
+    pub code: String,
+    pub message: String,
+}
+
+/// What a response carries so the middleware can render it in either language.
+#[derive(Debug, Clone)]
+pub struct ProblemSource {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub title: Message,
+    pub detail: Message,
+    pub errors: Vec<FieldError>,
+}
+
+impl ProblemSource {
+    pub fn render(&self, lang: Lang, request_id: Option<String>) -> Problem {
+        Problem {
+            type_: format!(
+                "https://sintra.example/problems/{}",
+                self.code.replace('_', "-")
+            ),
+            title: self.title.get(lang).to_string(),
+            status: self.status.as_u16(),
+            code: self.code.to_string(),
+            detail: self.detail.get(lang).to_string(),
+            errors: self
+                .errors
+                .iter()
+                .map(|e| ProblemField {
+                    field: e.field.clone(),
+                    code: e.code.to_string(),
+                    message: e.message.get(lang).to_string(),
+                })
+                .collect(),
+            request_id,
+        }
+    }
+
+    /// The generic problem for a status that no handler described (actix's
+    /// own routing errors, for instance).
+    pub fn for_status(status: StatusCode) -> ProblemSource {
+        let err = match status.as_u16() {
+            400 => ApiError::Malformed {
+                code: "malformed_request",
+                detail: Message::new(
+                    "La solicitud está mal formada.",
+                    "The request is malformed.",
+                ),
+            },
+            401 => ApiError::Unauthenticated,
+            403 => ApiError::Forbidden { detail: None },
+            404 => ApiError::NotFound,
+            405 => ApiError::MethodNotAllowed,
+            412 => ApiError::StaleVersion,
+            413 => ApiError::PayloadTooLarge,
+            415 => ApiError::UnsupportedMediaType,
+            429 => ApiError::TooManyRequests {
+                retry_after_secs: 60,
+            },
+            503 => ApiError::Unavailable,
+            _ => ApiError::Internal,
+        };
+        let mut source = err.source();
+        source.status = status;
+        source
+    }
+}
+
+fn title(status: StatusCode) -> Message {
+    let (es, en) = match status.as_u16() {
+        400 => ("Solicitud mal formada", "Malformed request"),
+        401 => ("No autenticado", "Unauthenticated"),
+        403 => ("Acceso denegado", "Forbidden"),
+        404 => ("No encontrado", "Not found"),
+        405 => ("Método no permitido", "Method not allowed"),
+        409 => ("Conflicto", "Conflict"),
+        412 => ("Versión desactualizada", "Stale version"),
+        413 => ("Solicitud demasiado grande", "Payload too large"),
+        415 => ("Tipo de contenido no admitido", "Unsupported media type"),
+        422 => ("Datos inválidos", "Invalid data"),
+        428 => ("Falta If-Match", "Precondition required"),
+        429 => ("Demasiadas solicitudes", "Too many requests"),
+        503 => ("Servicio no disponible", "Service unavailable"),
+        _ => ("Error interno", "Internal error"),
+    };
+    Message::new(es, en)
+}
+
+impl ApiError {
+    pub fn forbidden() -> ApiError {
+        ApiError::Forbidden { detail: None }
+    }
+
+    pub fn forbidden_because(es: &str, en: &str) -> ApiError {
+        ApiError::Forbidden {
+            detail: Some(Message::new(es, en)),
+        }
+    }
+
+    pub fn malformed(code: &'static str, es: impl Into<String>, en: impl Into<String>) -> ApiError {
+        ApiError::Malformed {
+            code,
+            detail: Message::new(es, en),
+        }
+    }
+
+    pub fn invalid(
+        field: &str,
+        code: &'static str,
+        es: impl Into<String>,
+        en: impl Into<String>,
+    ) -> ApiError {
+        ApiError::Validation(vec![FieldError {
+            field: field.to_string(),
+            code,
+            message: Message::new(es, en),
+        }])
+    }
+
+    pub fn source(&self) -> ProblemSource {
+        let status = self.status_code();
+        let (code, detail, errors) = match self {
+            ApiError::Malformed { code, detail } => (*code, detail.clone(), vec![]),
+            ApiError::Unauthenticated => (
+                "unauthenticated",
+                Message::new(
+                    "Falta un token de acceso válido, o expiró o fue revocado.",
+                    "A valid access token is missing, expired or revoked.",
+                ),
+                vec![],
+            ),
+            ApiError::InvalidGrant => (
+                "invalid_grant",
+                Message::new(
+                    "Usuario o contraseña incorrectos, o credencial vencida.",
+                    "Wrong username or password, or an expired credential.",
+                ),
+                vec![],
+            ),
+            ApiError::Forbidden { detail } => (
+                "forbidden",
+                detail.clone().unwrap_or_else(|| {
+                    Message::new(
+                        "Su rol no permite esta operación.",
+                        "Your role does not allow this operation.",
+                    )
+                }),
+                vec![],
+            ),
+            ApiError::NotFound => (
+                "not_found",
+                Message::new(
+                    "El recurso no existe o no está a su alcance.",
+                    "The resource does not exist or is outside your scope.",
+                ),
+                vec![],
+            ),
+            ApiError::MethodNotAllowed => (
+                "method_not_allowed",
+                Message::new(
+                    "El método HTTP no se admite en esta ruta.",
+                    "The HTTP method is not supported on this route.",
+                ),
+                vec![],
+            ),
+            ApiError::Conflict { code, detail } => (*code, detail.clone(), vec![]),
+            ApiError::StaleVersion => (
+                "stale_version",
+                Message::new(
+                    "El registro cambió desde que lo leyó; vuelva a leerlo y reintente con su versión actual.",
+                    "The record changed since you read it; read it again and retry with its current version.",
+                ),
+                vec![],
+            ),
+            ApiError::PreconditionRequired => (
+                "if_match_required",
+                Message::new(
+                    "Las actualizaciones requieren el encabezado If-Match con la versión del registro.",
+                    "Updates require an If-Match header with the record's version.",
+                ),
+                vec![],
+            ),
+            ApiError::PayloadTooLarge => (
+                "payload_too_large",
+                Message::new(
+                    "El cuerpo de la solicitud excede el tamaño permitido.",
+                    "The request body exceeds the allowed size.",
+                ),
+                vec![],
+            ),
+            ApiError::UnsupportedMediaType => (
+                "unsupported_media_type",
+                Message::new(
+                    "Tipo de contenido no admitido: envíe application/json.",
+                    "Unsupported content type: send application/json.",
+                ),
+                vec![],
+            ),
+            ApiError::Validation(errors) => (
+                "validation_failed",
+                Message::new(
+                    format!(
+                        "El registro tiene {} error{}.",
+                        errors.len(),
+                        if errors.len() == 1 { "" } else { "es" }
+                    ),
+                    format!(
+                        "The record has {} error{}.",
+                        errors.len(),
+                        if errors.len() == 1 { "" } else { "s" }
+                    ),
+                ),
+                errors.clone(),
+            ),
+            ApiError::TooManyRequests { retry_after_secs } => (
+                "too_many_requests",
+                Message::new(
+                    format!("Demasiados intentos; espere {retry_after_secs} segundos."),
+                    format!("Too many attempts; wait {retry_after_secs} seconds."),
+                ),
+                vec![],
+            ),
+            ApiError::Unavailable => (
+                "database_unavailable",
+                Message::new(
+                    "La base de datos no está disponible; intente más tarde.",
+                    "The database is unavailable; try again later.",
+                ),
+                vec![],
+            ),
+            ApiError::Internal => (
+                "internal_error",
+                Message::new(
+                    "Ocurrió un error interno; se registró para su revisión.",
+                    "An internal error occurred; it was logged for review.",
+                ),
+                vec![],
+            ),
+        };
+        ProblemSource {
+            status,
+            code,
+            title: title(status),
+            detail,
+            errors,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Malformed { .. } | ApiError::InvalidGrant => StatusCode::BAD_REQUEST,
+            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::StaleVersion => StatusCode::PRECONDITION_FAILED,
+            ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let source = self.source();
+        let mut builder = HttpResponse::build(source.status);
+        builder.content_type(PROBLEM_JSON);
+        match self {
+            ApiError::Unauthenticated => {
+                builder.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            ApiError::TooManyRequests { retry_after_secs } => {
+                builder.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            _ => {}
+        }
+        let mut response = builder.json(source.render(Lang::Es, None));
+        response.extensions_mut().insert(source);
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::StaleVersion => ApiError::StaleVersion,
+            StoreError::Conflict { constraint } => ApiError::Conflict {
+                code: "conflict",
+                detail: Message::new(
+                    format!("Ya existe un registro con esos datos únicos ({constraint})."),
+                    format!("A record with those unique values already exists ({constraint})."),
+                ),
+            },
+            StoreError::Unavailable(reason) => {
+                tracing::warn!(%reason, "database unavailable");
+                ApiError::Unavailable
+            }
+            StoreError::Database(e) => {
+                // Diesel's message names the query's failure, never bound values.
+                tracing::error!(error = %e, "database error");
+                ApiError::Internal
+            }
+        }
+    }
+}

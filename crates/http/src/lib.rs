@@ -1,0 +1,134 @@
+//! SINTRA's HTTP API: the actix-web application, authentication, handlers
+//! and the OpenAPI document. `main.rs` is the `sintra` binary around it.
+
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod error;
+pub mod extractors;
+pub mod middleware;
+pub mod openapi;
+pub mod pagination;
+pub mod policy;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpResponse};
+use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
+use tracing_actix_web::TracingLogger;
+use utoipa::OpenApi;
+use utoipa_actix_web::{scope, AppExt, UtoipaApp};
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use state::AppState;
+
+/// Registers every route; shared by the server and by [`openapi`], so the
+/// spec is generated from exactly what is served.
+fn routes<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
+where
+    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
+{
+    use routes::*;
+    app.service(health::live).service(health::ready).service(
+        scope::scope("/api/v1")
+            .service(auth::token)
+            .service(auth::logout)
+            .service(auth::me)
+            .service(org::list_entities)
+            .service(org::list_institutions)
+            .service(org::create_institution)
+            .service(org::get_institution)
+            .service(org::update_institution)
+            .service(users::list_users)
+            .service(users::create_user)
+            .service(users::get_user)
+            .service(users::update_user)
+            .service(users::deactivate_user)
+            .service(users::reactivate_user)
+            .service(users::reset_password)
+            .service(users::list_service_accounts)
+            .service(users::create_service_account)
+            .service(users::rotate_secret)
+            .service(audit::list_events)
+            .service(audit::verify),
+    )
+}
+
+/// The OpenAPI document of the API, as `sintra openapi` prints it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes(
+        App::new()
+            .into_utoipa_app()
+            .openapi(openapi::ApiDoc::openapi()),
+    )
+    .split_for_parts()
+    .1
+}
+
+async fn serve_spec(spec: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
+    HttpResponse::Ok().json(spec.get_ref())
+}
+
+/// Request counts and latencies per route pattern and status, served at
+/// `/metrics`. Build it once per process and share it between workers.
+pub fn metrics() -> PrometheusMetrics {
+    PrometheusMetricsBuilder::new("sintra")
+        .endpoint("/metrics")
+        .mask_unmatched_patterns("UNMATCHED")
+        .build()
+        .expect("metrics registry builds")
+}
+
+/// The whole application, for the server and for in-process tests.
+pub fn build_app(
+    state: AppState,
+    metrics: PrometheusMetrics,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let body_limit = state.config.max_body_bytes;
+    // The spec is served before the `/api/v1` scope is registered: a scope
+    // answers every path under its prefix, so it would shadow it.
+    let spec = web::Data::new(openapi());
+    let (app, _) = routes(
+        App::new()
+            .into_utoipa_app()
+            .openapi(openapi::ApiDoc::openapi())
+            .app_data(spec)
+            .route("/api/v1/openapi.json", web::get().to(serve_spec))
+            .app_data(web::Data::new(state))
+            .app_data(extractors::json_config(body_limit))
+            .app_data(web::PayloadConfig::new(body_limit))
+            .app_data(extractors::query_config())
+            .app_data(extractors::path_config()),
+    )
+    .split_for_parts();
+    let docs = SwaggerUi::new("/docs/{_:.*}")
+        .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json"));
+    app.route(
+        "/docs",
+        web::get().to(|| async {
+            HttpResponse::PermanentRedirect()
+                .insert_header(("Location", "/docs/"))
+                .finish()
+        }),
+    )
+    .service(docs)
+    .default_service(web::to(middleware::not_found))
+    .wrap(from_fn(middleware::guard))
+    .wrap(from_fn(middleware::audit_denials))
+    .wrap(from_fn(middleware::problems))
+    .wrap(metrics)
+    .wrap(from_fn(middleware::request_meta))
+    .wrap(TracingLogger::<telemetry::RootSpan>::new())
+}

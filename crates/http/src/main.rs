@@ -1,0 +1,110 @@
+//! `sintra`: runs the API (`serve`, the default), prints the OpenAPI spec
+//! (`openapi`) or applies the migrations (`migrate`).
+
+use actix_web::HttpServer;
+use clap::{Parser, Subcommand};
+use sintra_http::bootstrap::{self, Bootstrap};
+use sintra_http::config::Config;
+use sintra_http::{build_app, metrics, openapi, telemetry, AppState};
+use sintra_persistence::db::{self, DbConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "sintra",
+    about = "SINTRA: Sistema Nacional de Información de Víctimas de Trata de Personas"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API (creates the database if missing and migrates it).
+    Serve,
+    /// Print the OpenAPI document as JSON.
+    Openapi,
+    /// Create the database if missing and apply pending migrations.
+    Migrate,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Openapi => {
+            let spec = openapi().to_pretty_json().expect("the spec serializes");
+            println!("{spec}");
+            Ok(())
+        }
+        Command::Migrate => runtime().block_on(migrate()),
+        Command::Serve => runtime().block_on(serve()),
+    };
+    if let Err(e) = result {
+        eprintln!("sintra: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+async fn prepare(config: &Config) -> anyhow::Result<()> {
+    db::ensure_database(&config.database_url).await?;
+    let applied = db::run_migrations(&config.database_url).await?;
+    if !applied.is_empty() {
+        tracing::info!(count = applied.len(), "migrations applied");
+    }
+    Ok(())
+}
+
+async fn migrate() -> anyhow::Result<()> {
+    telemetry::init_logging();
+    let config = Config::from_env()?;
+    prepare(&config).await
+}
+
+async fn serve() -> anyhow::Result<()> {
+    telemetry::init_logging();
+    let config = Config::from_env()?;
+    prepare(&config).await?;
+    let pool = db::build_pool(&DbConfig {
+        url: config.database_url.clone(),
+        app_role: config.db_role.clone(),
+        max_size: config.db_pool_size,
+        timeout: std::time::Duration::from_secs(5),
+    })?;
+    match bootstrap::first_admin(&pool, &config).await? {
+        Bootstrap::Created {
+            username,
+            generated_password: Some(password),
+        } => {
+            // Printed once to the console, never to the logs.
+            println!(
+                "Primer administrador nacional creado: usuario «{username}», contraseña de un solo uso «{password}». \
+                 Cámbiela al entrar."
+            );
+        }
+        Bootstrap::Created {
+            username,
+            generated_password: None,
+        } => {
+            println!("Primer administrador nacional creado: usuario «{username}».");
+        }
+        Bootstrap::NotNeeded => {}
+    }
+    let bind = config.bind.clone();
+    let state = AppState::new(pool, config);
+    let metrics = metrics();
+    tracing::info!(%bind, "SINTRA API listening");
+    println!("SINTRA API en http://{bind} (documentación: http://{bind}/docs/)");
+    HttpServer::new(move || build_app(state.clone(), metrics.clone()))
+        .bind(&bind)?
+        .shutdown_timeout(30)
+        .run()
+        .await?;
+    Ok(())
+}

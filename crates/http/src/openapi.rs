@@ -1,0 +1,43 @@
+//! The OpenAPI document: the routes register themselves through
+//! utoipa-actix-web; this adds the metadata and the bearer scheme.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "SINTRA API",
+        description = "Sistema Nacional de Información de Víctimas de Trata de Personas — API de la fase dos.\n\n\
+            Errors are RFC 9457 problem documents (`application/problem+json`) in Spanish, or English with \
+            `Accept-Language: en`. Records outside the caller's scope answer 404 exactly like missing ones.",
+        version = "1.0.0"
+    ),
+    modifiers(&BearerScheme),
+    components(schemas(crate::error::Problem, crate::error::ProblemField)),
+    tags(
+        (name = "operations", description = "Health and metrics"),
+        (name = "auth", description = "Tokens and sessions"),
+        (name = "organization", description = "Entities and institutions"),
+        (name = "users", description = "User and service-account administration"),
+        (name = "audit", description = "The audit log (bitácora)")
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}

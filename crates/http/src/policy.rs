@@ -1,0 +1,94 @@
+//! Which permission each route needs. Deny by default: a route that is
+//! served but not listed here answers 403 to everyone, so a new handler
+//! cannot be reachable before someone writes down who may call it. The
+//! roles behind each permission are decided in
+//! [`sintra_domain::access::Role::allows`].
+
+use actix_web::http::Method;
+use sintra_domain::access::Permission;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteRule {
+    /// No token needed (health, metrics, docs, the token endpoint).
+    Public,
+    /// A valid token whose role has this permission.
+    Requires(Permission),
+}
+
+use Permission::*;
+use RouteRule::*;
+
+/// (method, actix match pattern, rule). `*` matches any method.
+pub const ROUTES: &[(&str, &str, RouteRule)] = &[
+    ("*", "/health/live", Public),
+    ("*", "/health/ready", Public),
+    ("*", "/metrics", Public),
+    ("*", "/api/v1/openapi.json", Public),
+    ("*", "/docs/{_:.*}", Public),
+    ("*", "/docs", Public),
+    ("POST", "/api/v1/auth/token", Public),
+    ("POST", "/api/v1/auth/logout", Requires(ReadOwnAccount)),
+    ("GET", "/api/v1/auth/me", Requires(ReadOwnAccount)),
+    ("GET", "/api/v1/entities", Requires(ReadCatalogs)),
+    ("GET", "/api/v1/institutions", Requires(ReadInstitutions)),
+    ("POST", "/api/v1/institutions", Requires(ManageInstitutions)),
+    (
+        "GET",
+        "/api/v1/institutions/{id}",
+        Requires(ReadInstitutions),
+    ),
+    (
+        "PATCH",
+        "/api/v1/institutions/{id}",
+        Requires(ManageInstitutions),
+    ),
+    ("GET", "/api/v1/users", Requires(ReadUsers)),
+    ("POST", "/api/v1/users", Requires(ManageUsers)),
+    ("GET", "/api/v1/users/{id}", Requires(ReadUsers)),
+    ("PATCH", "/api/v1/users/{id}", Requires(ManageUsers)),
+    (
+        "POST",
+        "/api/v1/users/{id}/deactivate",
+        Requires(ManageUsers),
+    ),
+    (
+        "POST",
+        "/api/v1/users/{id}/reactivate",
+        Requires(ManageUsers),
+    ),
+    (
+        "POST",
+        "/api/v1/users/{id}/reset-password",
+        Requires(ManageUsers),
+    ),
+    (
+        "GET",
+        "/api/v1/service-accounts",
+        Requires(ManageServiceAccounts),
+    ),
+    (
+        "POST",
+        "/api/v1/service-accounts",
+        Requires(ManageServiceAccounts),
+    ),
+    (
+        "POST",
+        "/api/v1/service-accounts/{id}/rotate-secret",
+        Requires(ManageServiceAccounts),
+    ),
+    ("GET", "/api/v1/audit/events", Requires(ReadAudit)),
+    ("GET", "/api/v1/audit/verify", Requires(ReadAudit)),
+];
+
+/// The rule for a matched route, if any.
+pub fn rule_for(method: &Method, pattern: &str) -> Option<RouteRule> {
+    ROUTES
+        .iter()
+        .find(|(m, p, _)| *p == pattern && (*m == "*" || *m == method.as_str()))
+        .map(|(_, _, rule)| *rule)
+}
+
+/// Whether the pattern has a rule for some method.
+pub fn has_any_rule(pattern: &str) -> bool {
+    ROUTES.iter().any(|(_, p, _)| *p == pattern)
+}

@@ -1,0 +1,7 @@
+//! Handlers, one file per resource.
+
+pub mod audit;
+pub mod auth;
+pub mod health;
+pub mod org;
+pub mod users;

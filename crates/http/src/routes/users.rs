@@ -1,0 +1,806 @@
+//! User administration (altas, bajas, actualizaciones) and service accounts
+//! for state systems.
+//!
+//! An actor manages a user only when the user lies in its scope *and* it
+//! could grant the user's role: so an entity admin never touches a national
+//! admin or an auditor, nor a user of another entity, and nobody changes
+//! their own role.
+
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde::{Deserialize, Serialize};
+use sintra_domain::access::{Role, Scope};
+use sintra_persistence::audit::{self, AuditContext, AuditEntry};
+use sintra_persistence::users::{self, NewUser, User, UserChanges, UserFilter};
+use sintra_persistence::{db, org, tokens, StoreError};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::{password, Authenticated};
+use crate::error::{ApiError, ApiResult};
+use crate::pagination::{etag, if_match, Page, PageParams};
+use crate::state::AppState;
+
+const PERSONAL: &str = "[personal]";
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserOut {
+    pub id: Uuid,
+    pub version: i32,
+    /// `person` or `service`.
+    pub kind: String,
+    pub username: String,
+    pub full_name: String,
+    pub email: Option<String>,
+    pub role: String,
+    pub institution_id: Uuid,
+    pub entity_code: String,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub created_by: Option<Uuid>,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: Option<Uuid>,
+}
+
+impl From<User> for UserOut {
+    fn from(u: User) -> Self {
+        let r = u.row;
+        UserOut {
+            id: r.id,
+            version: r.version,
+            kind: r.kind,
+            username: r.username,
+            full_name: r.full_name,
+            email: r.email,
+            role: r.role,
+            institution_id: r.institution_id,
+            entity_code: u.entity_code,
+            active: r.active,
+            created_at: r.created_at,
+            created_by: r.created_by,
+            updated_at: r.updated_at,
+            updated_by: r.updated_by,
+        }
+    }
+}
+
+/// A created account with its one-time secret, shown only in this answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserWithSecret {
+    pub user: UserOut,
+    /// The initial (or reset) password or client secret. Shown once; store
+    /// it safely. Absent when the caller chose the password.
+    pub one_time_secret: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct UserQuery {
+    pub institution_id: Option<Uuid>,
+    pub entity_code: Option<String>,
+    pub role: Option<String>,
+    pub active: Option<bool>,
+    /// Part of the username.
+    pub q: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+fn may_manage(auth: &Authenticated, target: &User) -> ApiResult<()> {
+    let role: Role = target.row.role.parse().map_err(|_| ApiError::Internal)?;
+    if auth.actor.role.may_grant(role) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden_because(
+            "No puede administrar usuarios con ese rol.",
+            "You may not manage users with that role.",
+        ))
+    }
+}
+
+fn parse_role(role: &str) -> ApiResult<Role> {
+    role.parse::<Role>().map_err(|_| {
+        ApiError::invalid(
+            "role",
+            "unknown_code",
+            "El rol no existe: national_admin, entity_admin, operator, analyst o auditor.",
+            "Unknown role: national_admin, entity_admin, operator, analyst or auditor.",
+        )
+    })
+}
+
+fn check_text(field: &'static str, value: &str, max: usize) -> ApiResult<String> {
+    let v = value.trim();
+    if v.is_empty() || v.chars().count() > max {
+        return Err(ApiError::invalid(
+            field,
+            "too_long",
+            format!("El campo «{field}» es obligatorio y admite hasta {max} caracteres."),
+            format!("The field «{field}» is required and takes up to {max} characters."),
+        ));
+    }
+    Ok(v.to_string())
+}
+
+fn check_email(email: &str) -> ApiResult<String> {
+    let e = email.trim().to_lowercase();
+    let valid = e.len() <= 254
+        && e.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty() && d.contains('.') && !d.starts_with('.') && !e.contains(' ')
+        });
+    if !valid {
+        return Err(ApiError::invalid(
+            "email",
+            "invalid_email",
+            "El correo electrónico no es válido.",
+            "The email address is not valid.",
+        ));
+    }
+    Ok(e)
+}
+
+fn check_username(username: &str) -> ApiResult<String> {
+    let u = username.trim().to_lowercase();
+    let ok = (3..=64).contains(&u.len())
+        && u.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && u.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !ok {
+        return Err(ApiError::invalid(
+            "username",
+            "invalid_username",
+            "El nombre de usuario admite de 3 a 64 letras minúsculas, dígitos, punto, guion y guion bajo.",
+            "The username takes 3 to 64 lower-case letters, digits, dot, hyphen and underscore.",
+        ));
+    }
+    Ok(u)
+}
+
+/// The institution must lie in the actor's scope (its entity, for an
+/// entity admin). Outside it reads as missing.
+async fn institution_in_scope(
+    conn: &mut AsyncPgConnection,
+    scope: &Scope,
+    id: Uuid,
+) -> ApiResult<org::Institution> {
+    let inst = org::get_institution(conn, &Scope::National, id)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::invalid(
+                "institution_id",
+                "unknown_reference",
+                "La institución no existe o no está a su alcance.",
+                "The institution does not exist or is outside your scope.",
+            ),
+            other => other.into(),
+        })?;
+    if !scope.covers_entity(&inst.entity_code) {
+        return Err(ApiError::invalid(
+            "institution_id",
+            "unknown_reference",
+            "La institución no existe o no está a su alcance.",
+            "The institution does not exist or is outside your scope.",
+        ));
+    }
+    if !inst.active {
+        return Err(ApiError::invalid(
+            "institution_id",
+            "inactive_reference",
+            "La institución está dada de baja.",
+            "The institution is deactivated.",
+        ));
+    }
+    Ok(inst)
+}
+
+fn user_changes_diff(before: &User, after: &User) -> serde_json::Value {
+    let mut diff = serde_json::Map::new();
+    let mut put = |field: &str, b: serde_json::Value, a: serde_json::Value, personal: bool| {
+        if b != a {
+            let (b, a) = if personal {
+                (PERSONAL.into(), PERSONAL.into())
+            } else {
+                (b, a)
+            };
+            diff.insert(field.into(), serde_json::json!({"before": b, "after": a}));
+        }
+    };
+    put(
+        "full_name",
+        before.row.full_name.clone().into(),
+        after.row.full_name.clone().into(),
+        true,
+    );
+    put(
+        "email",
+        before.row.email.clone().into(),
+        after.row.email.clone().into(),
+        true,
+    );
+    put(
+        "role",
+        before.row.role.clone().into(),
+        after.row.role.clone().into(),
+        false,
+    );
+    put(
+        "institution_id",
+        before.row.institution_id.to_string().into(),
+        after.row.institution_id.to_string().into(),
+        false,
+    );
+    put(
+        "active",
+        before.row.active.into(),
+        after.row.active.into(),
+        false,
+    );
+    serde_json::Value::Object(diff)
+}
+
+async fn list_accounts(
+    state: &AppState,
+    auth: &Authenticated,
+    mut filter: UserFilter,
+    page: PageParams,
+) -> ApiResult<Page<UserOut>> {
+    let limit = page.limit()?;
+    filter.after_id = page.after()?;
+    let mut conn = db::conn(&state.pool).await?;
+    let rows = users::list(&mut conn, &auth.actor.scope(), &filter, limit + 1).await?;
+    let entry = AuditEntry::access(&auth.audit_context(), "list", "user")
+        .details(serde_json::json!({ "returned": rows.len().min(limit as usize) }));
+    audit::append(&mut conn, &[entry]).await?;
+    Ok(Page::from_rows(rows, limit, |u| u.row.id, UserOut::from))
+}
+
+/// Users in the caller's scope (national admins and auditors: all; entity
+/// admins: their entity's), filtered.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    params(UserQuery),
+    responses((status = 200, body = Page<UserOut>), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"))
+)]
+#[get("/users")]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    query: web::Query<UserQuery>,
+) -> ApiResult<web::Json<Page<UserOut>>> {
+    let q = query.into_inner();
+    let filter = UserFilter {
+        kind: Some("person".into()),
+        institution_id: q.institution_id,
+        entity_code: q.entity_code,
+        role: q.role,
+        active: q.active,
+        q: q.q,
+        after_id: None,
+    };
+    Ok(web::Json(
+        list_accounts(
+            &state,
+            &auth,
+            filter,
+            PageParams {
+                limit: q.limit,
+                cursor: q.cursor,
+            },
+        )
+        .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserIn {
+    pub username: String,
+    pub full_name: String,
+    pub email: Option<String>,
+    /// national_admin, entity_admin, operator, analyst or auditor (an
+    /// entity admin may grant entity_admin, operator and analyst only).
+    pub role: String,
+    pub institution_id: Uuid,
+    /// At least 12 characters. Omit it to get a one-time password.
+    pub password: Option<String>,
+}
+
+async fn create_account(
+    state: &AppState,
+    auth: &Authenticated,
+    new: NewUser,
+    secret: String,
+    return_secret: bool,
+) -> ApiResult<UserWithSecret> {
+    let mut new = new;
+    new.password_hash = password::hash(secret.clone()).await?;
+    let ctx = auth.audit_context();
+    let mut conn = db::conn(&state.pool).await?;
+    let created = conn
+        .transaction::<_, StoreError, _>(async |conn| {
+            let row = users::insert(conn, &new).await?;
+            let entry = AuditEntry::modification(&ctx, "create", "user")
+                .resource(row.id)
+                .changes(serde_json::json!({
+                    "username": {"before": null, "after": row.username},
+                    "role": {"before": null, "after": row.role},
+                    "institution_id": {"before": null, "after": row.institution_id},
+                    "full_name": {"before": null, "after": PERSONAL},
+                }));
+            audit::append(conn, &[entry]).await?;
+            users::get(conn, &Scope::National, row.id).await
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict { .. } => ApiError::Conflict {
+                code: "username_taken",
+                detail: sintra_domain::i18n::Message::new(
+                    "Ese nombre de usuario ya existe.",
+                    "That username already exists.",
+                ),
+            },
+            other => other.into(),
+        })?;
+    Ok(UserWithSecret {
+        user: created.into(),
+        one_time_secret: return_secret.then_some(secret),
+    })
+}
+
+/// Create a user (alta). Without `password`, a one-time password is
+/// generated and returned once.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    request_body = NewUserIn,
+    responses(
+        (status = 201, body = UserWithSecret),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::error::Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/users")]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    body: web::Json<NewUserIn>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let role = parse_role(&body.role)?;
+    if role == Role::System || !auth.actor.role.may_grant(role) {
+        return Err(ApiError::forbidden_because(
+            "No puede otorgar ese rol.",
+            "You may not grant that role.",
+        ));
+    }
+    let username = check_username(&body.username)?;
+    let full_name = check_text("full_name", &body.full_name, 200)?;
+    let email = body.email.as_deref().map(check_email).transpose()?;
+    let (secret, generated) = match body.password {
+        Some(p) => {
+            password::check_strength(&p)?;
+            (p, false)
+        }
+        None => (password::generate_secret(), true),
+    };
+    let mut conn = db::conn(&state.pool).await?;
+    let inst = institution_in_scope(&mut conn, &auth.actor.scope(), body.institution_id).await?;
+    drop(conn);
+    let new = NewUser {
+        id: Uuid::now_v7(),
+        institution_id: inst.id,
+        kind: "person".into(),
+        username,
+        full_name,
+        email,
+        role: role.as_str().into(),
+        password_hash: String::new(),
+        created_by: Some(auth.actor.user_id),
+        updated_by: Some(auth.actor.user_id),
+    };
+    let out = create_account(&state, &auth, new, secret, generated).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(etag(out.user.version))
+        .json(out))
+}
+
+/// One user in the caller's scope. Reading it is recorded in the audit log.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = UserOut), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"))
+)]
+#[get("/users/{id}")]
+pub async fn get_user(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let mut conn = db::conn(&state.pool).await?;
+    let user = users::get(&mut conn, &auth.actor.scope(), id).await?;
+    audit::append(
+        &mut conn,
+        &[AuditEntry::access(&auth.audit_context(), "read", "user").resource(id)],
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(user.row.version))
+        .json(UserOut::from(user)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    pub full_name: Option<String>,
+    pub email: Option<String>,
+    pub role: Option<String>,
+    pub institution_id: Option<Uuid>,
+}
+
+/// Applies a change to a user the actor may manage, audited in the same
+/// transaction; revokes the user's tokens when `revoke` is set.
+async fn change_user(
+    state: &AppState,
+    auth: &Authenticated,
+    id: Uuid,
+    expected_version: Option<i32>,
+    changes: UserChanges,
+    action: &str,
+    revoke: bool,
+) -> ApiResult<User> {
+    let scope = auth.actor.scope();
+    let ctx: AuditContext = auth.audit_context();
+    let by = auth.actor.user_id;
+    let mut conn = db::conn(&state.pool).await?;
+    let target = users::get(&mut conn, &scope, id).await?;
+    may_manage(auth, &target)?;
+    let action = action.to_string();
+    let after = conn
+        .transaction::<_, StoreError, _>(async |conn| {
+            let (before, after) =
+                users::update(conn, &scope, id, expected_version, &changes, by).await?;
+            if revoke {
+                tokens::revoke_all_for_user(conn, id).await?;
+            }
+            let entry = AuditEntry::modification(&ctx, &action, "user")
+                .resource(id)
+                .changes(user_changes_diff(&before, &after));
+            audit::append(conn, &[entry]).await?;
+            Ok(after)
+        })
+        .await?;
+    Ok(after)
+}
+
+/// Update a user's name, email, role or institution. Requires `If-Match`.
+/// Nobody changes their own role.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("If-Match" = String, Header, description = "The record's current version")),
+    request_body = UserPatch,
+    responses(
+        (status = 200, body = UserOut),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::error::Problem, content_type = "application/problem+json")
+    )
+)]
+#[patch("/users/{id}")]
+pub async fn update_user(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: web::Json<UserPatch>,
+) -> ApiResult<HttpResponse> {
+    let version = if_match(&req)?;
+    let id = id.into_inner();
+    let body = body.into_inner();
+    let mut changes = UserChanges {
+        full_name: body
+            .full_name
+            .as_deref()
+            .map(|v| check_text("full_name", v, 200))
+            .transpose()?,
+        email: body
+            .email
+            .as_deref()
+            .map(check_email)
+            .transpose()?
+            .map(Some),
+        ..Default::default()
+    };
+    if let Some(role) = &body.role {
+        let role = parse_role(role)?;
+        if id == auth.actor.user_id || role == Role::System || !auth.actor.role.may_grant(role) {
+            return Err(ApiError::forbidden_because(
+                "No puede otorgar ese rol ni cambiar el suyo.",
+                "You may not grant that role nor change your own.",
+            ));
+        }
+        changes.role = Some(role.as_str().into());
+    }
+    if let Some(inst) = body.institution_id {
+        let mut conn = db::conn(&state.pool).await?;
+        institution_in_scope(&mut conn, &auth.actor.scope(), inst).await?;
+        changes.institution_id = Some(inst);
+    }
+    let user = change_user(&state, &auth, id, Some(version), changes, "update", false).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(user.row.version))
+        .json(UserOut::from(user)))
+}
+
+/// Deactivate a user (baja): their tokens stop working at once. Users are
+/// never deleted.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = UserOut), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"))
+)]
+#[post("/users/{id}/deactivate")]
+pub async fn deactivate_user(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    if id == auth.actor.user_id {
+        return Err(ApiError::forbidden_because(
+            "No puede darse de baja a sí mismo.",
+            "You may not deactivate yourself.",
+        ));
+    }
+    let changes = UserChanges {
+        active: Some(false),
+        ..Default::default()
+    };
+    let user = change_user(&state, &auth, id, None, changes, "deactivate", true).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(user.row.version))
+        .json(UserOut::from(user)))
+}
+
+/// Reactivate a deactivated user.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = UserOut), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"))
+)]
+#[post("/users/{id}/reactivate")]
+pub async fn reactivate_user(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let changes = UserChanges {
+        active: Some(true),
+        ..Default::default()
+    };
+    let user = change_user(
+        &state,
+        &auth,
+        id.into_inner(),
+        None,
+        changes,
+        "reactivate",
+        false,
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(user.row.version))
+        .json(UserOut::from(user)))
+}
+
+/// Reset a user's password to a new one-time password (returned once);
+/// the user's tokens are revoked.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = UserWithSecret), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"))
+)]
+#[post("/users/{id}/reset-password")]
+pub async fn reset_password(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let secret = password::generate_secret();
+    let changes = UserChanges {
+        password_hash: Some(password::hash(secret.clone()).await?),
+        ..Default::default()
+    };
+    let user = change_user(
+        &state,
+        &auth,
+        id.into_inner(),
+        None,
+        changes,
+        "reset_password",
+        true,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(UserWithSecret {
+        user: user.into(),
+        one_time_secret: Some(secret),
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceAccountQuery {
+    pub institution_id: Option<Uuid>,
+    pub active: Option<bool>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Service accounts (state systems) in the caller's scope.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    params(ServiceAccountQuery),
+    responses((status = 200, body = Page<UserOut>), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"))
+)]
+#[get("/service-accounts")]
+pub async fn list_service_accounts(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    query: web::Query<ServiceAccountQuery>,
+) -> ApiResult<web::Json<Page<UserOut>>> {
+    let q = query.into_inner();
+    let filter = UserFilter {
+        kind: Some("service".into()),
+        institution_id: q.institution_id,
+        active: q.active,
+        ..Default::default()
+    };
+    Ok(web::Json(
+        list_accounts(
+            &state,
+            &auth,
+            filter,
+            PageParams {
+                limit: q.limit,
+                cursor: q.cursor,
+            },
+        )
+        .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewServiceAccountIn {
+    /// The `client_id` the system will use.
+    pub client_id: String,
+    /// A description: which system this is.
+    pub name: String,
+    pub institution_id: Uuid,
+}
+
+/// Create a service account for a state system; its client secret is
+/// returned once. It reads and writes its institution's records.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    request_body = NewServiceAccountIn,
+    responses(
+        (status = 201, body = UserWithSecret),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::error::Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/service-accounts")]
+pub async fn create_service_account(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    body: web::Json<NewServiceAccountIn>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let username = check_username(&body.client_id).map_err(|_| {
+        ApiError::invalid(
+            "client_id",
+            "invalid_username",
+            "El client_id admite de 3 a 64 letras minúsculas, dígitos, punto, guion y guion bajo.",
+            "The client_id takes 3 to 64 lower-case letters, digits, dot, hyphen and underscore.",
+        )
+    })?;
+    let name = check_text("name", &body.name, 200)?;
+    let mut conn = db::conn(&state.pool).await?;
+    let inst = institution_in_scope(&mut conn, &auth.actor.scope(), body.institution_id).await?;
+    drop(conn);
+    let new = NewUser {
+        id: Uuid::now_v7(),
+        institution_id: inst.id,
+        kind: "service".into(),
+        username,
+        full_name: name,
+        email: None,
+        role: Role::System.as_str().into(),
+        password_hash: String::new(),
+        created_by: Some(auth.actor.user_id),
+        updated_by: Some(auth.actor.user_id),
+    };
+    let secret = format!(
+        "{}{}",
+        password::generate_secret(),
+        password::generate_secret()
+    );
+    let out = create_account(&state, &auth, new, secret, true).await?;
+    Ok(HttpResponse::Created().json(out))
+}
+
+/// Replace a service account's client secret (returned once); its tokens
+/// are revoked.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = UserWithSecret), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"))
+)]
+#[post("/service-accounts/{id}/rotate-secret")]
+pub async fn rotate_secret(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let mut conn = db::conn(&state.pool).await?;
+    let target = users::get(&mut conn, &auth.actor.scope(), id).await?;
+    if target.row.kind != "service" {
+        return Err(ApiError::NotFound);
+    }
+    drop(conn);
+    let secret = format!(
+        "{}{}",
+        password::generate_secret(),
+        password::generate_secret()
+    );
+    let changes = UserChanges {
+        password_hash: Some(password::hash(secret.clone()).await?),
+        ..Default::default()
+    };
+    let user = change_user_unchecked_role(&state, &auth, id, changes).await?;
+    Ok(HttpResponse::Ok().json(UserWithSecret {
+        user: user.into(),
+        one_time_secret: Some(secret),
+    }))
+}
+
+/// Service accounts have the `system` role, which no one "grants"; their
+/// managers are whoever covers their institution's entity.
+async fn change_user_unchecked_role(
+    state: &AppState,
+    auth: &Authenticated,
+    id: Uuid,
+    changes: UserChanges,
+) -> ApiResult<User> {
+    let scope = auth.actor.scope();
+    let ctx = auth.audit_context();
+    let by = auth.actor.user_id;
+    let mut conn = db::conn(&state.pool).await?;
+    Ok(conn
+        .transaction::<_, StoreError, _>(async |conn| {
+            let (_, after) = users::update(conn, &scope, id, None, &changes, by).await?;
+            tokens::revoke_all_for_user(conn, id).await?;
+            let entry =
+                AuditEntry::modification(&ctx, "rotate_secret", "service_account").resource(id);
+            audit::append(conn, &[entry]).await?;
+            Ok(after)
+        })
+        .await?)
+}

@@ -1,0 +1,257 @@
+//! The audit log writer and reader (DESIGN.md §4).
+//!
+//! Modifications are appended by [`append`] in the transaction of the
+//! change itself, as its last statement (so the chain lock is held only
+//! while that transaction commits, and a rolled-back change leaves no row); accesses (reads of personal data,
+//! logins, denials) by [`record`]. The hash chain lives in SQL
+//! (`audit_append`, `audit_row_hash`) so that appending and verifying share
+//! one definition.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Jsonb, Nullable, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+use serde_json::Value;
+use sintra_domain::access::Actor;
+use uuid::Uuid;
+
+use crate::db::{self, Pool};
+use crate::error::StoreResult;
+use crate::schema::audit_events;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditKind {
+    Modification,
+    Access,
+}
+
+/// Who is acting and from where: the part of an audit row that comes from
+/// the request rather than from the change.
+#[derive(Debug, Clone, Default)]
+pub struct AuditContext {
+    pub actor_id: Option<Uuid>,
+    pub actor_username: Option<String>,
+    pub institution_id: Option<Uuid>,
+    pub entity_code: Option<String>,
+    pub request_id: Option<String>,
+    pub ip: Option<String>,
+}
+
+impl AuditContext {
+    pub fn for_actor(actor: &Actor, request_id: Option<String>, ip: Option<String>) -> Self {
+        AuditContext {
+            actor_id: Some(actor.user_id),
+            actor_username: Some(actor.username.clone()),
+            institution_id: Some(actor.institution_id),
+            entity_code: Some(actor.entity_code.clone()),
+            request_id,
+            ip,
+        }
+    }
+}
+
+/// One row to append. `changes` holds `{field: {before, after}}` with
+/// personal fields already masked by the caller (the form spec's diff).
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    pub kind: AuditKind,
+    pub actor_id: Option<Uuid>,
+    pub actor_username: Option<String>,
+    pub institution_id: Option<Uuid>,
+    pub entity_code: Option<String>,
+    pub request_id: Option<String>,
+    pub ip: Option<String>,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub changes: Option<Value>,
+    pub details: Option<Value>,
+    pub outcome: String,
+}
+
+impl AuditEntry {
+    fn new(ctx: &AuditContext, kind: AuditKind, action: &str, resource_type: &str) -> Self {
+        AuditEntry {
+            kind,
+            actor_id: ctx.actor_id,
+            actor_username: ctx.actor_username.clone(),
+            institution_id: ctx.institution_id,
+            entity_code: ctx.entity_code.clone(),
+            request_id: ctx.request_id.clone(),
+            ip: ctx.ip.clone(),
+            action: action.to_string(),
+            resource_type: resource_type.to_string(),
+            resource_id: None,
+            changes: None,
+            details: None,
+            outcome: "ok".into(),
+        }
+    }
+
+    /// A change to a record (create, update, deactivate, …).
+    pub fn modification(ctx: &AuditContext, action: &str, resource_type: &str) -> Self {
+        Self::new(ctx, AuditKind::Modification, action, resource_type)
+    }
+
+    /// A read of personal data, an export, a login, a denied request, …
+    pub fn access(ctx: &AuditContext, action: &str, resource_type: &str) -> Self {
+        Self::new(ctx, AuditKind::Access, action, resource_type)
+    }
+
+    pub fn resource(mut self, id: impl ToString) -> Self {
+        self.resource_id = Some(id.to_string());
+        self
+    }
+
+    pub fn changes(mut self, changes: Value) -> Self {
+        self.changes = Some(changes);
+        self
+    }
+
+    pub fn details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    pub fn outcome(mut self, outcome: &str) -> Self {
+        self.outcome = outcome.to_string();
+        self
+    }
+}
+
+/// Appends entries to the chain on this connection (inside the caller's
+/// transaction, when there is one).
+pub async fn append(conn: &mut AsyncPgConnection, entries: &[AuditEntry]) -> StoreResult<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let payload = serde_json::to_value(entries).expect("audit entries serialize");
+    diesel::sql_query("SELECT audit_append($1) AS id")
+        .bind::<Jsonb, _>(payload)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Appends access entries in a transaction of their own.
+pub async fn record(pool: &Pool, entries: &[AuditEntry]) -> StoreResult<()> {
+    let mut conn = db::conn(pool).await?;
+    append(&mut conn, entries).await
+}
+
+/// A stored audit row.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+pub struct AuditRow {
+    pub id: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub kind: String,
+    pub actor_id: Option<Uuid>,
+    pub actor_username: Option<String>,
+    pub institution_id: Option<Uuid>,
+    pub entity_code: Option<String>,
+    pub request_id: Option<String>,
+    pub ip: Option<String>,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub changes: Option<Value>,
+    pub details: Option<Value>,
+    pub outcome: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor_id: Option<Uuid>,
+    pub institution_id: Option<Uuid>,
+    pub entity_code: Option<String>,
+    pub action: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub kind: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Rows with an id below this (newest first paging).
+    pub before_id: Option<i64>,
+}
+
+/// Lists rows newest first. `entity_scope` limits an entity-level auditor
+/// to rows about its entity.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    filter: &AuditFilter,
+    entity_scope: Option<&str>,
+    limit: i64,
+) -> StoreResult<Vec<AuditRow>> {
+    use crate::schema::audit_events::dsl as a;
+    let mut q = a::audit_events.select(AuditRow::as_select()).into_boxed();
+    if let Some(e) = entity_scope {
+        q = q.filter(a::entity_code.eq(e.to_string()));
+    }
+    if let Some(v) = filter.actor_id {
+        q = q.filter(a::actor_id.eq(v));
+    }
+    if let Some(v) = filter.institution_id {
+        q = q.filter(a::institution_id.eq(v));
+    }
+    if let Some(v) = &filter.entity_code {
+        q = q.filter(a::entity_code.eq(v.clone()));
+    }
+    if let Some(v) = &filter.action {
+        q = q.filter(a::action.eq(v.clone()));
+    }
+    if let Some(v) = &filter.resource_type {
+        q = q.filter(a::resource_type.eq(v.clone()));
+    }
+    if let Some(v) = &filter.resource_id {
+        q = q.filter(a::resource_id.eq(v.clone()));
+    }
+    if let Some(v) = &filter.kind {
+        q = q.filter(a::kind.eq(v.clone()));
+    }
+    if let Some(v) = filter.from {
+        q = q.filter(a::occurred_at.ge(v));
+    }
+    if let Some(v) = filter.to {
+        q = q.filter(a::occurred_at.lt(v));
+    }
+    if let Some(v) = filter.before_id {
+        q = q.filter(a::id.lt(v));
+    }
+    Ok(q.order(a::id.desc()).limit(limit).load(conn).await?)
+}
+
+/// The outcome of recomputing the chain.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct ChainReport {
+    #[diesel(sql_type = BigInt)]
+    pub rows_checked: i64,
+    /// The first row whose stored hash does not match its content or whose
+    /// `prev_hash` is not the hash of the row before it.
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub first_broken_id: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub reason: Option<String>,
+}
+
+/// Recomputes every row's hash in id order.
+pub async fn verify(conn: &mut AsyncPgConnection) -> StoreResult<ChainReport> {
+    Ok(diesel::sql_query(
+        "WITH c AS (
+             SELECT e.id, e.hash, e.prev_hash, audit_row_hash(e) AS computed,
+                    coalesce(lag(e.hash) OVER (ORDER BY e.id), repeat('0', 64)) AS expected_prev
+             FROM audit_events e
+         ), broken AS (
+             SELECT id, CASE WHEN computed <> hash THEN 'content' ELSE 'link' END AS reason
+             FROM c WHERE computed <> hash OR prev_hash <> expected_prev
+             ORDER BY id LIMIT 1
+         )
+         SELECT (SELECT count(*) FROM c) AS rows_checked,
+                (SELECT id FROM broken) AS first_broken_id,
+                (SELECT reason FROM broken) AS reason",
+    )
+    .get_result(conn)
+    .await?)
+}

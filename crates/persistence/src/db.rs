@@ -1,0 +1,275 @@
+//! The connection pool, database creation and migrations.
+
+use diesel::{sql_query, sql_types::Bool, QueryableByName};
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::deadpool::Pool as DeadPool;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use futures_util::FutureExt;
+use std::time::Duration;
+
+use crate::error::{StoreError, StoreResult};
+
+pub type Pool = DeadPool<AsyncPgConnection>;
+pub type PooledConn = diesel_async::pooled_connection::deadpool::Object<AsyncPgConnection>;
+
+/// Every migration, compiled into the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
+
+/// Serializes migrations between instances sharing one database.
+const MIGRATION_LOCK: i64 = 5_372_010_400;
+
+/// The server used when `DATABASE_URL` is not set.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/sintra";
+
+#[derive(Debug, Clone)]
+pub struct DbConfig {
+    pub url: String,
+    /// The role every pooled connection assumes (`SET ROLE`), so the API
+    /// runs without the right to rewrite the audit log even when it logs in
+    /// as the database owner. `None` keeps the login role as it is.
+    pub app_role: Option<String>,
+    pub max_size: usize,
+    /// How long a request waits for a connection before it is told the
+    /// database is unavailable (503), instead of hanging.
+    pub timeout: Duration,
+}
+
+impl DbConfig {
+    pub fn new(url: impl Into<String>) -> DbConfig {
+        DbConfig {
+            url: url.into(),
+            app_role: Some("sintra_app".into()),
+            max_size: 16,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Builds the pool. No connection is opened yet: the server starts, and
+/// `/health/ready` tells whether the database answers.
+pub fn build_pool(config: &DbConfig) -> StoreResult<Pool> {
+    let role = config.app_role.clone();
+    let timeout = config.timeout;
+    let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+    manager_config.custom_setup = Box::new(move |url| {
+        let role = role.clone();
+        let url = url.to_string();
+        async move {
+            let mut conn = tokio::time::timeout(timeout, AsyncPgConnection::establish(&url))
+                .await
+                .map_err(|_| {
+                    diesel::ConnectionError::BadConnection("connect timed out".into())
+                })??;
+            if let Some(role) = role {
+                sql_query(format!("SET ROLE {}", quote_ident(&role)))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+            }
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+        &config.url,
+        manager_config,
+    );
+    DeadPool::builder(manager)
+        .max_size(config.max_size)
+        .wait_timeout(Some(config.timeout))
+        .create_timeout(Some(config.timeout))
+        .recycle_timeout(Some(config.timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| StoreError::Unavailable(e.to_string()))
+}
+
+/// Checks out a connection; a pool that cannot connect answers `Unavailable`.
+pub async fn conn(pool: &Pool) -> StoreResult<PooledConn> {
+    Ok(pool.get().await?)
+}
+
+/// Whether the database answers a trivial query right now.
+pub async fn ping(pool: &Pool) -> bool {
+    #[derive(QueryableByName)]
+    struct One {
+        #[diesel(sql_type = Bool)]
+        ok: bool,
+    }
+    let Ok(mut conn) = pool.get().await else {
+        return false;
+    };
+    matches!(
+        sql_query("SELECT true AS ok")
+            .get_result::<One>(&mut conn)
+            .await,
+        Ok(One { ok: true })
+    )
+}
+
+/// The parts of a `postgres://…/dbname?…` URL: before the database name,
+/// the name, and the query string (with its `?`).
+fn url_parts(url: &str) -> Option<(&str, &str, &str)> {
+    let (base, query) = match url.find('?') {
+        Some(i) => (&url[..i], &url[i..]),
+        None => (url, ""),
+    };
+    let scheme_end = base.find("://")? + 3;
+    let slash = base[scheme_end..].find('/')? + scheme_end;
+    Some((&base[..slash], &base[slash + 1..], query))
+}
+
+/// Splits a database URL into the URL of the server's maintenance database
+/// (`postgres`) and the database name.
+pub fn split_database_url(url: &str) -> Option<(String, String)> {
+    let (server, name, query) = url_parts(url)?;
+    if name.is_empty() {
+        return None;
+    }
+    Some((format!("{server}/postgres{query}"), name.to_string()))
+}
+
+/// Replaces the database name of a URL.
+pub fn with_database(url: &str, name: &str) -> Option<String> {
+    let (server, _, query) = url_parts(url)?;
+    Some(format!("{server}/{name}{query}"))
+}
+
+/// Double-quotes an identifier for SQL that cannot take bind parameters
+/// (CREATE DATABASE, SET ROLE).
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Why the server could not get a database, in one line a person can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(
+        "No se pudo conectar a PostgreSQL en {server} ({reason}). Inicie uno con `docker compose up -d db`, \
+         instale PostgreSQL 15 o posterior, o indique otro servidor en DATABASE_URL."
+    )]
+    NoServer { server: String, reason: String },
+    #[error("DATABASE_URL no es un URL de PostgreSQL con nombre de base de datos: postgres://usuario@servidor:puerto/base")]
+    BadUrl,
+    #[error("Error al preparar la base de datos: {0}")]
+    Database(String),
+    #[error("Error al aplicar las migraciones: {0}")]
+    Migration(String),
+}
+
+fn server_of(url: &str) -> String {
+    let after = url.split_once("://").map(|x| x.1).unwrap_or(url);
+    let host = after.rsplit_once('@').map(|x| x.1).unwrap_or(after);
+    host.split('/').next().unwrap_or(host).to_string()
+}
+
+/// Creates the database named in `url` when it does not exist yet.
+pub async fn ensure_database(url: &str) -> Result<(), SetupError> {
+    let (admin_url, name) = split_database_url(url).ok_or(SetupError::BadUrl)?;
+    let mut conn = AsyncPgConnection::establish(&admin_url)
+        .await
+        .map_err(|e| SetupError::NoServer {
+            server: server_of(url),
+            reason: e.to_string().lines().next().unwrap_or_default().to_string(),
+        })?;
+    #[derive(QueryableByName)]
+    struct Exists {
+        #[diesel(sql_type = Bool)]
+        exists: bool,
+    }
+    let found = sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+        .bind::<diesel::sql_types::Text, _>(&name)
+        .get_result::<Exists>(&mut conn)
+        .await
+        .map_err(|e| SetupError::Database(e.to_string()))?;
+    if !found.exists {
+        match sql_query(format!("CREATE DATABASE {}", quote_ident(&name)))
+            .execute(&mut conn)
+            .await
+        {
+            Ok(_) => tracing::info!(database = %name, "database created"),
+            // Another instance created it between the check and now.
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => {}
+            Err(e) if e.to_string().contains("already exists") => {}
+            Err(e) => return Err(SetupError::Database(e.to_string())),
+        }
+    }
+    Ok(())
+}
+
+/// Runs pending migrations under an advisory lock, so two instances starting
+/// together never migrate at once. Diesel's migration harness is synchronous:
+/// it runs on a blocking thread, never on an async worker.
+pub async fn run_migrations(url: &str) -> Result<Vec<String>, SetupError> {
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || {
+        use diesel::Connection;
+        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(&url)
+            .map_err(|e| SetupError::NoServer {
+            server: server_of(&url),
+            reason: e.to_string(),
+        })?;
+        diesel::RunQueryDsl::execute(
+            sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")),
+            &mut conn,
+        )
+        .map_err(|e| SetupError::Migration(e.to_string()))?;
+        let applied = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map(|versions| versions.iter().map(|v| v.to_string()).collect::<Vec<_>>())
+            .map_err(|e| SetupError::Migration(e.to_string()));
+        let _ = diesel::RunQueryDsl::execute(
+            sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")),
+            &mut conn,
+        );
+        applied
+    })
+    .await
+    .map_err(|e| SetupError::Migration(e.to_string()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_split_into_server_and_name() {
+        assert_eq!(
+            split_database_url("postgres://postgres@127.0.0.1:5432/sintra"),
+            Some((
+                "postgres://postgres@127.0.0.1:5432/postgres".into(),
+                "sintra".into()
+            ))
+        );
+        assert_eq!(
+            split_database_url("postgres://u:p@h/db_x?sslmode=disable"),
+            Some((
+                "postgres://u:p@h/postgres?sslmode=disable".into(),
+                "db_x".into()
+            ))
+        );
+        assert_eq!(split_database_url("postgres://h:5432/"), None);
+        assert_eq!(
+            with_database("postgres://u@h:1/a?x=1", "b").as_deref(),
+            Some("postgres://u@h:1/b?x=1")
+        );
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "t").as_deref(),
+            Some("postgres://postgres@127.0.0.1:5432/t")
+        );
+        assert_eq!(
+            server_of("postgres://u:secret@db.local:5433/x"),
+            "db.local:5433"
+        );
+    }
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
+}

@@ -1,0 +1,15 @@
+//! SINTRA persistence: the diesel schema, the repositories, the pool, the
+//! migrations runner and the audit writer. Every query over records takes
+//! the caller's [`Scope`](sintra_domain::access::Scope).
+
+pub mod audit;
+pub mod catalogs;
+pub mod db;
+pub mod error;
+pub mod org;
+pub mod schema;
+pub mod tokens;
+pub mod users;
+
+pub use db::{Pool, PooledConn};
+pub use error::{StoreError, StoreResult};

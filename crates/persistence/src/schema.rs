@@ -1,0 +1,143 @@
+//! Diesel's view of the tables (kept by hand in step with `migrations/`; a
+//! test runs every query against the migrated schema).
+
+diesel::table! {
+    entities (code) {
+        code -> Text,
+        name -> Text,
+        abbreviation -> Text,
+        curp_key -> Text,
+        population -> Int8,
+    }
+}
+
+diesel::table! {
+    institutions (id) {
+        id -> Uuid,
+        entity_code -> Text,
+        name -> Text,
+        institution_type -> Text,
+        active -> Bool,
+        version -> Int4,
+        created_at -> Timestamptz,
+        created_by -> Nullable<Uuid>,
+        updated_at -> Timestamptz,
+        updated_by -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        institution_id -> Uuid,
+        kind -> Text,
+        username -> Text,
+        full_name -> Text,
+        email -> Nullable<Text>,
+        role -> Text,
+        password_hash -> Text,
+        active -> Bool,
+        version -> Int4,
+        created_at -> Timestamptz,
+        created_by -> Nullable<Uuid>,
+        updated_at -> Timestamptz,
+        updated_by -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    access_tokens (jti) {
+        jti -> Uuid,
+        user_id -> Uuid,
+        issued_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        family_id -> Uuid,
+        token_hash -> Text,
+        issued_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    login_throttle (username) {
+        username -> Text,
+        failures -> Int4,
+        last_failure_at -> Timestamptz,
+        locked_until -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Int8,
+        occurred_at -> Timestamptz,
+        kind -> Text,
+        actor_id -> Nullable<Uuid>,
+        actor_username -> Nullable<Text>,
+        institution_id -> Nullable<Uuid>,
+        entity_code -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        action -> Text,
+        resource_type -> Text,
+        resource_id -> Nullable<Text>,
+        changes -> Nullable<Jsonb>,
+        details -> Nullable<Jsonb>,
+        outcome -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    catalogs (code) {
+        code -> Text,
+        label_es -> Text,
+        label_en -> Text,
+        parent_catalog -> Nullable<Text>,
+        source -> Text,
+    }
+}
+
+diesel::table! {
+    catalog_items (catalog, code) {
+        catalog -> Text,
+        code -> Text,
+        label_es -> Text,
+        label_en -> Text,
+        parent_code -> Nullable<Text>,
+        sort_order -> Int4,
+        active -> Bool,
+        extra -> Jsonb,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(institutions -> entities (entity_code));
+diesel::joinable!(users -> institutions (institution_id));
+diesel::joinable!(access_tokens -> users (user_id));
+diesel::joinable!(refresh_tokens -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    entities,
+    institutions,
+    users,
+    access_tokens,
+    refresh_tokens,
+    login_throttle,
+    audit_events,
+    catalogs,
+    catalog_items,
+);

@@ -1,0 +1,2 @@
+DROP TABLE catalog_items;
+DROP TABLE catalogs;

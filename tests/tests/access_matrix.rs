@@ -1,0 +1,323 @@
+//! The access matrix: every protected route × every role × a target in the
+//! caller's own institution, in another institution of its entity, and in
+//! another entity. The expectations are written out here, apart from the
+//! policy code, from DESIGN.md §3; a route added to the spec without a row
+//! here fails `the_matrix_covers_every_route`.
+
+use actix_web::http::Method;
+use serde_json::{json, Value};
+use sintra_domain::access::Role;
+use sintra_tests::{Account, TestApp};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    OwnInstitution,
+    SameEntity,
+    OtherEntity,
+}
+use Target::*;
+
+const TARGETS: [Target; 3] = [OwnInstitution, SameEntity, OtherEntity];
+
+use Role::*;
+
+fn only(roles: &[Role], role: Role, ok: u16) -> u16 {
+    if roles.contains(&role) {
+        ok
+    } else {
+        403
+    }
+}
+
+/// Reads of institutions: the directory is visible by scope; service
+/// accounts have no business there.
+fn institution_read(role: Role, t: Target) -> u16 {
+    match (role, t) {
+        (System, _) => 403,
+        (NationalAdmin, _) => 200,
+        (Operator, OwnInstitution) => 200,
+        (Operator, _) => 404,
+        (EntityAdmin | Analyst | Auditor, OtherEntity) => 404,
+        (EntityAdmin | Analyst | Auditor, _) => 200,
+    }
+}
+
+/// Changes to users and institutions: national admins anywhere, entity
+/// admins within their entity (elsewhere it reads as missing), nobody else.
+fn manage(role: Role, t: Target, ok: u16) -> u16 {
+    match (role, t) {
+        (NationalAdmin, _) => ok,
+        (EntityAdmin, OtherEntity) => 404,
+        (EntityAdmin, _) => ok,
+        _ => 403,
+    }
+}
+
+/// Creating in an institution of another entity is invalid data for an
+/// entity admin (the institution is outside its scope).
+fn create_in(role: Role, t: Target, ok: u16) -> u16 {
+    match (role, t) {
+        (NationalAdmin, _) => ok,
+        (EntityAdmin, OtherEntity) => 422,
+        (EntityAdmin, _) => ok,
+        _ => 403,
+    }
+}
+
+fn user_read(role: Role, t: Target) -> u16 {
+    match (role, t) {
+        (NationalAdmin, _) => 200,
+        (EntityAdmin | Auditor, OtherEntity) => 404,
+        (EntityAdmin | Auditor, _) => 200,
+        _ => 403,
+    }
+}
+
+type Expect = fn(Role, Target) -> u16;
+
+const MATRIX: &[(&str, &str, Expect)] = &[
+    ("POST", "/api/v1/auth/logout", |_, _| 204),
+    ("GET", "/api/v1/auth/me", |_, _| 200),
+    ("GET", "/api/v1/entities", |_, _| 200),
+    ("GET", "/api/v1/institutions", |r, _| {
+        if r == System {
+            403
+        } else {
+            200
+        }
+    }),
+    ("POST", "/api/v1/institutions", |r, t| match (r, t) {
+        (NationalAdmin, _) => 201,
+        (EntityAdmin, OtherEntity) => 403,
+        (EntityAdmin, _) => 201,
+        _ => 403,
+    }),
+    ("GET", "/api/v1/institutions/{id}", institution_read),
+    ("PATCH", "/api/v1/institutions/{id}", |r, t| {
+        manage(r, t, 200)
+    }),
+    ("GET", "/api/v1/users", |r, _| {
+        only(&[NationalAdmin, EntityAdmin, Auditor], r, 200)
+    }),
+    ("POST", "/api/v1/users", |r, t| create_in(r, t, 201)),
+    ("GET", "/api/v1/users/{id}", user_read),
+    ("PATCH", "/api/v1/users/{id}", |r, t| manage(r, t, 200)),
+    ("POST", "/api/v1/users/{id}/deactivate", |r, t| {
+        manage(r, t, 200)
+    }),
+    ("POST", "/api/v1/users/{id}/reactivate", |r, t| {
+        manage(r, t, 200)
+    }),
+    ("POST", "/api/v1/users/{id}/reset-password", |r, t| {
+        manage(r, t, 200)
+    }),
+    ("GET", "/api/v1/service-accounts", |r, _| {
+        only(&[NationalAdmin, EntityAdmin], r, 200)
+    }),
+    ("POST", "/api/v1/service-accounts", |r, t| {
+        create_in(r, t, 201)
+    }),
+    (
+        "POST",
+        "/api/v1/service-accounts/{id}/rotate-secret",
+        |r, t| manage(r, t, 200),
+    ),
+    ("GET", "/api/v1/audit/events", |r, _| {
+        only(&[NationalAdmin, Auditor], r, 200)
+    }),
+    ("GET", "/api/v1/audit/verify", |r, _| {
+        only(&[NationalAdmin, Auditor], r, 200)
+    }),
+];
+
+struct World {
+    app: TestApp,
+    institutions: [Uuid; 3],
+    counter: std::cell::Cell<u32>,
+}
+
+impl World {
+    fn institution(&self, t: Target) -> Uuid {
+        match t {
+            OwnInstitution => self.institutions[0],
+            SameEntity => self.institutions[1],
+            OtherEntity => self.institutions[2],
+        }
+    }
+
+    fn entity(&self, t: Target) -> &'static str {
+        if t == OtherEntity {
+            "09"
+        } else {
+            "19"
+        }
+    }
+
+    fn unique(&self, prefix: &str) -> String {
+        let n = self.counter.get();
+        self.counter.set(n + 1);
+        format!("{prefix}{n}")
+    }
+
+    /// Sends the route's request as `actor` against a fresh target of kind `t`.
+    async fn send(&self, actor: &Account, method: &str, pattern: &str, t: Target) -> u16 {
+        let app = &self.app;
+        let inst = self.institution(t);
+        let mut version = 1;
+        let (path, body): (String, Option<Value>) = match pattern {
+            "/api/v1/institutions" if method == "POST" => (
+                pattern.into(),
+                Some(
+                    json!({"entity_code": self.entity(t), "name": self.unique("Institución "), "institution_type": "DIF"}),
+                ),
+            ),
+            "/api/v1/institutions/{id}" => {
+                // A fresh institution in the target's entity (or the target itself).
+                let id = if t == OwnInstitution {
+                    inst
+                } else {
+                    app.institution(self.entity(t), &self.unique("Inst ")).await
+                };
+                let mut conn = app.conn().await;
+                version = sintra_persistence::org::get_institution(
+                    &mut conn,
+                    &sintra_domain::access::Scope::National,
+                    id,
+                )
+                .await
+                .unwrap()
+                .version;
+                let body =
+                    (method == "PATCH").then(|| json!({"name": self.unique("Nuevo nombre ")}));
+                (format!("/api/v1/institutions/{id}"), body)
+            }
+            "/api/v1/users" if method == "POST" => (
+                pattern.into(),
+                Some(
+                    json!({"username": self.unique("nuevo.u"), "full_name": "Nueva persona", "role": "operator", "institution_id": inst}),
+                ),
+            ),
+            "/api/v1/service-accounts" if method == "POST" => (
+                pattern.into(),
+                Some(
+                    json!({"client_id": self.unique("sistema.s"), "name": "Sistema", "institution_id": inst}),
+                ),
+            ),
+            p if p.starts_with("/api/v1/users/{id}") => {
+                let target = app.account(Operator, inst).await;
+                let body = (method == "PATCH").then(|| json!({"full_name": "Nombre corregido"}));
+                (
+                    p.replace("{id}", &target.id.to_string()),
+                    body.or(Some(json!({}))).filter(|_| method != "GET"),
+                )
+            }
+            p if p.starts_with("/api/v1/service-accounts/{id}") => {
+                let target = app.account(System, inst).await;
+                (p.replace("{id}", &target.id.to_string()), Some(json!({})))
+            }
+            p => (p.to_string(), (method != "GET").then(|| json!({}))),
+        };
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let mut headers = vec![(
+            "authorization".to_string(),
+            format!("Bearer {}", actor.token),
+        )];
+        if method == Method::PATCH {
+            headers.push(("if-match".into(), format!("\"{version}\"")));
+        }
+        let raw = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        if !raw.is_empty() {
+            headers.push(("content-type".into(), "application/json".into()));
+        }
+        let h: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let answer = app.call_raw(method, &path, &h, raw).await;
+        if answer.status >= 400 {
+            assert!(
+                answer
+                    .content_type()
+                    .starts_with("application/problem+json"),
+                "{path}: {}",
+                answer.text()
+            );
+        }
+        answer.status
+    }
+}
+
+#[actix_web::test]
+async fn every_route_every_role_every_target() {
+    let app = TestApp::new().await;
+    let own = app.institution("19", "Fiscalía NL").await;
+    let same = app.institution("19", "DIF NL").await;
+    let other = app.institution("09", "Fiscalía CDMX").await;
+    let world = World {
+        app,
+        institutions: [own, same, other],
+        counter: Default::default(),
+    };
+    let mut failures = vec![];
+    for (method, pattern, expect) in MATRIX {
+        for role in Role::ALL {
+            for t in TARGETS {
+                // A fresh actor each time: logout and deactivation must not leak into other cases.
+                let actor = world.app.account(role, own).await;
+                let got = world.send(&actor, method, pattern, t).await;
+                let want = expect(role, t);
+                if got != want {
+                    failures.push(format!(
+                        "{method} {pattern} as {role} on {t:?}: got {got}, want {want}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[actix_web::test]
+async fn no_token_means_401_on_every_protected_route() {
+    let app = TestApp::new().await;
+    for (method, pattern, _) in MATRIX {
+        let path = pattern.replace("{id}", &Uuid::now_v7().to_string());
+        let res = app
+            .call(
+                Method::from_bytes(method.as_bytes()).unwrap(),
+                &path,
+                None,
+                None,
+            )
+            .await;
+        res.assert_problem(401, "unauthenticated");
+    }
+}
+
+#[test]
+fn the_matrix_covers_every_route() {
+    let spec = serde_json::to_value(sintra_http::openapi()).unwrap();
+    let mut missing = vec![];
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let m = method.to_uppercase();
+            let public = matches!(
+                sintra_http::policy::rule_for(&Method::from_bytes(m.as_bytes()).unwrap(), path),
+                Some(sintra_http::policy::RouteRule::Public)
+            );
+            if !public && !MATRIX.iter().any(|(mm, p, _)| *mm == m && p == path) {
+                missing.push(format!("{m} {path}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "routes without a row in the access matrix: {missing:?}"
+    );
+}
