@@ -80,6 +80,19 @@ const MATRIX: &[(&str, &str, Expect)] = &[
     ("POST", "/api/v1/auth/logout", |_, _| 204),
     ("GET", "/api/v1/auth/me", |_, _| 200),
     ("GET", "/api/v1/entities", |_, _| 200),
+    ("GET", "/api/v1/catalogs", |_, _| 200),
+    ("GET", "/api/v1/catalogs/{catalog}/items", |_, _| 200),
+    ("POST", "/api/v1/catalogs/{catalog}/items", |r, _| {
+        only(&[NationalAdmin], r, 201)
+    }),
+    ("GET", "/api/v1/catalogs/{catalog}/items/{code}", |_, _| 200),
+    (
+        "PATCH",
+        "/api/v1/catalogs/{catalog}/items/{code}",
+        |r, _| only(&[NationalAdmin], r, 200),
+    ),
+    ("GET", "/api/v1/forms", |_, _| 200),
+    ("GET", "/api/v1/forms/{form}", |_, _| 200),
     ("GET", "/api/v1/institutions", |r, _| {
         if r == System {
             403
@@ -166,6 +179,34 @@ impl World {
         let inst = self.institution(t);
         let mut version = 1;
         let (path, body): (String, Option<Value>) = match pattern {
+            "/api/v1/catalogs/{catalog}/items" if method == "POST" => (
+                "/api/v1/catalogs/detection_source/items".into(),
+                Some(
+                    json!({"code": self.unique("FUENTE_").to_uppercase(), "label_es": "Fuente nueva", "label_en": "New source"}),
+                ),
+            ),
+            "/api/v1/catalogs/{catalog}/items" => (
+                "/api/v1/catalogs/municipality/items?parent_code=19".into(),
+                None,
+            ),
+            "/api/v1/catalogs/{catalog}/items/{code}" => {
+                let mut conn = app.conn().await;
+                version = sintra_persistence::catalogs::get_item(
+                    &mut conn,
+                    "detection_source",
+                    "DENUNCIA",
+                )
+                .await
+                .unwrap()
+                .version;
+                let body =
+                    (method == "PATCH").then(|| json!({"label_en": self.unique("Complaint ")}));
+                (
+                    "/api/v1/catalogs/detection_source/items/DENUNCIA".into(),
+                    body,
+                )
+            }
+            "/api/v1/forms/{form}" => ("/api/v1/forms/victim".into(), None),
             "/api/v1/institutions" if method == "POST" => (
                 pattern.into(),
                 Some(

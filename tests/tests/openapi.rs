@@ -53,3 +53,52 @@ fn every_operation_has_an_access_rule_and_says_so() {
         }
     }
 }
+
+/// Each form spec and its OpenAPI schema say the same: same properties,
+/// types, limits and required fields.
+#[test]
+fn every_form_spec_is_its_openapi_schema() {
+    let spec = generated();
+    for form in sintra_domain::forms::all_specs() {
+        let name = sintra_http::openapi::form_schema_name(form.key);
+        let published = &spec["components"]["schemas"][&name];
+        assert!(published.is_object(), "{name} is in the spec");
+        let expected = form.json_schema();
+        assert_eq!(
+            published["properties"]
+                .as_object()
+                .map(|p| p.keys().collect::<Vec<_>>()),
+            expected["properties"]
+                .as_object()
+                .map(|p| p.keys().collect::<Vec<_>>()),
+            "{name}: properties"
+        );
+        for (key, field) in expected["properties"].as_object().unwrap() {
+            for attr in [
+                "type",
+                "maxLength",
+                "minimum",
+                "maximum",
+                "format",
+                "pattern",
+                "items",
+            ] {
+                let (got, want) = (&published["properties"][key][attr], &field[attr]);
+                // 0 and 0.0 are the same bound.
+                let same = match (got.as_f64(), want.as_f64()) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => got == want,
+                };
+                assert!(same, "{name}.{key}.{attr}: {got} != {want}");
+            }
+        }
+        assert_eq!(
+            published["required"], expected["required"],
+            "{name}: required"
+        );
+        assert_eq!(
+            published["additionalProperties"], false,
+            "{name}: no mass assignment"
+        );
+    }
+}

@@ -171,6 +171,34 @@ pub fn validate_record(
     }
 }
 
+/// The (catalog, code) pairs a submitted record names, upper-cased as the
+/// validator will read them: what a [`CatalogLookup`] must be able to
+/// answer. Lets the caller fetch just those entries before validating.
+pub fn catalog_refs(spec: &FormSpec, input: &Map<String, Value>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for field in spec.fields {
+        let FieldType::Catalog { catalog, .. } = field.ty else {
+            continue;
+        };
+        let values: Vec<&Value> = match input.get(field.key) {
+            Some(Value::Array(items)) => items.iter().collect(),
+            Some(v) => vec![v],
+            None => vec![],
+        };
+        for v in values {
+            if let Some(code) = v.as_str() {
+                let code = code.trim().to_uppercase();
+                if !code.is_empty() && code.len() <= 64 {
+                    out.push((catalog.to_string(), code));
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// The keys of the personal-data fields of a form, in spec order.
 pub fn personal_fields(spec: &FormSpec) -> impl Iterator<Item = &'static str> {
     spec.personal_fields()

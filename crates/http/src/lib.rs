@@ -26,6 +26,11 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub use state::AppState;
 
+/// Today's date in Mexico City, where "a date in the future" is judged.
+pub fn today() -> chrono::NaiveDate {
+    (chrono::Utc::now() - chrono::Duration::hours(6)).date_naive()
+}
+
 /// Registers every route; shared by the server and by [`openapi`], so the
 /// spec is generated from exactly what is served.
 fn routes<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
@@ -39,6 +44,13 @@ where
             .service(auth::logout)
             .service(auth::me)
             .service(org::list_entities)
+            .service(catalogs::list_catalogs)
+            .service(catalogs::list_items)
+            .service(catalogs::create_item)
+            .service(catalogs::get_item)
+            .service(catalogs::update_item)
+            .service(forms::list_forms)
+            .service(forms::get_form)
             .service(org::list_institutions)
             .service(org::create_institution)
             .service(org::get_institution)

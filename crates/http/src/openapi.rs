@@ -13,13 +13,15 @@ use utoipa::{Modify, OpenApi};
             `Accept-Language: en`. Records outside the caller's scope answer 404 exactly like missing ones.",
         version = "1.0.0"
     ),
-    modifiers(&BearerScheme),
+    modifiers(&BearerScheme, &FormSchemas),
     components(schemas(crate::error::Problem, crate::error::ProblemField)),
     tags(
         (name = "operations", description = "Health and metrics"),
         (name = "auth", description = "Tokens and sessions"),
         (name = "organization", description = "Entities and institutions"),
         (name = "users", description = "User and service-account administration"),
+        (name = "catalogs", description = "Catalogs and their administration"),
+        (name = "forms", description = "The published form specs"),
         (name = "audit", description = "The audit log (bitácora)")
     )
 )]
@@ -39,5 +41,29 @@ impl Modify for BearerScheme {
                     .build(),
             ),
         );
+    }
+}
+
+/// The JSON Schema of every form's body, generated from its form spec and
+/// published as `<form>_input` (e.g. `victim_input`): frontends validate
+/// against exactly what the server validates.
+struct FormSchemas;
+
+/// The component name of a form's input schema.
+pub fn form_schema_name(form: sintra_domain::forms::FormKey) -> String {
+    format!("{}_input", form.as_str())
+}
+
+impl Modify for FormSchemas {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for spec in sintra_domain::forms::all_specs() {
+            let schema: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> =
+                serde_json::from_value(spec.json_schema())
+                    .expect("form specs produce schemas OpenAPI can hold");
+            components
+                .schemas
+                .insert(form_schema_name(spec.key), schema);
+        }
     }
 }

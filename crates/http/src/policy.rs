@@ -30,6 +30,29 @@ pub const ROUTES: &[(&str, &str, RouteRule)] = &[
     ("POST", "/api/v1/auth/logout", Requires(ReadOwnAccount)),
     ("GET", "/api/v1/auth/me", Requires(ReadOwnAccount)),
     ("GET", "/api/v1/entities", Requires(ReadCatalogs)),
+    ("GET", "/api/v1/catalogs", Requires(ReadCatalogs)),
+    (
+        "GET",
+        "/api/v1/catalogs/{catalog}/items",
+        Requires(ReadCatalogs),
+    ),
+    (
+        "POST",
+        "/api/v1/catalogs/{catalog}/items",
+        Requires(ManageCatalogs),
+    ),
+    (
+        "GET",
+        "/api/v1/catalogs/{catalog}/items/{code}",
+        Requires(ReadCatalogs),
+    ),
+    (
+        "PATCH",
+        "/api/v1/catalogs/{catalog}/items/{code}",
+        Requires(ManageCatalogs),
+    ),
+    ("GET", "/api/v1/forms", Requires(ReadForms)),
+    ("GET", "/api/v1/forms/{form}", Requires(ReadForms)),
     ("GET", "/api/v1/institutions", Requires(ReadInstitutions)),
     ("POST", "/api/v1/institutions", Requires(ManageInstitutions)),
     (

@@ -2,6 +2,8 @@
 
 pub mod audit;
 pub mod auth;
+pub mod catalogs;
+pub mod forms;
 pub mod health;
 pub mod org;
 pub mod users;

@@ -1,0 +1,1 @@
+DROP FUNCTION unaccent_lower(text);
