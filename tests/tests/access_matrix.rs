@@ -74,12 +74,72 @@ fn user_read(role: Role, t: Target) -> u16 {
     }
 }
 
+/// Lists of records: the roles that read records (analysts and auditors
+/// never do; they get aggregates and the audit log).
+fn records_read(role: Role, _: Target) -> u16 {
+    only(&[NationalAdmin, EntityAdmin, Operator, System], role, 200)
+}
+
+/// Creating a record: the roles that write records; `201` for a create.
+fn records_write_new(role: Role, _: Target) -> u16 {
+    only(&[NationalAdmin, EntityAdmin, Operator, System], role, 201)
+}
+
+/// A record registered by an institution of the target kind: national
+/// admins see all, entity admins their entity, operators and systems their
+/// institution; anyone else who reads records gets 404.
+fn records_item(role: Role, t: Target) -> u16 {
+    match (role, t) {
+        (Analyst | Auditor, _) => 403,
+        (NationalAdmin, _) => 200,
+        (EntityAdmin, OtherEntity) => 404,
+        (EntityAdmin, _) => 200,
+        (Operator | System, OwnInstitution) => 200,
+        (Operator | System, _) => 404,
+    }
+}
+
 type Expect = fn(Role, Target) -> u16;
 
 const MATRIX: &[(&str, &str, Expect)] = &[
     ("POST", "/api/v1/auth/logout", |_, _| 204),
     ("GET", "/api/v1/auth/me", |_, _| 200),
     ("GET", "/api/v1/entities", |_, _| 200),
+    ("GET", "/api/v1/commissions", records_read),
+    ("POST", "/api/v1/commissions", records_write_new),
+    ("GET", "/api/v1/commissions/{id}", records_item),
+    ("PATCH", "/api/v1/commissions/{id}", records_item),
+    (
+        "PUT",
+        "/api/v1/commissions/by-folio/{external_folio}",
+        records_write_new,
+    ),
+    ("GET", "/api/v1/sessions", records_read),
+    ("POST", "/api/v1/sessions", records_write_new),
+    ("GET", "/api/v1/sessions/{id}", records_item),
+    ("PATCH", "/api/v1/sessions/{id}", records_item),
+    (
+        "PUT",
+        "/api/v1/sessions/by-folio/{external_folio}",
+        records_write_new,
+    ),
+    ("GET", "/api/v1/agreements", records_read),
+    ("POST", "/api/v1/agreements", records_write_new),
+    ("GET", "/api/v1/agreements/{id}", records_item),
+    ("PATCH", "/api/v1/agreements/{id}", records_item),
+    (
+        "PUT",
+        "/api/v1/agreements/by-folio/{external_folio}",
+        records_write_new,
+    ),
+    ("GET", "/api/v1/agreements/{id}/follow-ups", records_item),
+    ("POST", "/api/v1/agreements/{id}/follow-ups", |r, t| {
+        if records_item(r, t) == 200 {
+            201
+        } else {
+            records_item(r, t)
+        }
+    }),
     ("GET", "/api/v1/catalogs", |_, _| 200),
     ("GET", "/api/v1/catalogs/{catalog}/items", |_, _| 200),
     ("POST", "/api/v1/catalogs/{catalog}/items", |r, _| {
@@ -148,6 +208,60 @@ struct World {
     app: TestApp,
     institutions: [Uuid; 3],
     counter: std::cell::Cell<u32>,
+    /// Per target: a commission, its session and an agreement, registered
+    /// by the target's institution.
+    trees: Vec<[Uuid; 3]>,
+}
+
+/// Registers commission → session → agreement for an institution, behind
+/// the API's back (the matrix tests access, not creation).
+async fn tree(app: &TestApp, institution: Uuid, entity: &str) -> [Uuid; 3] {
+    use sintra_persistence::records::{insert, NewRecord};
+    let mut conn = app.conn().await;
+    let mut ids = [Uuid::nil(); 3];
+    let datas = [
+        (
+            "commission",
+            json!({"name": "Comisión", "kind": "COMISION", "entity_code": entity, "installation_date": "2015-01-01"}),
+        ),
+        (
+            "session",
+            json!({"number": 1, "session_type": "ORDINARIA", "date": "2016-01-01"}),
+        ),
+        (
+            "agreement",
+            json!({"key": "A", "text": "Acuerdo", "status": "PENDIENTE"}),
+        ),
+    ];
+    for (i, (form, mut data)) in datas.into_iter().enumerate() {
+        let parent = (i > 0).then(|| ids[i - 1]);
+        if let Some(p) = parent {
+            let key = if form == "session" {
+                "commission_id"
+            } else {
+                "session_id"
+            };
+            data[key] = json!(p);
+        }
+        ids[i] = insert(
+            &mut conn,
+            &NewRecord {
+                id: Uuid::now_v7(),
+                form: form.into(),
+                entity_code: entity.into(),
+                institution_id: institution,
+                parent_id: parent,
+                external_folio: None,
+                data,
+                created_by: None,
+                updated_by: None,
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    }
+    ids
 }
 
 impl World {
@@ -207,6 +321,75 @@ impl World {
                 )
             }
             "/api/v1/forms/{form}" => ("/api/v1/forms/victim".into(), None),
+            p if p.starts_with("/api/v1/commissions")
+                || p.starts_with("/api/v1/sessions")
+                || p.starts_with("/api/v1/agreements") =>
+            {
+                let tree = self.trees[TARGETS.iter().position(|x| *x == t).unwrap()];
+                let own = self.trees[0];
+                let (level, new_body) = if p.starts_with("/api/v1/commissions") {
+                    (
+                        0,
+                        json!({"name": "Nueva", "kind": "COMITE", "entity_code": "19", "installation_date": "2010-05-05"}),
+                    )
+                } else if p.starts_with("/api/v1/sessions") {
+                    (
+                        1,
+                        json!({"commission_id": own[0], "number": 2, "session_type": "ORDINARIA", "date": "2017-01-01"}),
+                    )
+                } else {
+                    (
+                        2,
+                        json!({"session_id": own[1], "key": "B", "text": "Otro", "status": "PENDIENTE"}),
+                    )
+                };
+                let id = tree[level];
+                let mut conn = app.conn().await;
+                let form = ["commission", "session", "agreement"][level];
+                version = sintra_persistence::records::get(
+                    &mut conn,
+                    &sintra_domain::access::Scope::National,
+                    form,
+                    id,
+                )
+                .await
+                .unwrap()
+                .version;
+                match (
+                    method,
+                    p.ends_with("{id}"),
+                    p.contains("by-folio"),
+                    p.ends_with("follow-ups"),
+                ) {
+                    ("GET", false, false, false) => (p.to_string(), None),
+                    ("POST", false, false, false) => (p.to_string(), Some(new_body)),
+                    ("PUT", _, true, _) => {
+                        let mut body = new_body;
+                        body["external_folio"] = json!(self.unique("F-"));
+                        (
+                            p.replace("{external_folio}", body["external_folio"].as_str().unwrap()),
+                            Some(body),
+                        )
+                    }
+                    ("GET", true, _, _) => (p.replace("{id}", &id.to_string()), None),
+                    ("PATCH", true, _, _) => {
+                        let patch = match level {
+                            0 => json!({"status": "INACTIVA"}),
+                            1 => json!({"venue": "Palacio de Gobierno"}),
+                            _ => json!({"status": "EN_PROCESO"}),
+                        };
+                        (p.replace("{id}", &id.to_string()), Some(patch))
+                    }
+                    ("GET", _, _, true) => (p.replace("{id}", &id.to_string()), None),
+                    ("POST", _, _, true) => (
+                        p.replace("{id}", &id.to_string()),
+                        Some(
+                            json!({"date": "2018-01-01", "progress": "Avance", "status": "EN_PROCESO"}),
+                        ),
+                    ),
+                    other => panic!("no request for {other:?}"),
+                }
+            }
             "/api/v1/institutions" if method == "POST" => (
                 pattern.into(),
                 Some(
@@ -295,10 +478,16 @@ async fn every_route_every_role_every_target() {
     let own = app.institution("19", "Fiscalía NL").await;
     let same = app.institution("19", "DIF NL").await;
     let other = app.institution("09", "Fiscalía CDMX").await;
+    let trees = vec![
+        tree(&app, own, "19").await,
+        tree(&app, same, "19").await,
+        tree(&app, other, "09").await,
+    ];
     let world = World {
         app,
         institutions: [own, same, other],
         counter: Default::default(),
+        trees,
     };
     let mut failures = vec![];
     for (method, pattern, expect) in MATRIX {

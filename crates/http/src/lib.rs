@@ -10,6 +10,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod pagination;
 pub mod policy;
+pub mod records;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
@@ -51,6 +52,23 @@ where
             .service(catalogs::update_item)
             .service(forms::list_forms)
             .service(forms::get_form)
+            .service(commissions::commissions::list)
+            .service(commissions::commissions::create)
+            .service(commissions::commissions::read)
+            .service(commissions::commissions::update)
+            .service(commissions::commissions::upsert)
+            .service(commissions::sessions::list)
+            .service(commissions::sessions::create)
+            .service(commissions::sessions::read)
+            .service(commissions::sessions::update)
+            .service(commissions::sessions::upsert)
+            .service(commissions::agreements::list)
+            .service(commissions::agreements::create)
+            .service(commissions::agreements::read)
+            .service(commissions::agreements::update)
+            .service(commissions::agreements::upsert)
+            .service(commissions::list_follow_ups)
+            .service(commissions::create_follow_up)
             .service(org::list_institutions)
             .service(org::create_institution)
             .service(org::get_institution)

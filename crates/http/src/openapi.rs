@@ -22,6 +22,7 @@ use utoipa::{Modify, OpenApi};
         (name = "users", description = "User and service-account administration"),
         (name = "catalogs", description = "Catalogs and their administration"),
         (name = "forms", description = "The published form specs"),
+        (name = "commissions", description = "Commissions, sessions, agreements and follow-ups"),
         (name = "audit", description = "The audit log (bitácora)")
     )
 )]

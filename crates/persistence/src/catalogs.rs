@@ -247,6 +247,15 @@ impl CatalogLookup for CatalogSnapshot {
     }
 }
 
+impl CatalogSnapshot {
+    /// Adds an entry the catalog tables do not hold (the federal level
+    /// '00' where a form's own entity may be federal).
+    pub fn insert(&mut self, catalog: &str, code: &str, entry: CatalogEntry) {
+        self.entries
+            .insert((catalog.to_string(), code.to_string()), entry);
+    }
+}
+
 /// Loads the entries for these (catalog, code) pairs.
 pub async fn snapshot(
     conn: &mut AsyncPgConnection,

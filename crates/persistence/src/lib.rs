@@ -7,6 +7,7 @@ pub mod catalogs;
 pub mod db;
 pub mod error;
 pub mod org;
+pub mod records;
 pub mod schema;
 pub mod tokens;
 pub mod users;

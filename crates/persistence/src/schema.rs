@@ -140,4 +140,34 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     catalogs,
     catalog_items,
+    records,
+    idempotency_keys,
 );
+
+diesel::table! {
+    records (id) {
+        id -> Uuid,
+        form -> Text,
+        entity_code -> Text,
+        institution_id -> Uuid,
+        parent_id -> Nullable<Uuid>,
+        external_folio -> Nullable<Text>,
+        data -> Jsonb,
+        version -> Int4,
+        created_at -> Timestamptz,
+        created_by -> Nullable<Uuid>,
+        updated_at -> Timestamptz,
+        updated_by -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (institution_id, key) {
+        institution_id -> Uuid,
+        key -> Text,
+        request_hash -> Text,
+        status -> Int4,
+        response -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}

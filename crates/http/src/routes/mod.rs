@@ -3,7 +3,9 @@
 pub mod audit;
 pub mod auth;
 pub mod catalogs;
+pub mod commissions;
 pub mod forms;
 pub mod health;
 pub mod org;
+pub mod record_routes;
 pub mod users;

@@ -1,0 +1,629 @@
+//! The operations every record form shares (create, read, update, upsert by
+//! folio, list), driven by the form spec: validation, catalog checks,
+//! parent references, consistency with ancestors, scope, idempotency and
+//! the audit trail are the same for commissions, victims or sentences.
+//! Handlers in `routes/` are thin wrappers that name their form.
+
+use std::collections::HashMap;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use sintra_domain::access::{Permission, Scope, FEDERAL_ENTITY};
+use sintra_domain::consistency;
+use sintra_domain::forms::{FieldType, FormKey, FormSpec};
+use sintra_domain::i18n::Message;
+use sintra_domain::validation::{
+    catalog_refs, diff, mask_personal, validate_record, CatalogEntry, FieldError,
+};
+use sintra_persistence::audit::{self, AuditEntry};
+use sintra_persistence::records::{self, DataFilter, NewRecord, RecordFilter, RecordRow};
+use sintra_persistence::{catalogs, db, StoreError};
+use uuid::Uuid;
+
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ApiResult};
+use crate::pagination::{etag, if_match, Page, PageParams};
+use crate::state::AppState;
+use crate::today;
+
+const MAX_IDEMPOTENCY_KEY: usize = 200;
+
+/// A record as the API shows it: the shared columns and the form's fields,
+/// personal fields masked for callers who may not read personal data.
+pub fn record_json(row: &RecordRow, spec: &FormSpec, auth: &Authenticated) -> Value {
+    let mut fields = row.fields();
+    if !auth.actor.can(Permission::ReadPersonalData) {
+        mask_personal(spec, &mut fields);
+    }
+    let mut out = Map::new();
+    out.insert("id".into(), row.id.to_string().into());
+    out.insert("version".into(), row.version.into());
+    out.insert("entity_code".into(), row.entity_code.clone().into());
+    out.insert(
+        "institution_id".into(),
+        row.institution_id.to_string().into(),
+    );
+    out.insert(
+        "created_at".into(),
+        serde_json::to_value(row.created_at).unwrap_or_default(),
+    );
+    out.insert(
+        "created_by".into(),
+        serde_json::to_value(row.created_by).unwrap_or_default(),
+    );
+    out.insert(
+        "updated_at".into(),
+        serde_json::to_value(row.updated_at).unwrap_or_default(),
+    );
+    out.insert(
+        "updated_by".into(),
+        serde_json::to_value(row.updated_by).unwrap_or_default(),
+    );
+    for (k, v) in fields {
+        out.entry(k).or_insert(v);
+    }
+    Value::Object(out)
+}
+
+fn unknown_reference(field: &str) -> FieldError {
+    FieldError::new(
+        field,
+        "unknown_reference",
+        Message::new(
+            "El registro referido no existe o no está a su alcance.",
+            "The referenced record does not exist or is outside your scope.",
+        ),
+    )
+}
+
+/// What a validated submission becomes before it is stored.
+struct Prepared {
+    data: Map<String, Value>,
+    entity_code: String,
+    parent_id: Option<Uuid>,
+}
+
+/// Resolves a parent given by folio, validates the record by its spec,
+/// checks the parent lies in the caller's scope and the record agrees with
+/// its ancestors, and decides the record's entity.
+async fn prepare(
+    conn: &mut AsyncPgConnection,
+    auth: &Authenticated,
+    spec: &FormSpec,
+    mut input: Map<String, Value>,
+    previous: Option<&RecordRow>,
+) -> ApiResult<Prepared> {
+    let scope = auth.actor.scope();
+    let parent_field = spec.parent_field();
+    // A parent named by the sender's folio (state systems, Excel) becomes its id.
+    if let Some(field) = parent_field {
+        if let FieldType::Reference {
+            form, folio_key, ..
+        } = field.ty
+        {
+            if let Some(folio) = input.remove(folio_key) {
+                if input.get(field.key).is_none_or(|v| v.is_null()) {
+                    let folio = folio.as_str().unwrap_or_default().trim().to_string();
+                    let found = records::find_by_folio(
+                        conn,
+                        auth.actor.institution_id,
+                        form.as_str(),
+                        &folio,
+                    )
+                    .await?;
+                    match found {
+                        Some(p) => {
+                            input.insert(field.key.into(), p.id.to_string().into());
+                        }
+                        None => {
+                            return Err(ApiError::Validation(vec![unknown_reference(folio_key)]))
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut lookup = catalogs::snapshot(conn, &catalog_refs(spec, &input)).await?;
+    if spec.field("entity_code").is_some()
+        && (scope == Scope::National || auth.actor.entity_code == FEDERAL_ENTITY)
+    {
+        lookup.insert(
+            "entity",
+            FEDERAL_ENTITY,
+            CatalogEntry {
+                active: true,
+                parent_code: None,
+            },
+        );
+    }
+    let previous_fields = previous.map(RecordRow::fields);
+    let data = validate_record(spec, &input, previous_fields.as_ref(), &lookup, today())
+        .map_err(ApiError::Validation)?;
+
+    // The parent must be visible to the caller; then its own ancestors.
+    let mut ancestors: Vec<(FormKey, Map<String, Value>)> = vec![];
+    let mut parent_row: Option<RecordRow> = None;
+    if let (Some(field), Some(parent_form)) = (parent_field, spec.parent) {
+        if let Some(id) = data
+            .get(field.key)
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<Uuid>().ok())
+        {
+            let row = records::get(conn, &scope, parent_form.as_str(), id)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound => {
+                        ApiError::Validation(vec![unknown_reference(field.key)])
+                    }
+                    other => other.into(),
+                })?;
+            let mut form = parent_form;
+            let mut next = Some(row.clone());
+            while let Some(r) = next {
+                ancestors.push((form, r.fields()));
+                let grand = form.spec().parent;
+                next = match (r.parent_id, grand) {
+                    (Some(pid), Some(g)) => {
+                        form = g;
+                        Some(records::get(conn, &Scope::National, g.as_str(), pid).await?)
+                    }
+                    _ => None,
+                };
+            }
+            parent_row = Some(row);
+        }
+    }
+    let errors = consistency::check(spec.key, &data, &ancestors);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+
+    // Whose record it is: the form's own entity field, else its parent's,
+    // else the caller's.
+    let entity_code = match (data.get("entity_code").and_then(Value::as_str), &parent_row) {
+        (Some(e), _) => e.to_string(),
+        (None, Some(p)) => p.entity_code.clone(),
+        (None, None) => auth.actor.entity_code.clone(),
+    };
+    let allowed = match &scope {
+        Scope::National => true,
+        Scope::Entity(e) => *e == entity_code,
+        Scope::Institution(_) => auth.actor.entity_code == entity_code,
+    };
+    if !allowed {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "entity_code",
+            "outside_scope",
+            Message::new(
+                "Solo puede registrar información de su propia entidad.",
+                "You may only record information of your own entity.",
+            ),
+        )]));
+    }
+    if let Some(prev) = previous {
+        if prev.entity_code != entity_code {
+            return Err(ApiError::Validation(vec![FieldError::new(
+                "entity_code",
+                "immutable_field",
+                Message::new(
+                    "La entidad de un registro no cambia; registre uno nuevo.",
+                    "A record's entity does not change; register a new one.",
+                ),
+            )]));
+        }
+    }
+    Ok(Prepared {
+        data,
+        entity_code,
+        parent_id: parent_row.map(|p| p.id),
+    })
+}
+
+fn folio_of(data: &Map<String, Value>) -> Option<String> {
+    data.get("external_folio")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+fn folio_conflict() -> ApiError {
+    ApiError::Conflict {
+        code: "folio_taken",
+        detail: Message::new(
+            "Su institución ya registró otro registro con ese folio; use PUT …/by-folio/{folio} para actualizarlo.",
+            "Your institution already registered a record with that folio; use PUT …/by-folio/{folio} to update it.",
+        ),
+    }
+}
+
+async fn insert_audited(
+    conn: &mut AsyncPgConnection,
+    auth: &Authenticated,
+    spec: &FormSpec,
+    prepared: Prepared,
+    idempotency: Option<(&str, &str)>,
+    respond: impl Fn(&RecordRow) -> Value + Sync,
+) -> ApiResult<RecordRow> {
+    let new = NewRecord {
+        id: Uuid::now_v7(),
+        form: spec.key.as_str().into(),
+        entity_code: prepared.entity_code,
+        institution_id: auth.actor.institution_id,
+        parent_id: prepared.parent_id,
+        external_folio: folio_of(&prepared.data),
+        data: Value::Object(prepared.data.clone()),
+        created_by: Some(auth.actor.user_id),
+        updated_by: Some(auth.actor.user_id),
+    };
+    let changes = Value::Object(diff(spec, &Map::new(), &prepared.data));
+    let ctx = auth.audit_context();
+    let institution = auth.actor.institution_id;
+    conn.transaction::<_, StoreError, _>(async |conn| {
+        let row = records::insert(conn, &new).await?;
+        if let Some((key, hash)) = idempotency {
+            records::store_idempotent_response(conn, institution, key, hash, 201, &respond(&row))
+                .await?;
+        }
+        let entry = AuditEntry::modification(&ctx, "create", spec.key.as_str())
+            .resource(row.id)
+            .changes(changes);
+        audit::append(conn, &[entry]).await?;
+        Ok(row)
+    })
+    .await
+    .map_err(|e| match e {
+        StoreError::Conflict { constraint } if constraint == "records_folio" => folio_conflict(),
+        StoreError::Conflict { constraint } if constraint == "idempotency_keys_pkey" => {
+            ApiError::Conflict {
+                code: "idempotency_key_in_flight",
+                detail: Message::new(
+                    "Otra solicitud con la misma Idempotency-Key se está procesando; reintente.",
+                    "Another request with the same Idempotency-Key is being processed; retry.",
+                ),
+            }
+        }
+        other => other.into(),
+    })
+}
+
+fn created(row: &RecordRow, body: Value) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header(etag(row.version))
+        .json(body)
+}
+
+/// Creates a record. `parent` fixes the parent from the path (nested
+/// routes such as `/agreements/{id}/follow-ups`). Honours `Idempotency-Key`.
+pub async fn create(
+    state: &AppState,
+    auth: &Authenticated,
+    req: &HttpRequest,
+    form: FormKey,
+    mut body: Map<String, Value>,
+    parent: Option<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let spec = form.spec();
+    if let (Some(id), Some(field)) = (parent, spec.parent_field()) {
+        body.insert(field.key.into(), id.to_string().into());
+    }
+    let mut conn = db::conn(&state.pool).await?;
+    let key = idempotency_key(req)?;
+    let hash = key.as_ref().map(|_| {
+        hex::encode(Sha256::digest(format!(
+            "{}|{}",
+            form.as_str(),
+            Value::Object(body.clone())
+        )))
+    });
+    if let (Some(k), Some(h)) = (&key, &hash) {
+        if let Some(stored) =
+            records::idempotent_response(&mut conn, auth.actor.institution_id, k).await?
+        {
+            if &stored.request_hash != h {
+                return Err(ApiError::Conflict {
+                    code: "idempotency_key_reused",
+                    detail: Message::new(
+                        "Esa Idempotency-Key ya se usó con otro contenido.",
+                        "That Idempotency-Key was already used with a different body.",
+                    ),
+                });
+            }
+            return Ok(HttpResponse::build(
+                StatusCode::from_u16(stored.status as u16).unwrap_or(StatusCode::OK),
+            )
+            .insert_header(("Idempotent-Replayed", "true"))
+            .json(stored.response));
+        }
+    }
+    let prepared = prepare(&mut conn, auth, spec, body, None).await?;
+    let idem = key.as_deref().zip(hash.as_deref());
+    let row = insert_audited(&mut conn, auth, spec, prepared, idem, |r| {
+        record_json(r, spec, auth)
+    })
+    .await?;
+    Ok(created(&row, record_json(&row, spec, auth)))
+}
+
+fn idempotency_key(req: &HttpRequest) -> ApiResult<Option<String>> {
+    let Some(v) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let v = v.to_str().unwrap_or("").trim();
+    if v.is_empty() || v.len() > MAX_IDEMPOTENCY_KEY {
+        return Err(ApiError::malformed(
+            "invalid_idempotency_key",
+            "Idempotency-Key debe tener entre 1 y 200 caracteres visibles.",
+            "Idempotency-Key must have between 1 and 200 visible characters.",
+        ));
+    }
+    Ok(Some(v.to_string()))
+}
+
+/// Reads one record in the caller's scope; reading personal data is audited.
+pub async fn read(
+    state: &AppState,
+    auth: &Authenticated,
+    form: FormKey,
+    id: Uuid,
+) -> ApiResult<HttpResponse> {
+    let spec = form.spec();
+    let mut conn = db::conn(&state.pool).await?;
+    let row = records::get(&mut conn, &auth.actor.scope(), form.as_str(), id).await?;
+    if spec.personal_fields().next().is_some() {
+        let entry =
+            AuditEntry::access(&auth.audit_context(), "read", form.as_str()).resource(row.id);
+        audit::append(&mut conn, &[entry]).await?;
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(row.version))
+        .json(record_json(&row, spec, auth)))
+}
+
+async fn update_row(
+    conn: &mut AsyncPgConnection,
+    auth: &Authenticated,
+    spec: &FormSpec,
+    before: &RecordRow,
+    version: i32,
+    input: Map<String, Value>,
+) -> ApiResult<RecordRow> {
+    let prepared = prepare(conn, auth, spec, input, Some(before)).await?;
+    let changes = Value::Object(diff(spec, &before.fields(), &prepared.data));
+    let data = Value::Object(prepared.data);
+    let ctx = auth.audit_context();
+    let scope = auth.actor.scope();
+    let (form, id, by) = (spec.key.as_str(), before.id, auth.actor.user_id);
+    conn.transaction::<_, StoreError, _>(async |conn| {
+        let (_, after) = records::update(conn, &scope, form, id, version, &data, by).await?;
+        let entry = AuditEntry::modification(&ctx, "update", form)
+            .resource(id)
+            .changes(changes);
+        audit::append(conn, &[entry]).await?;
+        Ok(after)
+    })
+    .await
+    .map_err(|e| match e {
+        StoreError::Conflict { constraint } if constraint == "records_folio" => folio_conflict(),
+        other => other.into(),
+    })
+}
+
+/// Changes some fields of a record (`If-Match` required): the record as it
+/// would stand is validated whole, as on creation.
+pub async fn update(
+    state: &AppState,
+    auth: &Authenticated,
+    req: &HttpRequest,
+    form: FormKey,
+    id: Uuid,
+    patch: Map<String, Value>,
+) -> ApiResult<HttpResponse> {
+    let version = if_match(req)?;
+    let spec = form.spec();
+    let mut conn = db::conn(&state.pool).await?;
+    let before = records::get(&mut conn, &auth.actor.scope(), form.as_str(), id).await?;
+    if before.version != version {
+        return Err(ApiError::StaleVersion);
+    }
+    let mut merged = before.fields();
+    for (k, v) in patch {
+        merged.insert(k, v);
+    }
+    let row = update_row(&mut conn, auth, spec, &before, version, merged).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(row.version))
+        .json(record_json(&row, spec, auth)))
+}
+
+/// Creates or replaces the record the caller's institution knows by this
+/// folio (state systems re-sending their data). 201 when created, 200 when
+/// replaced; `If-Match` is honoured when sent.
+pub async fn upsert_by_folio(
+    state: &AppState,
+    auth: &Authenticated,
+    req: &HttpRequest,
+    form: FormKey,
+    folio: String,
+    mut body: Map<String, Value>,
+) -> ApiResult<HttpResponse> {
+    let spec = form.spec();
+    let folio = folio.trim().to_string();
+    if folio.is_empty() || folio.chars().count() > 100 {
+        return Err(ApiError::NotFound);
+    }
+    if body
+        .get("external_folio")
+        .is_some_and(|v| v.as_str() != Some(folio.as_str()))
+    {
+        return Err(ApiError::invalid(
+            "external_folio",
+            "folio_mismatch",
+            "El folio del cuerpo no coincide con el de la ruta.",
+            "The body's folio differs from the path's.",
+        ));
+    }
+    body.insert("external_folio".into(), folio.clone().into());
+    let mut conn = db::conn(&state.pool).await?;
+    let existing =
+        records::find_by_folio(&mut conn, auth.actor.institution_id, form.as_str(), &folio).await?;
+    match existing {
+        None => {
+            let prepared = prepare(&mut conn, auth, spec, body, None).await?;
+            let row =
+                insert_audited(&mut conn, auth, spec, prepared, None, |_| Value::Null).await?;
+            Ok(created(&row, record_json(&row, spec, auth)))
+        }
+        Some(before) => {
+            let version = match req.headers().get(header::IF_MATCH) {
+                Some(_) => if_match(req)?,
+                None => before.version,
+            };
+            if version != before.version {
+                return Err(ApiError::StaleVersion);
+            }
+            let row = update_row(&mut conn, auth, spec, &before, version, body).await?;
+            Ok(HttpResponse::Ok()
+                .insert_header(etag(row.version))
+                .json(record_json(&row, spec, auth)))
+        }
+    }
+}
+
+/// Lists records in the caller's scope, filtered by the query: `entity_code`,
+/// `institution_id`, the parent's id (`commission_id`, …), any non-personal
+/// field of the form by value (a list field by one of its values), any date
+/// field by `<field>_from` / `<field>_to`, and `overdue=true` for agreements.
+pub async fn list(
+    state: &AppState,
+    auth: &Authenticated,
+    form: FormKey,
+    query: HashMap<String, String>,
+    parent: Option<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let spec = form.spec();
+    let page = PageParams {
+        limit: query.get("limit").map(|l| l.parse().unwrap_or(0)),
+        cursor: query.get("cursor").cloned(),
+    };
+    let limit = page.limit()?;
+    let mut filter = RecordFilter {
+        after_id: page.after()?,
+        parent_id: parent,
+        ..Default::default()
+    };
+    let mut errors = vec![];
+    let bad_value = |k: &str| {
+        FieldError::new(
+            k,
+            "invalid_filter",
+            Message::new(
+                format!("El filtro «{k}» no tiene un valor válido."),
+                format!("The filter \"{k}\" has an invalid value."),
+            ),
+        )
+    };
+    for (key, value) in &query {
+        let key = key.as_str();
+        if value.chars().count() > 200 {
+            errors.push(bad_value(key));
+            continue;
+        }
+        match key {
+            "limit" | "cursor" => {}
+            "entity_code" => filter.entity_code = Some(value.clone()),
+            "institution_id" => match value.parse() {
+                Ok(id) => filter.institution_id = Some(id),
+                Err(_) => errors.push(bad_value(key)),
+            },
+            "overdue" if form == FormKey::Agreement => {
+                if value == "true" {
+                    filter
+                        .data
+                        .push(DataFilter::Before("due_date", today().to_string()));
+                    filter.data.push(DataFilter::NotIn(
+                        "status",
+                        vec!["CUMPLIDO".into(), "CANCELADO".into()],
+                    ));
+                }
+            }
+            _ => {
+                let (field_key, bound) = match key.strip_suffix("_from") {
+                    Some(k) => (k, Some(true)),
+                    None => match key.strip_suffix("_to") {
+                        Some(k) => (k, Some(false)),
+                        None => (key, None),
+                    },
+                };
+                let Some(field) = spec.field(field_key).filter(|f| !f.personal) else {
+                    errors.push(FieldError::new(
+                        key,
+                        "unknown_filter",
+                        Message::new(
+                            format!("No se puede filtrar por «{key}»."),
+                            format!("Cannot filter by \"{key}\"."),
+                        ),
+                    ));
+                    continue;
+                };
+                match (&field.ty, bound) {
+                    (FieldType::Date, Some(true)) => filter
+                        .data
+                        .push(DataFilter::AtLeast(field.key, value.clone())),
+                    (FieldType::Date, Some(false)) => filter
+                        .data
+                        .push(DataFilter::AtMost(field.key, value.clone())),
+                    (_, Some(_)) => errors.push(bad_value(key)),
+                    (FieldType::Reference { .. }, None)
+                        if spec.parent_field().is_some_and(|p| p.key == field.key) =>
+                    {
+                        match value.parse() {
+                            Ok(id) => filter.parent_id = Some(id),
+                            Err(_) => errors.push(bad_value(key)),
+                        }
+                    }
+                    (ty, None) if ty.is_multiple() => filter
+                        .data
+                        .push(DataFilter::Contains(field.key, value.to_uppercase())),
+                    (FieldType::Catalog { .. } | FieldType::Choice { .. }, None) => filter
+                        .data
+                        .push(DataFilter::Equals(field.key, value.to_uppercase())),
+                    (_, None) => filter
+                        .data
+                        .push(DataFilter::Equals(field.key, value.clone())),
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let mut conn = db::conn(&state.pool).await?;
+    let rows = records::list(
+        &mut conn,
+        &auth.actor.scope(),
+        form.as_str(),
+        &filter,
+        limit + 1,
+    )
+    .await?;
+    if spec.personal_fields().next().is_some() {
+        let entry = AuditEntry::access(&auth.audit_context(), "list", form.as_str())
+            .details(serde_json::json!({"returned": rows.len().min(limit as usize)}));
+        audit::append(&mut conn, &[entry]).await?;
+    }
+    let page = Page::from_rows(rows, limit, |r| r.id, |r| record_json(&r, spec, auth));
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// The parent record of a nested route, in the caller's scope.
+pub async fn parent_in_scope(
+    state: &AppState,
+    auth: &Authenticated,
+    form: FormKey,
+    id: Uuid,
+) -> ApiResult<RecordRow> {
+    let mut conn = db::conn(&state.pool).await?;
+    Ok(records::get(&mut conn, &auth.actor.scope(), form.as_str(), id).await?)
+}

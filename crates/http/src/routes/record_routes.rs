@@ -1,0 +1,139 @@
+//! The five routes of a record resource, generated per form: each handler
+//! is a thin, documented wrapper around [`crate::records`], so that every
+//! route reaches the OpenAPI spec with its own path and tag.
+
+/// `record_routes!(module, FormKey::X, "tag", "/things", "Thing")` defines
+/// `module::{list, create, read, update, upsert}` for `/things`,
+/// `/things/{id}` and `/things/by-folio/{external_folio}`.
+#[macro_export]
+macro_rules! record_routes {
+    ($module:ident, $form:expr, $tag:literal, $path:literal, $item:literal, $folio:literal, $what:literal) => {
+        pub mod $module {
+            use std::collections::HashMap;
+
+            use actix_web::{get, patch, post, put, web, HttpRequest, HttpResponse};
+            use serde_json::{Map, Value};
+            use uuid::Uuid;
+
+            use $crate::auth::Authenticated;
+            use $crate::error::{ApiResult, Problem};
+            use $crate::records;
+            use $crate::state::AppState;
+
+            #[doc = concat!("List ", $what, " in the caller's scope, in creation order, filtered by any non-personal field of the form (`<field>=value`, dates by `<field>_from`/`<field>_to`), `entity_code` and `institution_id`; paged by `limit` and `cursor`.")]
+            #[utoipa::path(
+                tag = $tag,
+                security(("bearer" = [])),
+                params(
+                    ("limit" = Option<i64>, Query, description = "1 to 500, default 50"),
+                    ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")
+                ),
+                responses(
+                    (status = 200, description = "A page of records: {items, next_cursor}", body = Object),
+                    (status = 401, body = Problem, content_type = "application/problem+json"),
+                    (status = 403, body = Problem, content_type = "application/problem+json"),
+                    (status = 422, description = "Unknown filter", body = Problem, content_type = "application/problem+json")
+                )
+            )]
+            #[get($path)]
+            pub async fn list(
+                state: web::Data<AppState>,
+                auth: Authenticated,
+                query: web::Query<HashMap<String, String>>,
+            ) -> ApiResult<HttpResponse> {
+                records::list(&state, &auth, $form, query.into_inner(), None).await
+            }
+
+            #[doc = concat!("Register ", $what, ". The body follows the form spec (`GET /api/v1/forms/{form}`); a parent may be named by id or by its folio. Send `Idempotency-Key` so a retry never creates it twice.")]
+            #[utoipa::path(
+                tag = $tag,
+                security(("bearer" = [])),
+                params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body: the first answer is replayed")),
+                request_body(content = Object, description = "The form's fields"),
+                responses(
+                    (status = 201, description = "The created record", body = Object),
+                    (status = 403, body = Problem, content_type = "application/problem+json"),
+                    (status = 409, description = "Folio taken, or Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+                    (status = 422, body = Problem, content_type = "application/problem+json")
+                )
+            )]
+            #[post($path)]
+            pub async fn create(
+                state: web::Data<AppState>,
+                auth: Authenticated,
+                req: HttpRequest,
+                body: web::Json<Map<String, Value>>,
+            ) -> ApiResult<HttpResponse> {
+                records::create(&state, &auth, &req, $form, body.into_inner(), None).await
+            }
+
+            #[doc = concat!("One of ", $what, ", if it lies in the caller's scope (404 otherwise, as if missing). The ETag is its version.")]
+            #[utoipa::path(
+                tag = $tag,
+                security(("bearer" = [])),
+                params(("id" = Uuid, Path)),
+                responses(
+                    (status = 200, description = "The record", body = Object),
+                    (status = 404, body = Problem, content_type = "application/problem+json")
+                )
+            )]
+            #[get($item)]
+            pub async fn read(
+                state: web::Data<AppState>,
+                auth: Authenticated,
+                id: web::Path<Uuid>,
+            ) -> ApiResult<HttpResponse> {
+                records::read(&state, &auth, $form, id.into_inner()).await
+            }
+
+            #[doc = concat!("Change fields of one of ", $what, ". Requires `If-Match` with the current version (412 when stale); the record as it would stand is validated whole.")]
+            #[utoipa::path(
+                tag = $tag,
+                security(("bearer" = [])),
+                params(("id" = Uuid, Path), ("If-Match" = String, Header, description = "The record's current version")),
+                request_body(content = Object, description = "The fields to change"),
+                responses(
+                    (status = 200, description = "The updated record", body = Object),
+                    (status = 404, body = Problem, content_type = "application/problem+json"),
+                    (status = 412, body = Problem, content_type = "application/problem+json"),
+                    (status = 422, body = Problem, content_type = "application/problem+json"),
+                    (status = 428, body = Problem, content_type = "application/problem+json")
+                )
+            )]
+            #[patch($item)]
+            pub async fn update(
+                state: web::Data<AppState>,
+                auth: Authenticated,
+                req: HttpRequest,
+                id: web::Path<Uuid>,
+                body: web::Json<Map<String, Value>>,
+            ) -> ApiResult<HttpResponse> {
+                records::update(&state, &auth, &req, $form, id.into_inner(), body.into_inner()).await
+            }
+
+            #[doc = concat!("Create or replace one of ", $what, " by the caller's institution's own folio (for state systems): 201 when created, 200 when replaced.")]
+            #[utoipa::path(
+                tag = $tag,
+                security(("bearer" = [])),
+                params(("external_folio" = String, Path)),
+                request_body(content = Object, description = "The form's fields"),
+                responses(
+                    (status = 200, description = "Replaced", body = Object),
+                    (status = 201, description = "Created", body = Object),
+                    (status = 412, body = Problem, content_type = "application/problem+json"),
+                    (status = 422, body = Problem, content_type = "application/problem+json")
+                )
+            )]
+            #[put($folio)]
+            pub async fn upsert(
+                state: web::Data<AppState>,
+                auth: Authenticated,
+                req: HttpRequest,
+                folio: web::Path<String>,
+                body: web::Json<Map<String, Value>>,
+            ) -> ApiResult<HttpResponse> {
+                records::upsert_by_folio(&state, &auth, &req, $form, folio.into_inner(), body.into_inner()).await
+            }
+        }
+    };
+}

@@ -1,0 +1,281 @@
+//! Records of every form, stored with the columns all records share and
+//! their form's fields in `data` (described by the form spec). Every query
+//! takes the caller's scope and applies it in SQL.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde_json::{Map, Value};
+use sintra_domain::access::Scope;
+use uuid::Uuid;
+
+use crate::error::{StoreError, StoreResult};
+use crate::schema::{idempotency_keys, records};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = records)]
+pub struct RecordRow {
+    pub id: Uuid,
+    pub form: String,
+    pub entity_code: String,
+    pub institution_id: Uuid,
+    pub parent_id: Option<Uuid>,
+    pub external_folio: Option<String>,
+    pub data: Value,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub created_by: Option<Uuid>,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: Option<Uuid>,
+}
+
+impl RecordRow {
+    /// The form's fields.
+    pub fn fields(&self) -> Map<String, Value> {
+        match &self.data {
+            Value::Object(m) => m.clone(),
+            _ => Map::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = records)]
+pub struct NewRecord {
+    pub id: Uuid,
+    pub form: String,
+    pub entity_code: String,
+    pub institution_id: Uuid,
+    pub parent_id: Option<Uuid>,
+    pub external_folio: Option<String>,
+    pub data: Value,
+    pub created_by: Option<Uuid>,
+    pub updated_by: Option<Uuid>,
+}
+
+type Boxed<'a> = records::BoxedQuery<'a, diesel::pg::Pg>;
+
+/// The records of a form that the scope covers.
+fn scoped(form: &str, scope: &Scope) -> Boxed<'static> {
+    let q = records::table
+        .filter(records::form.eq(form.to_string()))
+        .into_boxed();
+    match scope {
+        Scope::National => q,
+        Scope::Entity(e) => q.filter(records::entity_code.eq(e.clone())),
+        Scope::Institution(i) => q.filter(records::institution_id.eq(*i)),
+    }
+}
+
+pub async fn get(
+    conn: &mut AsyncPgConnection,
+    scope: &Scope,
+    form: &str,
+    id: Uuid,
+) -> StoreResult<RecordRow> {
+    Ok(scoped(form, scope)
+        .filter(records::id.eq(id))
+        .select(RecordRow::as_select())
+        .first(conn)
+        .await?)
+}
+
+/// The record an institution sent under its own folio.
+pub async fn find_by_folio(
+    conn: &mut AsyncPgConnection,
+    institution_id: Uuid,
+    form: &str,
+    folio: &str,
+) -> StoreResult<Option<RecordRow>> {
+    Ok(records::table
+        .filter(records::institution_id.eq(institution_id))
+        .filter(records::form.eq(form))
+        .filter(records::external_folio.eq(folio))
+        .select(RecordRow::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// One condition on a field of `data`. Keys come from the form spec, never
+/// from the caller; values are bound parameters.
+#[derive(Debug, Clone)]
+pub enum DataFilter {
+    /// `data->>key = value`
+    Equals(&'static str, String),
+    /// The array `data->key` contains `value`.
+    Contains(&'static str, String),
+    /// `data->>key >= value` (ISO dates compare as text).
+    AtLeast(&'static str, String),
+    /// `data->>key <= value`.
+    AtMost(&'static str, String),
+    /// `data->>key < value`.
+    Before(&'static str, String),
+    /// `data->>key` is not one of these values (or is null).
+    NotIn(&'static str, Vec<String>),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RecordFilter {
+    pub entity_code: Option<String>,
+    pub institution_id: Option<Uuid>,
+    pub parent_id: Option<Uuid>,
+    pub data: Vec<DataFilter>,
+    pub after_id: Option<Uuid>,
+}
+
+fn apply(mut q: Boxed<'static>, f: &DataFilter) -> Boxed<'static> {
+    use diesel::dsl::sql;
+    let key_sql = |k: &str| format!("(data->>'{}')", k.replace('\'', ""));
+    match f {
+        DataFilter::Equals(k, v) => {
+            q = q.filter(sql::<Bool>(&format!("{} = ", key_sql(k))).bind::<Text, _>(v.clone()))
+        }
+        DataFilter::Contains(k, v) => {
+            q = q.filter(
+                sql::<Bool>(&format!("(data->'{}') ? ", k.replace('\'', "")))
+                    .bind::<Text, _>(v.clone()),
+            )
+        }
+        DataFilter::AtLeast(k, v) => {
+            q = q.filter(sql::<Bool>(&format!("{} >= ", key_sql(k))).bind::<Text, _>(v.clone()))
+        }
+        DataFilter::AtMost(k, v) => {
+            q = q.filter(sql::<Bool>(&format!("{} <= ", key_sql(k))).bind::<Text, _>(v.clone()))
+        }
+        DataFilter::Before(k, v) => {
+            q = q.filter(sql::<Bool>(&format!("{} < ", key_sql(k))).bind::<Text, _>(v.clone()))
+        }
+        DataFilter::NotIn(k, values) => {
+            q = q.filter(
+                sql::<Bool>(&format!("coalesce({} <> ALL(", key_sql(k)))
+                    .bind::<diesel::sql_types::Array<Text>, _>(values.clone())
+                    .sql("), true)"),
+            )
+        }
+    }
+    q
+}
+
+/// Records of a form in the scope, filtered, in creation order (ids are
+/// time-ordered UUIDv7).
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    scope: &Scope,
+    form: &str,
+    filter: &RecordFilter,
+    limit: i64,
+) -> StoreResult<Vec<RecordRow>> {
+    let mut q = scoped(form, scope);
+    if let Some(e) = &filter.entity_code {
+        q = q.filter(records::entity_code.eq(e.clone()));
+    }
+    if let Some(i) = filter.institution_id {
+        q = q.filter(records::institution_id.eq(i));
+    }
+    if let Some(p) = filter.parent_id {
+        q = q.filter(records::parent_id.eq(p));
+    }
+    for f in &filter.data {
+        q = apply(q, f);
+    }
+    if let Some(after) = filter.after_id {
+        q = q.filter(records::id.gt(after));
+    }
+    Ok(q.select(RecordRow::as_select())
+        .order(records::id)
+        .limit(limit)
+        .load(conn)
+        .await?)
+}
+
+pub async fn insert(conn: &mut AsyncPgConnection, new: &NewRecord) -> StoreResult<RecordRow> {
+    Ok(diesel::insert_into(records::table)
+        .values(new)
+        .returning(RecordRow::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+/// Replaces a record's fields at the expected version.
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    scope: &Scope,
+    form: &str,
+    id: Uuid,
+    expected_version: i32,
+    data: &Value,
+    by: Uuid,
+) -> StoreResult<(RecordRow, RecordRow)> {
+    let before = get(conn, scope, form, id).await?;
+    if before.version != expected_version {
+        return Err(StoreError::StaleVersion);
+    }
+    let after = diesel::update(
+        records::table
+            .filter(records::id.eq(id))
+            .filter(records::version.eq(expected_version)),
+    )
+    .set((
+        records::data.eq(data),
+        records::version.eq(expected_version + 1),
+        records::updated_at.eq(diesel::dsl::now),
+        records::updated_by.eq(by),
+    ))
+    .returning(RecordRow::as_returning())
+    .get_result(conn)
+    .await
+    .optional()?
+    .ok_or(StoreError::StaleVersion)?;
+    Ok((before, after))
+}
+
+/// A stored answer to an `Idempotency-Key`.
+#[derive(Debug, Clone, Queryable)]
+pub struct StoredResponse {
+    pub request_hash: String,
+    pub status: i32,
+    pub response: Value,
+}
+
+pub async fn idempotent_response(
+    conn: &mut AsyncPgConnection,
+    institution_id: Uuid,
+    key: &str,
+) -> StoreResult<Option<StoredResponse>> {
+    Ok(idempotency_keys::table
+        .filter(idempotency_keys::institution_id.eq(institution_id))
+        .filter(idempotency_keys::key.eq(key))
+        .select((
+            idempotency_keys::request_hash,
+            idempotency_keys::status,
+            idempotency_keys::response,
+        ))
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// Stores the answer in the transaction of the change it describes; a
+/// concurrent request with the same key fails on the primary key.
+pub async fn store_idempotent_response(
+    conn: &mut AsyncPgConnection,
+    institution_id: Uuid,
+    key: &str,
+    request_hash: &str,
+    status: i32,
+    response: &Value,
+) -> StoreResult<()> {
+    diesel::insert_into(idempotency_keys::table)
+        .values((
+            idempotency_keys::institution_id.eq(institution_id),
+            idempotency_keys::key.eq(key),
+            idempotency_keys::request_hash.eq(request_hash),
+            idempotency_keys::status.eq(status),
+            idempotency_keys::response.eq(response),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
