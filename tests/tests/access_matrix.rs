@@ -140,6 +140,8 @@ const MATRIX: &[(&str, &str, Expect)] = &[
             records_item(r, t)
         }
     }),
+    // victims: rows of the victim-attention module
+    // judicialization: rows of the judicialization module
     ("GET", "/api/v1/catalogs", |_, _| 200),
     ("GET", "/api/v1/catalogs/{catalog}/items", |_, _| 200),
     ("POST", "/api/v1/catalogs/{catalog}/items", |r, _| {
@@ -321,6 +323,8 @@ impl World {
                 )
             }
             "/api/v1/forms/{form}" => ("/api/v1/forms/victim".into(), None),
+            // victims: requests of the victim-attention module
+            // judicialization: requests of the judicialization module
             p if p.starts_with("/api/v1/commissions")
                 || p.starts_with("/api/v1/sessions")
                 || p.starts_with("/api/v1/agreements") =>

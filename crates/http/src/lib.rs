@@ -69,6 +69,8 @@ where
             .service(commissions::agreements::upsert)
             .service(commissions::list_follow_ups)
             .service(commissions::create_follow_up)
+            // victims: routes of the victim-attention module
+            // judicialization: routes of the judicialization module
             .service(org::list_institutions)
             .service(org::create_institution)
             .service(org::get_institution)

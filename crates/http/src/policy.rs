@@ -90,6 +90,8 @@ pub const ROUTES: &[(&str, &str, RouteRule)] = &[
         "/api/v1/agreements/{id}/follow-ups",
         Requires(WriteRecords),
     ),
+    // victims: rules of the victim-attention module
+    // judicialization: rules of the judicialization module
     ("GET", "/api/v1/institutions", Requires(ReadInstitutions)),
     ("POST", "/api/v1/institutions", Requires(ManageInstitutions)),
     (
