@@ -141,6 +141,34 @@ const MATRIX: &[(&str, &str, Expect)] = &[
         }
     }),
     // victims: rows of the victim-attention module
+    ("POST", "/api/v1/victims/duplicate-check", |r, t| {
+        if records_write_new(r, t) == 201 {
+            200
+        } else {
+            403
+        }
+    }),
+    ("GET", "/api/v1/victims", records_read),
+    ("POST", "/api/v1/victims", records_write_new),
+    ("GET", "/api/v1/victims/{id}", records_item),
+    ("PATCH", "/api/v1/victims/{id}", records_item),
+    (
+        "PUT",
+        "/api/v1/victims/by-folio/{external_folio}",
+        records_write_new,
+    ),
+    ("GET", "/api/v1/attentions", records_read),
+    ("POST", "/api/v1/attentions", records_write_new),
+    ("GET", "/api/v1/attentions/{id}", records_item),
+    ("PATCH", "/api/v1/attentions/{id}", records_item),
+    (
+        "PUT",
+        "/api/v1/attentions/by-folio/{external_folio}",
+        records_write_new,
+    ),
+    ("GET", "/api/v1/duplicates", records_read),
+    ("POST", "/api/v1/duplicates/{id}/dismiss", records_item),
+    ("POST", "/api/v1/duplicates/{id}/confirm", records_item),
     // judicialization: rows of the judicialization module
     ("GET", "/api/v1/catalogs", |_, _| 200),
     ("GET", "/api/v1/catalogs/{catalog}/items", |_, _| 200),
@@ -213,6 +241,61 @@ struct World {
     /// Per target: a commission, its session and an agreement, registered
     /// by the target's institution.
     trees: Vec<[Uuid; 3]>,
+    /// Per target: a victim, an attention of it, and a duplicate pair of
+    /// two of the target institution's people.
+    people: Vec<(Uuid, Uuid, Uuid)>,
+}
+
+/// Registers two people, an attention and their duplicate pair for an
+/// institution, behind the API's back.
+async fn people(app: &TestApp, institution: Uuid, entity: &str) -> (Uuid, Uuid, Uuid) {
+    use sintra_persistence::records::{insert, NewRecord};
+    let mut conn = app.conn().await;
+    let record = |form: &'static str, parent: Option<Uuid>, data: Value| NewRecord {
+        id: Uuid::now_v7(),
+        form: form.into(),
+        entity_code: entity.into(),
+        institution_id: institution,
+        parent_id: parent,
+        external_folio: None,
+        data,
+        created_by: None,
+        updated_by: None,
+    };
+    let person = json!({"condition": "VICTIMA", "given_names": "Ana", "first_surname": "Ruiz", "sex": "MUJER", "detection_date": "2024-01-01", "detection_entity_code": entity});
+    let a = insert(&mut conn, &record("victim", None, person.clone()))
+        .await
+        .unwrap()
+        .id;
+    let b = insert(&mut conn, &record("victim", None, person))
+        .await
+        .unwrap()
+        .id;
+    let att = insert(
+        &mut conn,
+        &record(
+            "attention",
+            Some(a),
+            json!({"victim_id": a, "date": "2024-01-02", "service": "JURIDICA"}),
+        ),
+    )
+    .await
+    .unwrap()
+    .id;
+    sintra_persistence::duplicates::raise_pair(&mut conn, a, b, "probable", 0.95)
+        .await
+        .unwrap();
+    let pair = sintra_persistence::duplicates::list_pairs(
+        &mut conn,
+        &sintra_domain::access::Scope::Institution(institution),
+        Some("open"),
+        None,
+        1,
+    )
+    .await
+    .unwrap()[0]
+        .id;
+    (a, att, pair)
 }
 
 /// Registers commission → session → agreement for an institution, behind
@@ -324,6 +407,58 @@ impl World {
             }
             "/api/v1/forms/{form}" => ("/api/v1/forms/victim".into(), None),
             // victims: requests of the victim-attention module
+            p if p.starts_with("/api/v1/victims")
+                || p.starts_with("/api/v1/attentions")
+                || p.starts_with("/api/v1/duplicates") =>
+            {
+                let (victim, attention, pair) =
+                    self.people[TARGETS.iter().position(|x| *x == t).unwrap()];
+                let own_victim = self.people[0].0;
+                let person = json!({"condition": "VICTIMA", "given_names": self.unique("Persona "), "first_surname": "Prueba", "sex": "MUJER", "detection_date": "2024-01-01", "detection_entity_code": "19"});
+                let is_attention = p.starts_with("/api/v1/attentions");
+                let (form, id, new_body, patch) = if is_attention {
+                    (
+                        "attention",
+                        attention,
+                        json!({"victim_id": own_victim, "date": "2024-02-01", "service": "JURIDICA"}),
+                        json!({"service": "MEDICA"}),
+                    )
+                } else {
+                    ("victim", victim, person, json!({"alias": "X"}))
+                };
+                if p.contains("{id}") && !p.starts_with("/api/v1/duplicates") {
+                    let mut conn = app.conn().await;
+                    version = sintra_persistence::records::get(
+                        &mut conn,
+                        &sintra_domain::access::Scope::National,
+                        form,
+                        id,
+                    )
+                    .await
+                    .unwrap()
+                    .version;
+                }
+                match (method, p) {
+                    ("POST", "/api/v1/victims/duplicate-check") => (p.to_string(), Some(new_body)),
+                    ("GET", "/api/v1/duplicates") => (p.to_string(), None),
+                    ("POST", p) if p.starts_with("/api/v1/duplicates") => {
+                        (p.replace("{id}", &pair.to_string()), Some(json!({})))
+                    }
+                    ("GET", p) if !p.contains('{') => (p.to_string(), None),
+                    ("POST", p) => (p.to_string(), Some(new_body)),
+                    ("PUT", p) => {
+                        let mut body = new_body;
+                        body["external_folio"] = json!(self.unique("V-"));
+                        (
+                            p.replace("{external_folio}", body["external_folio"].as_str().unwrap()),
+                            Some(body),
+                        )
+                    }
+                    ("GET", p) => (p.replace("{id}", &id.to_string()), None),
+                    ("PATCH", p) => (p.replace("{id}", &id.to_string()), Some(patch)),
+                    other => panic!("no request for {other:?}"),
+                }
+            }
             // judicialization: requests of the judicialization module
             p if p.starts_with("/api/v1/commissions")
                 || p.starts_with("/api/v1/sessions")
@@ -487,11 +622,17 @@ async fn every_route_every_role_every_target() {
         tree(&app, same, "19").await,
         tree(&app, other, "09").await,
     ];
+    let people = vec![
+        people(&app, own, "19").await,
+        people(&app, same, "19").await,
+        people(&app, other, "09").await,
+    ];
     let world = World {
         app,
         institutions: [own, same, other],
         counter: Default::default(),
         trees,
+        people,
     };
     let mut failures = vec![];
     for (method, pattern, expect) in MATRIX {

@@ -32,6 +32,10 @@ pub enum ApiError {
     Conflict { code: &'static str, detail: Message },
     #[error("stale version")]
     StaleVersion,
+    /// The caller asked to refuse duplicates (`on_duplicate=reject`) and
+    /// the person has exact or probable ones.
+    #[error("duplicate refused")]
+    Duplicate { candidates: serde_json::Value },
     #[error("if-match required")]
     PreconditionRequired,
     #[error("payload too large")]
@@ -66,6 +70,11 @@ pub struct Problem {
     /// Per-field errors, for invalid data.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ProblemField>,
+    /// The possible duplicates behind a refused write (409), as the caller
+    /// may see them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub candidates: Option<serde_json::Value>,
     /// The request id, also in the `X-Request-Id` header.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
@@ -86,6 +95,7 @@ pub struct ProblemSource {
     pub title: Message,
     pub detail: Message,
     pub errors: Vec<FieldError>,
+    pub candidates: Option<serde_json::Value>,
 }
 
 impl ProblemSource {
@@ -108,6 +118,7 @@ impl ProblemSource {
                     message: e.message.get(lang).to_string(),
                 })
                 .collect(),
+            candidates: self.candidates.clone(),
             request_id,
         }
     }
@@ -240,6 +251,14 @@ impl ApiError {
                 vec![],
             ),
             ApiError::Conflict { code, detail } => (*code, detail.clone(), vec![]),
+            ApiError::Duplicate { .. } => (
+                "duplicate_refused",
+                Message::new(
+                    "La persona coincide con registros existentes y se pidió rechazar duplicados; revise los candidatos.",
+                    "The person matches existing records and duplicates were to be refused; review the candidates.",
+                ),
+                vec![],
+            ),
             ApiError::StaleVersion => (
                 "stale_version",
                 Message::new(
@@ -319,6 +338,10 @@ impl ApiError {
             title: title(status),
             detail,
             errors,
+            candidates: match self {
+                ApiError::Duplicate { candidates } => Some(candidates.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -331,7 +354,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. } | ApiError::Duplicate { .. } => StatusCode::CONFLICT,
             ApiError::StaleVersion => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -384,5 +407,11 @@ impl From<StoreError> for ApiError {
                 ApiError::Internal
             }
         }
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> ApiError {
+        StoreError::from(e).into()
     }
 }

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
+pub mod duplicates;
 pub mod error;
 pub mod extractors;
 pub mod middleware;
@@ -70,6 +71,20 @@ where
             .service(commissions::list_follow_ups)
             .service(commissions::create_follow_up)
             // victims: routes of the victim-attention module
+            .service(victims::duplicate_check)
+            .service(victims::victims::list)
+            .service(victims::victims::create)
+            .service(victims::victims::read)
+            .service(victims::victims::update)
+            .service(victims::victims::upsert)
+            .service(victims::attentions::list)
+            .service(victims::attentions::create)
+            .service(victims::attentions::read)
+            .service(victims::attentions::update)
+            .service(victims::attentions::upsert)
+            .service(victims::list_pairs)
+            .service(victims::dismiss_pair)
+            .service(victims::confirm_pair)
             // judicialization: routes of the judicialization module
             .service(org::list_institutions)
             .service(org::create_institution)

@@ -23,6 +23,7 @@ use utoipa::{Modify, OpenApi};
         (name = "catalogs", description = "Catalogs and their administration"),
         (name = "forms", description = "The published form specs"),
         (name = "commissions", description = "Commissions, sessions, agreements and follow-ups"),
+        (name = "victims", description = "Victims, attentions and duplicate warnings"),
         (name = "audit", description = "The audit log (bitácora)")
     )
 )]

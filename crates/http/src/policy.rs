@@ -91,6 +91,40 @@ pub const ROUTES: &[(&str, &str, RouteRule)] = &[
         Requires(WriteRecords),
     ),
     // victims: rules of the victim-attention module
+    (
+        "POST",
+        "/api/v1/victims/duplicate-check",
+        Requires(WriteRecords),
+    ),
+    ("GET", "/api/v1/victims", Requires(ReadRecords)),
+    ("POST", "/api/v1/victims", Requires(WriteRecords)),
+    ("GET", "/api/v1/victims/{id}", Requires(ReadRecords)),
+    ("PATCH", "/api/v1/victims/{id}", Requires(WriteRecords)),
+    (
+        "PUT",
+        "/api/v1/victims/by-folio/{external_folio}",
+        Requires(WriteRecords),
+    ),
+    ("GET", "/api/v1/attentions", Requires(ReadRecords)),
+    ("POST", "/api/v1/attentions", Requires(WriteRecords)),
+    ("GET", "/api/v1/attentions/{id}", Requires(ReadRecords)),
+    ("PATCH", "/api/v1/attentions/{id}", Requires(WriteRecords)),
+    (
+        "PUT",
+        "/api/v1/attentions/by-folio/{external_folio}",
+        Requires(WriteRecords),
+    ),
+    ("GET", "/api/v1/duplicates", Requires(ReadRecords)),
+    (
+        "POST",
+        "/api/v1/duplicates/{id}/dismiss",
+        Requires(WriteRecords),
+    ),
+    (
+        "POST",
+        "/api/v1/duplicates/{id}/confirm",
+        Requires(WriteRecords),
+    ),
     // judicialization: rules of the judicialization module
     ("GET", "/api/v1/institutions", Requires(ReadInstitutions)),
     ("POST", "/api/v1/institutions", Requires(ManageInstitutions)),

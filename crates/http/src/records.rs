@@ -24,6 +24,7 @@ use sintra_persistence::{catalogs, db, StoreError};
 use uuid::Uuid;
 
 use crate::auth::Authenticated;
+use crate::duplicates;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{etag, if_match, Page, PageParams};
 use crate::state::AppState;
@@ -80,8 +81,8 @@ fn unknown_reference(field: &str) -> FieldError {
 }
 
 /// What a validated submission becomes before it is stored.
-struct Prepared {
-    data: Map<String, Value>,
+pub(crate) struct Prepared {
+    pub(crate) data: Map<String, Value>,
     entity_code: String,
     parent_id: Option<Uuid>,
 }
@@ -89,7 +90,7 @@ struct Prepared {
 /// Resolves a parent given by folio, validates the record by its spec,
 /// checks the parent lies in the caller's scope and the record agrees with
 /// its ancestors, and decides the record's entity.
-async fn prepare(
+pub(crate) async fn prepare(
     conn: &mut AsyncPgConnection,
     auth: &Authenticated,
     spec: &FormSpec,
@@ -182,11 +183,16 @@ async fn prepare(
     }
 
     // Whose record it is: the form's own entity field, else its parent's,
-    // else the caller's.
-    let entity_code = match (data.get("entity_code").and_then(Value::as_str), &parent_row) {
-        (Some(e), _) => e.to_string(),
-        (None, Some(p)) => p.entity_code.clone(),
-        (None, None) => auth.actor.entity_code.clone(),
+    // else (on update) what it was, else the caller's.
+    let entity_code = match (
+        data.get("entity_code").and_then(Value::as_str),
+        &parent_row,
+        previous,
+    ) {
+        (Some(e), _, _) => e.to_string(),
+        (None, Some(p), _) => p.entity_code.clone(),
+        (None, None, Some(prev)) => prev.entity_code.clone(),
+        (None, None, None) => auth.actor.entity_code.clone(),
     };
     let allowed = match &scope {
         Scope::National => true,
@@ -238,14 +244,71 @@ fn folio_conflict() -> ApiError {
     }
 }
 
+/// Maps the uniqueness conflicts a record write can hit to their meaning.
+fn write_conflict(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict { constraint } if constraint == "records_folio" => folio_conflict(),
+        StoreError::Conflict { constraint } if constraint == "idempotency_keys_pkey" => {
+            ApiError::Conflict {
+                code: "idempotency_key_in_flight",
+                detail: Message::new(
+                    "Otra solicitud con la misma Idempotency-Key se está procesando; reintente.",
+                    "Another request with the same Idempotency-Key is being processed; retry.",
+                ),
+            }
+        }
+        other => other.into(),
+    }
+}
+
+/// What a write answers: the record, or for people `{data, warnings}` with
+/// their possible duplicates (DESIGN.md §5).
+pub fn write_body(
+    row: &RecordRow,
+    spec: &FormSpec,
+    auth: &Authenticated,
+    warnings: Option<Vec<Value>>,
+) -> Value {
+    let data = record_json(row, spec, auth);
+    match warnings {
+        Some(w) => serde_json::json!({"data": data, "warnings": w}),
+        None => data,
+    }
+}
+
+/// Runs what follows a write inside its transaction: for people, the
+/// duplicate check (which may refuse the write on request).
+async fn after_write(
+    conn: &mut AsyncPgConnection,
+    auth: &Authenticated,
+    spec: &FormSpec,
+    row: &RecordRow,
+    reject_duplicates: bool,
+) -> ApiResult<Option<Vec<Value>>> {
+    if spec.key.as_str() == duplicates::PERSON_FORM {
+        Ok(Some(
+            duplicates::after_write(conn, auth, row, reject_duplicates).await?,
+        ))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Whether the caller asked to refuse duplicates (`?on_duplicate=reject`).
+fn rejects_duplicates(req: &HttpRequest) -> bool {
+    req.query_string()
+        .split('&')
+        .any(|p| p == "on_duplicate=reject")
+}
+
 async fn insert_audited(
     conn: &mut AsyncPgConnection,
     auth: &Authenticated,
     spec: &FormSpec,
     prepared: Prepared,
     idempotency: Option<(&str, &str)>,
-    respond: impl Fn(&RecordRow) -> Value + Sync,
-) -> ApiResult<RecordRow> {
+    reject_duplicates: bool,
+) -> ApiResult<(RecordRow, Value)> {
     let new = NewRecord {
         id: Uuid::now_v7(),
         form: spec.key.as_str().into(),
@@ -260,32 +323,22 @@ async fn insert_audited(
     let changes = Value::Object(diff(spec, &Map::new(), &prepared.data));
     let ctx = auth.audit_context();
     let institution = auth.actor.institution_id;
-    conn.transaction::<_, StoreError, _>(async |conn| {
-        let row = records::insert(conn, &new).await?;
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        let row = records::insert(conn, &new).await.map_err(write_conflict)?;
+        let warnings = after_write(conn, auth, spec, &row, reject_duplicates).await?;
+        let body = write_body(&row, spec, auth, warnings);
         if let Some((key, hash)) = idempotency {
-            records::store_idempotent_response(conn, institution, key, hash, 201, &respond(&row))
-                .await?;
+            records::store_idempotent_response(conn, institution, key, hash, 201, &body)
+                .await
+                .map_err(write_conflict)?;
         }
         let entry = AuditEntry::modification(&ctx, "create", spec.key.as_str())
             .resource(row.id)
             .changes(changes);
         audit::append(conn, &[entry]).await?;
-        Ok(row)
+        Ok((row, body))
     })
     .await
-    .map_err(|e| match e {
-        StoreError::Conflict { constraint } if constraint == "records_folio" => folio_conflict(),
-        StoreError::Conflict { constraint } if constraint == "idempotency_keys_pkey" => {
-            ApiError::Conflict {
-                code: "idempotency_key_in_flight",
-                detail: Message::new(
-                    "Otra solicitud con la misma Idempotency-Key se está procesando; reintente.",
-                    "Another request with the same Idempotency-Key is being processed; retry.",
-                ),
-            }
-        }
-        other => other.into(),
-    })
 }
 
 fn created(row: &RecordRow, body: Value) -> HttpResponse {
@@ -339,11 +392,16 @@ pub async fn create(
     }
     let prepared = prepare(&mut conn, auth, spec, body, None).await?;
     let idem = key.as_deref().zip(hash.as_deref());
-    let row = insert_audited(&mut conn, auth, spec, prepared, idem, |r| {
-        record_json(r, spec, auth)
-    })
+    let (row, body) = insert_audited(
+        &mut conn,
+        auth,
+        spec,
+        prepared,
+        idem,
+        rejects_duplicates(req),
+    )
     .await?;
-    Ok(created(&row, record_json(&row, spec, auth)))
+    Ok(created(&row, body))
 }
 
 fn idempotency_key(req: &HttpRequest) -> ApiResult<Option<String>> {
@@ -388,26 +446,27 @@ async fn update_row(
     before: &RecordRow,
     version: i32,
     input: Map<String, Value>,
-) -> ApiResult<RecordRow> {
+    reject_duplicates: bool,
+) -> ApiResult<(RecordRow, Value)> {
     let prepared = prepare(conn, auth, spec, input, Some(before)).await?;
     let changes = Value::Object(diff(spec, &before.fields(), &prepared.data));
     let data = Value::Object(prepared.data);
     let ctx = auth.audit_context();
     let scope = auth.actor.scope();
     let (form, id, by) = (spec.key.as_str(), before.id, auth.actor.user_id);
-    conn.transaction::<_, StoreError, _>(async |conn| {
-        let (_, after) = records::update(conn, &scope, form, id, version, &data, by).await?;
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        let (_, after) = records::update(conn, &scope, form, id, version, &data, by)
+            .await
+            .map_err(write_conflict)?;
+        let warnings = after_write(conn, auth, spec, &after, reject_duplicates).await?;
         let entry = AuditEntry::modification(&ctx, "update", form)
             .resource(id)
             .changes(changes);
         audit::append(conn, &[entry]).await?;
-        Ok(after)
+        let body = write_body(&after, spec, auth, warnings);
+        Ok((after, body))
     })
     .await
-    .map_err(|e| match e {
-        StoreError::Conflict { constraint } if constraint == "records_folio" => folio_conflict(),
-        other => other.into(),
-    })
 }
 
 /// Changes some fields of a record (`If-Match` required): the record as it
@@ -431,10 +490,19 @@ pub async fn update(
     for (k, v) in patch {
         merged.insert(k, v);
     }
-    let row = update_row(&mut conn, auth, spec, &before, version, merged).await?;
+    let (row, body) = update_row(
+        &mut conn,
+        auth,
+        spec,
+        &before,
+        version,
+        merged,
+        rejects_duplicates(req),
+    )
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(row.version))
-        .json(record_json(&row, spec, auth)))
+        .json(body))
 }
 
 /// Creates or replaces the record the caller's institution knows by this
@@ -471,9 +539,16 @@ pub async fn upsert_by_folio(
     match existing {
         None => {
             let prepared = prepare(&mut conn, auth, spec, body, None).await?;
-            let row =
-                insert_audited(&mut conn, auth, spec, prepared, None, |_| Value::Null).await?;
-            Ok(created(&row, record_json(&row, spec, auth)))
+            let (row, body) = insert_audited(
+                &mut conn,
+                auth,
+                spec,
+                prepared,
+                None,
+                rejects_duplicates(req),
+            )
+            .await?;
+            Ok(created(&row, body))
         }
         Some(before) => {
             let version = match req.headers().get(header::IF_MATCH) {
@@ -483,10 +558,19 @@ pub async fn upsert_by_folio(
             if version != before.version {
                 return Err(ApiError::StaleVersion);
             }
-            let row = update_row(&mut conn, auth, spec, &before, version, body).await?;
+            let (row, body) = update_row(
+                &mut conn,
+                auth,
+                spec,
+                &before,
+                version,
+                body,
+                rejects_duplicates(req),
+            )
+            .await?;
             Ok(HttpResponse::Ok()
                 .insert_header(etag(row.version))
-                .json(record_json(&row, spec, auth)))
+                .json(body))
         }
     }
 }

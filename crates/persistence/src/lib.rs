@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod catalogs;
 pub mod db;
+pub mod duplicates;
 pub mod error;
 pub mod org;
 pub mod records;

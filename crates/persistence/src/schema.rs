@@ -142,6 +142,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     catalog_items,
     records,
     idempotency_keys,
+    person_keys,
+    duplicate_pairs,
 );
 
 diesel::table! {
@@ -169,5 +171,27 @@ diesel::table! {
         status -> Int4,
         response -> Jsonb,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    person_keys (key, person_id) {
+        key -> Text,
+        person_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    duplicate_pairs (id) {
+        id -> Uuid,
+        person_a -> Uuid,
+        person_b -> Uuid,
+        level -> Text,
+        score -> Float8,
+        status -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        decided_by -> Nullable<Uuid>,
+        decided_at -> Nullable<Timestamptz>,
     }
 }

@@ -9,3 +9,4 @@ pub mod health;
 pub mod org;
 pub mod record_routes;
 pub mod users;
+pub mod victims;

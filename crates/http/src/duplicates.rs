@@ -1,0 +1,159 @@
+//! Duplicate warnings for people (aviso de información repetida, DESIGN.md
+//! §5). Matching and scoring live in `sintra_domain::duplicates`; here the
+//! stored blocking keys are kept current and each candidate is described
+//! to the caller only as far as the caller's scope allows: a person outside
+//! it is reported by entity, institution, level and score, never by id,
+//! name, CURP, date of birth or field comparison.
+
+use std::collections::HashMap;
+
+use diesel_async::AsyncPgConnection;
+use serde_json::{json, Map, Value};
+use sintra_domain::access::Scope;
+use sintra_domain::duplicates::{blocking_keys, compare, MatchLevel, PersonFacts};
+use sintra_persistence::duplicates as store;
+use sintra_persistence::org;
+use sintra_persistence::records::RecordRow;
+use uuid::Uuid;
+
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ApiResult};
+
+/// The form whose records are people checked for duplicates.
+pub const PERSON_FORM: &str = "victim";
+/// How many people sharing a block are compared at most.
+const MAX_CANDIDATES: i64 = 500;
+/// How many warnings an answer carries at most.
+const MAX_WARNINGS: usize = 20;
+
+fn text(data: &Map<String, Value>, key: &str) -> Option<String> {
+    data.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+fn date(data: &Map<String, Value>, key: &str) -> Option<chrono::NaiveDate> {
+    data.get(key)
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+}
+
+/// The facts of a victim record that matching uses.
+pub fn facts(data: &Map<String, Value>) -> PersonFacts {
+    PersonFacts {
+        given_names: text(data, "given_names"),
+        first_surname: text(data, "first_surname"),
+        second_surname: text(data, "second_surname"),
+        curp: text(data, "curp"),
+        birth_date: date(data, "birth_date"),
+        age_years: data
+            .get("age_at_detection")
+            .and_then(Value::as_u64)
+            .map(|n| n as u32),
+        age_reference_date: date(data, "detection_date"),
+        sex: text(data, "sex"),
+    }
+}
+
+/// A possible duplicate, as the caller may see it.
+pub struct Warning {
+    pub level: MatchLevel,
+    pub score: f64,
+    pub candidate_id: Uuid,
+    pub json: Value,
+}
+
+/// Compares a person (stored as `person`, or a draft) with everyone sharing
+/// a blocking key, except pairs already dismissed.
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    auth: &Authenticated,
+    person: Option<Uuid>,
+    data: &Map<String, Value>,
+) -> ApiResult<Vec<Warning>> {
+    let me = facts(data);
+    let keys = blocking_keys(&me);
+    let candidates = store::candidates(conn, PERSON_FORM, &keys, person, MAX_CANDIDATES).await?;
+    let dismissed = match person {
+        Some(p) => store::dismissed_partners(conn, p).await?,
+        None => Default::default(),
+    };
+    let scope = auth.actor.scope();
+    let mut institutions: HashMap<Uuid, String> = HashMap::new();
+    let mut out = vec![];
+    for c in candidates {
+        if dismissed.contains(&c.id) {
+            continue;
+        }
+        let Some(m) = compare(&me, &facts(&c.fields())) else {
+            continue;
+        };
+        let name = match institutions.get(&c.institution_id) {
+            Some(n) => n.clone(),
+            None => {
+                let n = org::get_institution(conn, &Scope::National, c.institution_id)
+                    .await?
+                    .name;
+                institutions.insert(c.institution_id, n.clone());
+                n
+            }
+        };
+        let visible = scope.contains(&c.entity_code, c.institution_id);
+        let candidate = if visible {
+            json!({"id": c.id, "entity_code": c.entity_code, "institution": name})
+        } else {
+            json!({"entity_code": c.entity_code, "institution": name})
+        };
+        out.push(Warning {
+            level: m.level,
+            score: m.score,
+            candidate_id: c.id,
+            json: json!({
+                "code": "possible_duplicate",
+                "level": m.level,
+                "score": m.score,
+                "candidate": candidate,
+                "comparison": if visible { serde_json::to_value(m.comparison).unwrap_or(Value::Null) } else { Value::Null },
+            }),
+        });
+    }
+    out.sort_by(|a, b| {
+        b.level.rank().cmp(&a.level.rank()).then(
+            b.score
+                .partial_cmp(&a.score)
+                .unwrap_or(std::cmp::Ordering::Equal),
+        )
+    });
+    out.truncate(MAX_WARNINGS);
+    Ok(out)
+}
+
+/// After a person is written (inside its transaction): refreshes its keys,
+/// finds its duplicates and records them as open pairs. With `reject`, an
+/// exact or probable duplicate refuses the write (409) and, the
+/// transaction rolling back, nothing is stored.
+pub async fn after_write(
+    conn: &mut AsyncPgConnection,
+    auth: &Authenticated,
+    row: &RecordRow,
+    reject: bool,
+) -> ApiResult<Vec<Value>> {
+    let data = row.fields();
+    store::replace_keys(conn, row.id, &blocking_keys(&facts(&data))).await?;
+    let warnings = find(conn, auth, Some(row.id), &data).await?;
+    let strong = |w: &Warning| matches!(w.level, MatchLevel::Exact | MatchLevel::Probable);
+    if reject && warnings.iter().any(strong) {
+        let candidates: Vec<Value> = warnings
+            .into_iter()
+            .filter(strong)
+            .map(|w| w.json)
+            .collect();
+        return Err(ApiError::Duplicate {
+            candidates: Value::Array(candidates),
+        });
+    }
+    for w in &warnings {
+        let level = serde_json::to_value(w.level).ok();
+        let level = level.as_ref().and_then(Value::as_str).unwrap_or("possible");
+        store::raise_pair(conn, row.id, w.candidate_id, level, w.score).await?;
+    }
+    Ok(warnings.into_iter().map(|w| w.json).collect())
+}

@@ -1,0 +1,201 @@
+//! Stored blocking keys and duplicate pairs of people.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use sintra_domain::access::Scope;
+use uuid::Uuid;
+
+use crate::error::StoreResult;
+use crate::records::RecordRow;
+use crate::schema::{duplicate_pairs, person_keys, records};
+
+/// Replaces a person's blocking keys (after a create or an update).
+pub async fn replace_keys(
+    conn: &mut AsyncPgConnection,
+    person: Uuid,
+    keys: &[String],
+) -> StoreResult<()> {
+    diesel::delete(person_keys::table.filter(person_keys::person_id.eq(person)))
+        .execute(conn)
+        .await?;
+    let rows: Vec<_> = keys
+        .iter()
+        .map(|k| (person_keys::key.eq(k), person_keys::person_id.eq(person)))
+        .collect();
+    if !rows.is_empty() {
+        diesel::insert_into(person_keys::table)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Everyone sharing a key with these, nationwide (scope decides later what
+/// the caller is told about each), except `exclude`.
+pub async fn candidates(
+    conn: &mut AsyncPgConnection,
+    form: &str,
+    keys: &[String],
+    exclude: Option<Uuid>,
+    limit: i64,
+) -> StoreResult<Vec<RecordRow>> {
+    if keys.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids = person_keys::table
+        .filter(person_keys::key.eq_any(keys))
+        .select(person_keys::person_id);
+    let mut q = records::table
+        .filter(records::id.eq_any(ids))
+        .filter(records::form.eq(form))
+        .into_boxed();
+    if let Some(x) = exclude {
+        q = q.filter(records::id.ne(x));
+    }
+    Ok(q.select(RecordRow::as_select())
+        .limit(limit)
+        .load(conn)
+        .await?)
+}
+
+fn ordered(a: Uuid, b: Uuid) -> (Uuid, Uuid) {
+    if a < b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+/// The people this one was declared not to be.
+pub async fn dismissed_partners(
+    conn: &mut AsyncPgConnection,
+    person: Uuid,
+) -> StoreResult<HashSet<Uuid>> {
+    let rows: Vec<(Uuid, Uuid)> = duplicate_pairs::table
+        .filter(duplicate_pairs::status.eq("dismissed"))
+        .filter(
+            duplicate_pairs::person_a
+                .eq(person)
+                .or(duplicate_pairs::person_b.eq(person)),
+        )
+        .select((duplicate_pairs::person_a, duplicate_pairs::person_b))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(a, b)| if a == person { b } else { a })
+        .collect())
+}
+
+/// Records (or refreshes) an open pair; a decided pair keeps its decision.
+pub async fn raise_pair(
+    conn: &mut AsyncPgConnection,
+    a: Uuid,
+    b: Uuid,
+    level: &str,
+    score: f64,
+) -> StoreResult<()> {
+    let (a, b) = ordered(a, b);
+    diesel::insert_into(duplicate_pairs::table)
+        .values((
+            duplicate_pairs::id.eq(Uuid::now_v7()),
+            duplicate_pairs::person_a.eq(a),
+            duplicate_pairs::person_b.eq(b),
+            duplicate_pairs::level.eq(level),
+            duplicate_pairs::score.eq(score),
+        ))
+        .on_conflict((duplicate_pairs::person_a, duplicate_pairs::person_b))
+        .do_update()
+        .set((
+            duplicate_pairs::level.eq(level),
+            duplicate_pairs::score.eq(score),
+            duplicate_pairs::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = duplicate_pairs)]
+pub struct Pair {
+    pub id: Uuid,
+    pub person_a: Uuid,
+    pub person_b: Uuid,
+    pub level: String,
+    pub score: f64,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub decided_by: Option<Uuid>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+/// The ids of the records the scope covers, as a subquery.
+fn ids_in(scope: &Scope) -> records::BoxedQuery<'static, diesel::pg::Pg, diesel::sql_types::Uuid> {
+    let q = records::table.select(records::id).into_boxed();
+    match scope {
+        Scope::National => q,
+        Scope::Entity(e) => q.filter(records::entity_code.eq(e.clone())),
+        Scope::Institution(i) => q.filter(records::institution_id.eq(*i)),
+    }
+}
+
+/// Pairs whose *both* people lie in the scope (a pair half outside it is
+/// not the caller's to decide), newest first.
+pub async fn list_pairs(
+    conn: &mut AsyncPgConnection,
+    scope: &Scope,
+    status: Option<&str>,
+    before: Option<Uuid>,
+    limit: i64,
+) -> StoreResult<Vec<Pair>> {
+    let mut q = duplicate_pairs::table
+        .filter(duplicate_pairs::person_a.eq_any(ids_in(scope)))
+        .filter(duplicate_pairs::person_b.eq_any(ids_in(scope)))
+        .select(Pair::as_select())
+        .into_boxed();
+    if let Some(s) = status {
+        q = q.filter(duplicate_pairs::status.eq(s.to_string()));
+    }
+    if let Some(b) = before {
+        q = q.filter(duplicate_pairs::id.lt(b));
+    }
+    Ok(q.order(duplicate_pairs::id.desc())
+        .limit(limit)
+        .load(conn)
+        .await?)
+}
+
+pub async fn get_pair(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Pair> {
+    Ok(duplicate_pairs::table
+        .filter(duplicate_pairs::id.eq(id))
+        .select(Pair::as_select())
+        .first(conn)
+        .await?)
+}
+
+pub async fn decide_pair(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    status: &str,
+    by: Uuid,
+) -> StoreResult<Pair> {
+    Ok(
+        diesel::update(duplicate_pairs::table.filter(duplicate_pairs::id.eq(id)))
+            .set((
+                duplicate_pairs::status.eq(status),
+                duplicate_pairs::decided_by.eq(by),
+                duplicate_pairs::decided_at.eq(diesel::dsl::now),
+                duplicate_pairs::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(Pair::as_returning())
+            .get_result(conn)
+            .await?,
+    )
+}
