@@ -1,0 +1,68 @@
+//! The `sintra` binary as an operator meets it: its subcommands and the
+//! one-line answers when it cannot start.
+
+use std::process::Command;
+
+fn sintra() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sintra"));
+    for var in [
+        "DATABASE_URL",
+        "SINTRA_ENV",
+        "SINTRA_JWT_SECRET",
+        "SINTRA_BIND",
+        "SINTRA_ACCESS_TOKEN_SECONDS",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+#[test]
+fn openapi_prints_the_spec() {
+    let out = sintra().arg("openapi").output().unwrap();
+    assert!(out.status.success());
+    let spec: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(spec["info"]["title"], "SINTRA API");
+    assert!(spec["paths"]["/api/v1/auth/token"].is_object());
+}
+
+#[test]
+fn without_a_database_it_says_how_to_get_one_in_one_line() {
+    // Port 9 (discard) on loopback: nothing listens there.
+    let out = sintra()
+        .arg("migrate")
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:9/sintra")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("sintra:")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].contains("127.0.0.1:9") && lines[0].contains("docker compose up -d db"),
+        "{err}"
+    );
+}
+
+#[test]
+fn production_refuses_the_development_secret() {
+    let out = sintra()
+        .arg("serve")
+        .env("SINTRA_ENV", "production")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("SINTRA_JWT_SECRET"), "{err}");
+
+    let out = sintra()
+        .arg("serve")
+        .env("SINTRA_ACCESS_TOKEN_SECONDS", "86400")
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "access tokens live at most 15 minutes"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SINTRA_ACCESS_TOKEN_SECONDS"));
+}
