@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use diesel_async::RunQueryDsl;
 use serde_json::{json, Map, Value};
+use sintra_domain::access::Scope;
 use sintra_domain::duplicates::labelled::generate;
 use sintra_domain::duplicates::{blocking_keys, compare, PersonFacts};
-use sintra_domain::access::Scope;
 use sintra_persistence::duplicates as store;
 use sintra_persistence::records::{self, NewRecord};
 use sintra_persistence::schema::{person_keys, records as records_table};
@@ -29,12 +29,21 @@ fn data(p: &PersonFacts) -> Value {
     m.insert("first_surname".into(), json!(p.first_surname));
     m.insert("second_surname".into(), json!(p.second_surname));
     m.insert("curp".into(), json!(p.curp));
-    m.insert("sex".into(), json!(p.sex.clone().unwrap_or_else(|| "NO_IDENTIFICADO".into())));
-    m.insert("birth_date".into(), json!(p.birth_date.map(|d| d.to_string())));
+    m.insert(
+        "sex".into(),
+        json!(p.sex.clone().unwrap_or_else(|| "NO_IDENTIFICADO".into())),
+    );
+    m.insert(
+        "birth_date".into(),
+        json!(p.birth_date.map(|d| d.to_string())),
+    );
     m.insert("age_at_detection".into(), json!(p.age_years));
     m.insert(
         "detection_date".into(),
-        json!(p.age_reference_date.map(|d| d.to_string()).unwrap_or_else(|| "2024-01-01".into())),
+        json!(p
+            .age_reference_date
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "2024-01-01".into())),
     );
     m.insert("detection_entity_code".into(), json!("19"));
     Value::Object(m)
@@ -45,7 +54,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn main() {
-    let people: usize = std::env::var("SINTRA_BENCH_PEOPLE").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let people: usize = std::env::var("SINTRA_BENCH_PEOPLE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let checks: usize = 2_000;
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {

@@ -170,6 +170,55 @@ const MATRIX: &[(&str, &str, Expect)] = &[
     ("POST", "/api/v1/duplicates/{id}/dismiss", records_item),
     ("POST", "/api/v1/duplicates/{id}/confirm", records_item),
     // judicialization: rows of the judicialization module
+    ("GET", "/api/v1/investigations", records_read),
+    ("POST", "/api/v1/investigations", records_write_new),
+    ("GET", "/api/v1/investigations/{id}", records_item),
+    ("PATCH", "/api/v1/investigations/{id}", records_item),
+    (
+        "PUT",
+        "/api/v1/investigations/by-folio/{external_folio}",
+        records_write_new,
+    ),
+    ("GET", "/api/v1/criminal-cases", records_read),
+    ("POST", "/api/v1/criminal-cases", records_write_new),
+    ("GET", "/api/v1/criminal-cases/{id}", records_item),
+    ("PATCH", "/api/v1/criminal-cases/{id}", records_item),
+    (
+        "PUT",
+        "/api/v1/criminal-cases/by-folio/{external_folio}",
+        records_write_new,
+    ),
+    ("GET", "/api/v1/criminal-cases/{id}/events", records_item),
+    ("POST", "/api/v1/criminal-cases/{id}/events", |r, t| {
+        if records_item(r, t) == 200 {
+            201
+        } else {
+            records_item(r, t)
+        }
+    }),
+    ("GET", "/api/v1/defendants", records_read),
+    ("POST", "/api/v1/defendants", records_write_new),
+    ("GET", "/api/v1/defendants/{id}", records_item),
+    ("PATCH", "/api/v1/defendants/{id}", records_item),
+    (
+        "PUT",
+        "/api/v1/defendants/by-folio/{external_folio}",
+        records_write_new,
+    ),
+    ("GET", "/api/v1/sentences", records_read),
+    ("POST", "/api/v1/sentences", records_write_new),
+    ("GET", "/api/v1/sentences/{id}", records_item),
+    ("PATCH", "/api/v1/sentences/{id}", records_item),
+    (
+        "PUT",
+        "/api/v1/sentences/by-folio/{external_folio}",
+        records_write_new,
+    ),
+    // Aggregates: every role with a scope of records to count, analysts
+    // included; service accounts and auditors have no business there.
+    ("GET", "/api/v1/judicialization/counts", |r, _| {
+        only(&[NationalAdmin, EntityAdmin, Operator, Analyst], r, 200)
+    }),
     ("GET", "/api/v1/catalogs", |_, _| 200),
     ("GET", "/api/v1/catalogs/{catalog}/items", |_, _| 200),
     ("POST", "/api/v1/catalogs/{catalog}/items", |r, _| {
@@ -349,6 +398,66 @@ async fn tree(app: &TestApp, institution: Uuid, entity: &str) -> [Uuid; 3] {
     ids
 }
 
+/// Registers investigation → criminal case → one event → defendant →
+/// sentence for an institution, behind the API's back; returns their ids
+/// in that order.
+async fn judicial_tree(app: &TestApp, institution: Uuid, entity: &str) -> [Uuid; 5] {
+    use sintra_persistence::records::{insert, NewRecord};
+    let mut conn = app.conn().await;
+    let mut ids = [Uuid::nil(); 5];
+    let datas = [
+        (
+            "investigation",
+            None,
+            json!({"investigation_type": "CARPETA_INVESTIGACION", "folio": "CI-1", "opening_date": "2020-01-01", "fuero": "COMUN", "crimes": ["LGT_ART_10"], "stage": "INV_INICIAL", "entity_code": entity}),
+        ),
+        (
+            "criminal_case",
+            Some((0, "investigation_id")),
+            json!({"court": "Juzgado", "case_number": "1/2020", "judicialized_date": "2020-02-01", "stage": "INV_INICIAL"}),
+        ),
+        (
+            "procedural_event",
+            Some((1, "criminal_case_id")),
+            json!({"event_type": "AUDIENCIA_INICIAL", "date": "2020-02-02"}),
+        ),
+        (
+            "defendant",
+            Some((1, "criminal_case_id")),
+            json!({"sex": "HOMBRE", "given_names": "Persona"}),
+        ),
+        (
+            "sentence",
+            Some((3, "defendant_id")),
+            json!({"crime": "LGT_ART_10", "date": "2021-01-01", "sentence_type": "CONDENATORIA", "route": "JUICIO_ORAL"}),
+        ),
+    ];
+    for (i, (form, parent, mut data)) in datas.into_iter().enumerate() {
+        let parent = parent.map(|(level, key)| {
+            data[key] = json!(ids[level]);
+            ids[level]
+        });
+        ids[i] = insert(
+            &mut conn,
+            &NewRecord {
+                id: Uuid::now_v7(),
+                form: form.into(),
+                entity_code: entity.into(),
+                institution_id: institution,
+                parent_id: parent,
+                external_folio: None,
+                data,
+                created_by: None,
+                updated_by: None,
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    }
+    ids
+}
+
 impl World {
     fn institution(&self, t: Target) -> Uuid {
         match t {
@@ -460,6 +569,62 @@ impl World {
                 }
             }
             // judicialization: requests of the judicialization module
+            "/api/v1/judicialization/counts" => (
+                "/api/v1/judicialization/counts?group_by=entity".into(),
+                None,
+            ),
+            p if p.starts_with("/api/v1/investigations")
+                || p.starts_with("/api/v1/criminal-cases")
+                || p.starts_with("/api/v1/defendants")
+                || p.starts_with("/api/v1/sentences") =>
+            {
+                // Fresh trees per request: every PATCH finds version 1 and
+                // every new event follows the case's last one.
+                let target = judicial_tree(app, inst, self.entity(t)).await;
+                let own = judicial_tree(app, self.institutions[0], "19").await;
+                let (id, new_body, patch) = match p.split('/').nth(3) {
+                    Some("investigations") => (
+                        target[0],
+                        json!({"investigation_type": "CARPETA_INVESTIGACION", "folio": self.unique("CI-"), "opening_date": "2021-01-01", "fuero": "COMUN", "crimes": ["LGT_ART_10"], "entity_code": "19"}),
+                        json!({"prosecutor_office": "Unidad especializada"}),
+                    ),
+                    Some("criminal-cases") => (
+                        target[1],
+                        json!({"investigation_id": own[0], "court": "Juzgado de control", "case_number": self.unique("CP-"), "judicialized_date": "2021-01-01"}),
+                        json!({"stage": "INV_COMPLEMENTARIA"}),
+                    ),
+                    Some("defendants") => (
+                        target[3],
+                        json!({"criminal_case_id": own[1], "sex": "MUJER"}),
+                        json!({"age": 30}),
+                    ),
+                    _ => (
+                        target[4],
+                        json!({"defendant_id": own[3], "crime": "LGT_ART_10", "date": "2021-06-01", "sentence_type": "ABSOLUTORIA"}),
+                        json!({"firmness": "FIRME"}),
+                    ),
+                };
+                match (method, p.ends_with("/events"), p.contains("by-folio")) {
+                    ("GET", true, _) => (p.replace("{id}", &target[1].to_string()), None),
+                    ("POST", true, _) => (
+                        p.replace("{id}", &target[1].to_string()),
+                        Some(json!({"event_type": "VINCULACION", "date": "2020-02-10"})),
+                    ),
+                    ("PUT", _, true) => {
+                        let mut body = new_body;
+                        body["external_folio"] = json!(self.unique("J-"));
+                        (
+                            p.replace("{external_folio}", body["external_folio"].as_str().unwrap()),
+                            Some(body),
+                        )
+                    }
+                    ("GET", _, _) if !p.contains('{') => (p.to_string(), None),
+                    ("POST", _, _) => (p.to_string(), Some(new_body)),
+                    ("GET", _, _) => (p.replace("{id}", &id.to_string()), None),
+                    ("PATCH", _, _) => (p.replace("{id}", &id.to_string()), Some(patch)),
+                    other => panic!("no request for {other:?}"),
+                }
+            }
             p if p.starts_with("/api/v1/commissions")
                 || p.starts_with("/api/v1/sessions")
                 || p.starts_with("/api/v1/agreements") =>

@@ -91,6 +91,10 @@ async fn a_person_is_registered_read_with_an_audit_row_and_kept_from_analysts() 
         ),
         ("detection_date_from=2025-01-01", 0),
         ("sex=MUJER&condition=VICTIMA", 1),
+        ("age_group=18_MAS", 1),
+        ("age_group=0_17", 0),
+        ("age_group=18_24", 1),
+        ("age_group=25_29", 0),
     ] {
         let page = app.get(&format!("/api/v1/victims?{q}"), &op.token).await;
         assert_eq!(

@@ -80,6 +80,163 @@ fn unknown_reference(field: &str) -> FieldError {
     )
 }
 
+/// Where a record may point besides its parent. Institution-scoped callers
+/// (operators, state systems) reach their whole entity here, so a fiscalía
+/// can link a victim another institution of its state attends: by id only
+/// (folios are per institution), and the link shows nothing but the id.
+fn link_scope(auth: &Authenticated) -> Scope {
+    match auth.actor.scope() {
+        Scope::Institution(_) => Scope::Entity(auth.actor.entity_code.clone()),
+        other => other,
+    }
+}
+
+/// The reference fields other than the parent (an investigation's victims).
+fn links(spec: &FormSpec) -> impl Iterator<Item = &'static sintra_domain::forms::FieldSpec> + '_ {
+    let parent = spec.parent_field().map(|f| f.key);
+    spec.fields
+        .iter()
+        .filter(move |f| matches!(f.ty, FieldType::Reference { .. }) && Some(f.key) != parent)
+}
+
+/// Links named by the sender's own folios (`victim_folios`) become ids,
+/// added to those given by id.
+async fn resolve_link_folios(
+    conn: &mut AsyncPgConnection,
+    auth: &Authenticated,
+    spec: &FormSpec,
+    input: &mut Map<String, Value>,
+) -> ApiResult<()> {
+    for field in links(spec) {
+        let FieldType::Reference {
+            form,
+            folio_key,
+            multiple,
+        } = field.ty
+        else {
+            continue;
+        };
+        let Some(given) = input.remove(folio_key) else {
+            continue;
+        };
+        let folios: Vec<&Value> = match &given {
+            Value::Array(items) => items.iter().collect(),
+            Value::Null => vec![],
+            one => vec![one],
+        };
+        let mut ids = vec![];
+        for folio in folios {
+            let Some(folio) = folio.as_str().map(str::trim).filter(|f| !f.is_empty()) else {
+                return Err(ApiError::Validation(vec![unknown_reference(folio_key)]));
+            };
+            match records::find_by_folio(conn, auth.actor.institution_id, form.as_str(), folio)
+                .await?
+            {
+                Some(r) => ids.push(Value::from(r.id.to_string())),
+                None => return Err(ApiError::Validation(vec![unknown_reference(folio_key)])),
+            }
+        }
+        let current = input.remove(field.key).unwrap_or(Value::Null);
+        let merged = if multiple {
+            let mut all = match current {
+                Value::Array(a) => a,
+                Value::Null => vec![],
+                other => vec![other],
+            };
+            all.extend(ids);
+            Value::Array(all)
+        } else if current.is_null() {
+            ids.into_iter().next().unwrap_or(Value::Null)
+        } else {
+            current
+        };
+        input.insert(field.key.into(), merged);
+    }
+    Ok(())
+}
+
+/// Every link must name an existing record of its form that the caller may
+/// link (see [`link_scope`]); links the record already had are not checked
+/// again, so an update of other fields never fails on them.
+async fn check_links(
+    conn: &mut AsyncPgConnection,
+    auth: &Authenticated,
+    spec: &FormSpec,
+    data: &Map<String, Value>,
+    previous: Option<&Map<String, Value>>,
+) -> ApiResult<Vec<FieldError>> {
+    let scope = link_scope(auth);
+    let ids = |m: Option<&Map<String, Value>>, key: &str| -> Vec<Uuid> {
+        match m.and_then(|m| m.get(key)) {
+            Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str()?.parse().ok()).collect(),
+            Some(Value::String(s)) => s.parse().ok().into_iter().collect(),
+            _ => vec![],
+        }
+    };
+    let mut errors = vec![];
+    for field in links(spec) {
+        let FieldType::Reference { form, .. } = field.ty else {
+            continue;
+        };
+        let known = ids(previous, field.key);
+        for id in ids(Some(data), field.key) {
+            if known.contains(&id) {
+                continue;
+            }
+            match records::get(conn, &scope, form.as_str(), id).await {
+                Ok(_) => {}
+                Err(StoreError::NotFound) => {
+                    errors.push(unknown_reference(field.key));
+                    break;
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+    }
+    Ok(errors)
+}
+
+/// How many records of a timeline the consistency rules look at, at most.
+const RELATED_LIMIT: i64 = 2_000;
+
+/// The records [`consistency::related`] names for the form, with their ids,
+/// in recording order. The owner is an ancestor (already in scope through
+/// the parent) or, on an update, the record itself.
+async fn load_related(
+    conn: &mut AsyncPgConnection,
+    form: FormKey,
+    previous: Option<&RecordRow>,
+    ancestor_ids: &[(FormKey, Uuid)],
+) -> ApiResult<Vec<(Uuid, Map<String, Value>)>> {
+    let Some(rel) = consistency::related(form) else {
+        return Ok(vec![]);
+    };
+    let owner = if rel.owner == form {
+        previous.map(|p| p.id)
+    } else {
+        ancestor_ids
+            .iter()
+            .find(|(f, _)| *f == rel.owner)
+            .map(|(_, id)| *id)
+    };
+    let Some(owner) = owner else {
+        return Ok(vec![]);
+    };
+    let filter = RecordFilter {
+        parent_id: Some(owner),
+        ..Default::default()
+    };
+    let rows = records::list(
+        conn,
+        &Scope::National,
+        rel.child.as_str(),
+        &filter,
+        RELATED_LIMIT,
+    )
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.fields())).collect())
+}
+
 /// What a validated submission becomes before it is stored.
 pub(crate) struct Prepared {
     pub(crate) data: Map<String, Value>,
@@ -87,9 +244,10 @@ pub(crate) struct Prepared {
     parent_id: Option<Uuid>,
 }
 
-/// Resolves a parent given by folio, validates the record by its spec,
-/// checks the parent lies in the caller's scope and the record agrees with
-/// its ancestors, and decides the record's entity.
+/// Resolves a parent and links given by folio, validates the record by its
+/// spec, checks the parent lies in the caller's scope and every link where
+/// the caller may link, checks the record agrees with its ancestors and the
+/// timeline it belongs to, and decides the record's entity.
 pub(crate) async fn prepare(
     conn: &mut AsyncPgConnection,
     auth: &Authenticated,
@@ -127,6 +285,7 @@ pub(crate) async fn prepare(
             }
         }
     }
+    resolve_link_folios(conn, auth, spec, &mut input).await?;
     let mut lookup = catalogs::snapshot(conn, &catalog_refs(spec, &input)).await?;
     if spec.field("entity_code").is_some()
         && (scope == Scope::National || auth.actor.entity_code == FEDERAL_ENTITY)
@@ -146,6 +305,7 @@ pub(crate) async fn prepare(
 
     // The parent must be visible to the caller; then its own ancestors.
     let mut ancestors: Vec<(FormKey, Map<String, Value>)> = vec![];
+    let mut ancestor_ids: Vec<(FormKey, Uuid)> = vec![];
     let mut parent_row: Option<RecordRow> = None;
     if let (Some(field), Some(parent_form)) = (parent_field, spec.parent) {
         if let Some(id) = data
@@ -165,6 +325,7 @@ pub(crate) async fn prepare(
             let mut next = Some(row.clone());
             while let Some(r) = next {
                 ancestors.push((form, r.fields()));
+                ancestor_ids.push((form, r.id));
                 let grand = form.spec().parent;
                 next = match (r.parent_id, grand) {
                     (Some(pid), Some(g)) => {
@@ -177,7 +338,14 @@ pub(crate) async fn prepare(
             parent_row = Some(row);
         }
     }
-    let errors = consistency::check(spec.key, &data, &ancestors);
+    let mut errors = check_links(conn, auth, spec, &data, previous_fields.as_ref()).await?;
+    let related = load_related(conn, spec.key, previous, &ancestor_ids).await?;
+    let ctx = consistency::Context {
+        previous: previous_fields.as_ref(),
+        id: previous.map(|p| p.id),
+        related: &related,
+    };
+    errors.extend(consistency::check_in(spec.key, &data, &ancestors, &ctx));
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -578,7 +746,8 @@ pub async fn upsert_by_folio(
 /// Lists records in the caller's scope, filtered by the query: `entity_code`,
 /// `institution_id`, the parent's id (`commission_id`, …), any non-personal
 /// field of the form by value (a list field by one of its values), any date
-/// field by `<field>_from` / `<field>_to`, and `overdue=true` for agreements.
+/// field by `<field>_from` / `<field>_to`, `overdue=true` for agreements and
+/// `age_group=<code of the age_group catalog>` for victims.
 pub async fn list(
     state: &AppState,
     auth: &Authenticated,
@@ -621,6 +790,19 @@ pub async fn list(
                 Ok(id) => filter.institution_id = Some(id),
                 Err(_) => errors.push(bad_value(key)),
             },
+            "age_group" if form == FormKey::Victim => {
+                let mut conn = db::conn(&state.pool).await?;
+                match catalogs::get_item(&mut conn, "age_group", &value.to_uppercase()).await {
+                    Ok(item) => {
+                        let bound =
+                            |k: &str| item.extra.get(k).and_then(Value::as_i64).map(|n| n as i32);
+                        filter
+                            .data
+                            .push(DataFilter::AgeBetween(bound("min"), bound("max")));
+                    }
+                    Err(_) => errors.push(bad_value(key)),
+                }
+            }
             "overdue" if form == FormKey::Agreement => {
                 if value == "true" {
                     filter

@@ -114,7 +114,16 @@ pub enum DataFilter {
     Before(&'static str, String),
     /// `data->>key` is not one of these values (or is null).
     NotIn(&'static str, Vec<String>),
+    /// A person's age when detected (`age_at_detection`, else computed from
+    /// `birth_date` at `detection_date`) lies in this range; both `None`
+    /// asks for people whose age is unknown.
+    AgeBetween(Option<i32>, Option<i32>),
 }
+
+/// A person's age at detection, in SQL, from whichever of the two facts
+/// the record has.
+const AGE_SQL: &str = "coalesce((data->>'age_at_detection')::int, \
+    extract(year from age((data->>'detection_date')::date, (data->>'birth_date')::date))::int)";
 
 #[derive(Debug, Clone, Default)]
 pub struct RecordFilter {
@@ -152,6 +161,17 @@ fn apply(mut q: Boxed<'static>, f: &DataFilter) -> Boxed<'static> {
                 sql::<Bool>(&format!("coalesce({} <> ALL(", key_sql(k)))
                     .bind::<diesel::sql_types::Array<Text>, _>(values.clone())
                     .sql("), true)"),
+            )
+        }
+        DataFilter::AgeBetween(None, None) => {
+            q = q.filter(sql::<Bool>(&format!("{AGE_SQL} IS NULL")))
+        }
+        DataFilter::AgeBetween(min, max) => {
+            q = q.filter(
+                sql::<Bool>(&format!("{AGE_SQL} >= "))
+                    .bind::<diesel::sql_types::Integer, _>(min.unwrap_or(0))
+                    .sql(&format!(" AND {AGE_SQL} <= "))
+                    .bind::<diesel::sql_types::Integer, _>(max.unwrap_or(200)),
             )
         }
     }

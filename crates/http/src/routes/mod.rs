@@ -6,6 +6,7 @@ pub mod catalogs;
 pub mod commissions;
 pub mod forms;
 pub mod health;
+pub mod judicialization;
 pub mod org;
 pub mod record_routes;
 pub mod users;
