@@ -140,6 +140,19 @@ const MATRIX: &[(&str, &str, Expect)] = &[
             records_item(r, t)
         }
     }),
+    ("GET", "/api/v1/excel/templates/{form}", records_read),
+    ("POST", "/api/v1/excel/imports/{form}", records_read),
+    (
+        "GET",
+        "/api/v1/excel/imports/{id}/annotated.xlsx",
+        |r, t| match (records_read(r, t), t) {
+            (200, OwnInstitution) => 200,
+            (200, _) => 404,
+            (other, _) => other,
+        },
+    ),
+    ("GET", "/api/v1/excel/exports", records_read),
+    ("GET", "/api/v1/excel/exports/{form}", records_read),
     // victims: rows of the victim-attention module
     ("POST", "/api/v1/victims/duplicate-check", |r, t| {
         if records_write_new(r, t) == 201 {
@@ -293,6 +306,31 @@ struct World {
     /// Per target: a victim, an attention of it, and a duplicate pair of
     /// two of the target institution's people.
     people: Vec<(Uuid, Uuid, Uuid)>,
+    /// Per target: an import (with an annotated workbook) of its institution.
+    imports: Vec<Uuid>,
+}
+
+/// Registers an import of an institution, as a dry run with errors leaves it.
+async fn an_import(app: &TestApp, institution: Uuid) -> Uuid {
+    let uploader = app.account(Role::Operator, institution).await;
+    let id = Uuid::now_v7();
+    let mut conn = app.conn().await;
+    sintra_persistence::imports::insert(
+        &mut conn,
+        &sintra_persistence::imports::NewImport {
+            id,
+            institution_id: institution,
+            form: "commission".into(),
+            file_sha256: "0".repeat(64),
+            status: "dry_run".into(),
+            report: json!({}),
+            annotated: Some(b"PK".to_vec()),
+            created_by: uploader.id,
+        },
+    )
+    .await
+    .unwrap();
+    id
 }
 
 /// Registers two people, an attention and their duplicate pair for an
@@ -515,6 +553,48 @@ impl World {
                 )
             }
             "/api/v1/forms/{form}" => ("/api/v1/forms/victim".into(), None),
+            "/api/v1/excel/templates/{form}" => ("/api/v1/excel/templates/commission".into(), None),
+            "/api/v1/excel/exports/{form}" => ("/api/v1/excel/exports/agreement".into(), None),
+            "/api/v1/excel/imports/{id}/annotated.xlsx" => {
+                let id = self.imports[TARGETS.iter().position(|x| *x == t).unwrap()];
+                (format!("/api/v1/excel/imports/{id}/annotated.xlsx"), None)
+            }
+            "/api/v1/excel/imports/{form}" => {
+                let boundary = "matrix-boundary";
+                let mut wb = rust_xlsxwriter::Workbook::new();
+                let ws = wb.add_worksheet().set_name("Datos").unwrap();
+                for (c, (h, v)) in [
+                    ("Nombre", "Comisión"),
+                    ("Tipo de instancia", "COMISION"),
+                    ("Entidad federativa", "19"),
+                    ("Fecha de instalación", "2015-01-01"),
+                ]
+                .iter()
+                .enumerate()
+                {
+                    ws.write_string(0, c as u16, *h).unwrap();
+                    ws.write_string(1, c as u16, *v).unwrap();
+                }
+                let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"d.xlsx\"\r\n\r\n").into_bytes();
+                body.extend(wb.save_to_buffer().unwrap());
+                body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+                let auth = format!("Bearer {}", actor.token);
+                let answer = app
+                    .call_raw(
+                        Method::POST,
+                        "/api/v1/excel/imports/commission?dry_run=true",
+                        &[
+                            ("authorization", &auth),
+                            (
+                                "content-type",
+                                &format!("multipart/form-data; boundary={boundary}"),
+                            ),
+                        ],
+                        body,
+                    )
+                    .await;
+                return answer.status;
+            }
             // victims: requests of the victim-attention module
             p if p.starts_with("/api/v1/victims")
                 || p.starts_with("/api/v1/attentions")
@@ -792,12 +872,18 @@ async fn every_route_every_role_every_target() {
         people(&app, same, "19").await,
         people(&app, other, "09").await,
     ];
+    let imports = vec![
+        an_import(&app, own).await,
+        an_import(&app, same).await,
+        an_import(&app, other).await,
+    ];
     let world = World {
         app,
         institutions: [own, same, other],
         counter: Default::default(),
         trees,
         people,
+        imports,
     };
     let mut failures = vec![];
     for (method, pattern, expect) in MATRIX {

@@ -36,6 +36,10 @@ pub enum ApiError {
     /// the person has exact or probable ones.
     #[error("duplicate refused")]
     Duplicate { candidates: serde_json::Value },
+    /// A workbook committed with errors: nothing was written; the report
+    /// says what to fix.
+    #[error("import rejected")]
+    ImportRejected { report: serde_json::Value },
     #[error("if-match required")]
     PreconditionRequired,
     #[error("payload too large")]
@@ -48,6 +52,14 @@ pub enum ApiError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("database unavailable")]
     Unavailable,
+    /// A refusal with its own status and code (a hostile or unreadable
+    /// workbook, a repeated import).
+    #[error("refused")]
+    Refused {
+        status: u16,
+        code: &'static str,
+        detail: Message,
+    },
     #[error("internal error")]
     Internal,
 }
@@ -75,6 +87,11 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub candidates: Option<serde_json::Value>,
+    /// The import report behind a refused commit (422): rows read and
+    /// valid, and each error by Excel row and column.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub report: Option<serde_json::Value>,
     /// The request id, also in the `X-Request-Id` header.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
@@ -96,6 +113,7 @@ pub struct ProblemSource {
     pub detail: Message,
     pub errors: Vec<FieldError>,
     pub candidates: Option<serde_json::Value>,
+    pub report: Option<serde_json::Value>,
 }
 
 impl ProblemSource {
@@ -119,6 +137,7 @@ impl ProblemSource {
                 })
                 .collect(),
             candidates: self.candidates.clone(),
+            report: self.report.clone(),
             request_id,
         }
     }
@@ -315,6 +334,18 @@ impl ApiError {
                 ),
                 vec![],
             ),
+            ApiError::Refused { code, detail, .. } => (*code, detail.clone(), vec![]),
+            ApiError::ImportRejected { report } => {
+                let n = report["errors"].as_array().map_or(0, Vec::len);
+                (
+                    "import_rejected",
+                    Message::new(
+                        format!("El libro tiene {n} errores; no se guardó ninguna fila. Corrija y vuelva a subirlo."),
+                        format!("The workbook has {n} errors; no row was saved. Fix them and upload it again."),
+                    ),
+                    vec![],
+                )
+            }
             ApiError::Unavailable => (
                 "database_unavailable",
                 Message::new(
@@ -342,6 +373,10 @@ impl ApiError {
                 ApiError::Duplicate { candidates } => Some(candidates.clone()),
                 _ => None,
             },
+            report: match self {
+                ApiError::ImportRejected { report } => Some(report.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -359,9 +394,14 @@ impl ResponseError for ApiError {
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::ImportRejected { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Refused { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
+            }
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -70,6 +70,11 @@ where
             .service(commissions::agreements::upsert)
             .service(commissions::list_follow_ups)
             .service(commissions::create_follow_up)
+            .service(excel::get_template)
+            .service(excel::import)
+            .service(excel::annotated)
+            .service(excel::export_all)
+            .service(excel::export_form)
             // victims: routes of the victim-attention module
             .service(victims::duplicate_check)
             .service(victims::victims::list)

@@ -24,6 +24,7 @@ use utoipa::{Modify, OpenApi};
         (name = "forms", description = "The published form specs"),
         (name = "commissions", description = "Commissions, sessions, agreements and follow-ups"),
         (name = "victims", description = "Victims, attentions and duplicate warnings"),
+        (name = "excel", description = "Templates, imports and exports"),
         (name = "judicialization", description = "Investigations, criminal cases and their events, defendants, sentences, and SESNSP-comparable counts"),
         (name = "audit", description = "The audit log (bitácora)")
     )

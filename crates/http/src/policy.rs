@@ -90,6 +90,23 @@ pub const ROUTES: &[(&str, &str, RouteRule)] = &[
         "/api/v1/agreements/{id}/follow-ups",
         Requires(WriteRecords),
     ),
+    (
+        "GET",
+        "/api/v1/excel/templates/{form}",
+        Requires(ImportExcel),
+    ),
+    (
+        "POST",
+        "/api/v1/excel/imports/{form}",
+        Requires(ImportExcel),
+    ),
+    (
+        "GET",
+        "/api/v1/excel/imports/{id}/annotated.xlsx",
+        Requires(ImportExcel),
+    ),
+    ("GET", "/api/v1/excel/exports", Requires(ExportExcel)),
+    ("GET", "/api/v1/excel/exports/{form}", Requires(ExportExcel)),
     // victims: rules of the victim-attention module
     (
         "POST",

@@ -462,6 +462,56 @@ async fn after_write(
     }
 }
 
+/// Stores a prepared record inside the caller's transaction, without an
+/// audit row of its own (an Excel import is audited once, as a whole): a
+/// new record, or the caller's institution's record with the same folio
+/// replaced. Returns the row, whether it was created, and for people their
+/// duplicate warnings.
+pub(crate) async fn store_prepared(
+    conn: &mut AsyncPgConnection,
+    auth: &Authenticated,
+    spec: &FormSpec,
+    prepared: Prepared,
+    previous: Option<&RecordRow>,
+) -> ApiResult<(RecordRow, bool, Option<Vec<Value>>)> {
+    let (row, created) = match previous {
+        Some(before) => {
+            let data = Value::Object(prepared.data);
+            let (_, after) = records::update(
+                conn,
+                &auth.actor.scope(),
+                spec.key.as_str(),
+                before.id,
+                before.version,
+                &data,
+                auth.actor.user_id,
+            )
+            .await
+            .map_err(write_conflict)?;
+            (after, false)
+        }
+        None => {
+            let new = NewRecord {
+                id: Uuid::now_v7(),
+                form: spec.key.as_str().into(),
+                entity_code: prepared.entity_code,
+                institution_id: auth.actor.institution_id,
+                parent_id: prepared.parent_id,
+                external_folio: folio_of(&prepared.data),
+                data: Value::Object(prepared.data),
+                created_by: Some(auth.actor.user_id),
+                updated_by: Some(auth.actor.user_id),
+            };
+            (
+                records::insert(conn, &new).await.map_err(write_conflict)?,
+                true,
+            )
+        }
+    };
+    let warnings = after_write(conn, auth, spec, &row, false).await?;
+    Ok((row, created, warnings))
+}
+
 /// Whether the caller asked to refuse duplicates (`?on_duplicate=reject`).
 fn rejects_duplicates(req: &HttpRequest) -> bool {
     req.query_string()

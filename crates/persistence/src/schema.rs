@@ -144,6 +144,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     person_keys,
     duplicate_pairs,
+    imports,
 );
 
 diesel::table! {
@@ -193,5 +194,19 @@ diesel::table! {
         updated_at -> Timestamptz,
         decided_by -> Nullable<Uuid>,
         decided_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    imports (id) {
+        id -> Uuid,
+        institution_id -> Uuid,
+        form -> Text,
+        file_sha256 -> Text,
+        status -> Text,
+        report -> Jsonb,
+        annotated -> Nullable<Bytea>,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
     }
 }

@@ -1,0 +1,613 @@
+//! Excel for every record form (DESIGN.md §6): templates to fill, bulk
+//! import with a dry run and an annotated workbook, and the export of
+//! everything the caller may see, with who registered and last changed each
+//! row. Files are checked for hostility before anything parses them.
+
+use std::collections::HashMap;
+
+use actix_multipart::Multipart;
+use actix_web::http::header;
+use actix_web::{get, post, web, HttpResponse};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sintra_domain::access::{Permission, Scope};
+use sintra_domain::duplicates::{blocking_keys, compare};
+use sintra_domain::forms::{all_specs, FieldType, FormKey, FormSpec};
+use sintra_domain::i18n::{Lang, Message};
+use sintra_excel::{
+    annotate, read_rows, sha256_hex, template, CellError, ExportOptions, ExportWriter,
+    ImportLimits, RecordMeta,
+};
+use sintra_persistence::audit::{self, AuditEntry};
+use sintra_persistence::catalogs::{self, ItemFilter};
+use sintra_persistence::imports::{self, NewImport};
+use sintra_persistence::records::{self as rows, RecordFilter, RecordRow};
+use sintra_persistence::{db, org, users};
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::auth::Authenticated;
+use crate::duplicates;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::records;
+use crate::state::AppState;
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// The forms whose records live in the record store: the ones Excel moves.
+fn record_form(form: &str) -> ApiResult<FormKey> {
+    match form.parse::<FormKey>() {
+        Ok(FormKey::CatalogItem | FormKey::User) | Err(_) => Err(ApiError::NotFound),
+        Ok(key) => Ok(key),
+    }
+}
+
+fn attachment(name: &str) -> (header::HeaderName, String) {
+    (
+        header::CONTENT_DISPOSITION,
+        format!("attachment; filename=\"{name}\""),
+    )
+}
+
+/// Active items of every catalog a form's fields use, for dropdowns.
+async fn catalog_values(
+    conn: &mut AsyncPgConnection,
+    spec: &FormSpec,
+) -> ApiResult<HashMap<String, Vec<(String, String)>>> {
+    let mut out = HashMap::new();
+    for field in spec.fields {
+        if let FieldType::Catalog { catalog, .. } = field.ty {
+            if out.contains_key(catalog) {
+                continue;
+            }
+            let filter = ItemFilter {
+                active: Some(true),
+                ..Default::default()
+            };
+            let items = catalogs::list_items(conn, catalog, &filter, 10_000).await?;
+            out.insert(
+                catalog.to_string(),
+                items.into_iter().map(|i| (i.code, i.label_es)).collect(),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// The workbook to fill in for a form: instructions, Spanish headers with
+/// help notes, dropdowns bound to the active catalogs, date formats, and
+/// parents named by their folio.
+#[utoipa::path(
+    tag = "excel",
+    security(("bearer" = [])),
+    params(("form" = String, Path, description = "A record form: commission, session, agreement, agreement_follow_up, victim, attention, investigation, criminal_case, procedural_event, defendant, sentence")),
+    responses(
+        (status = 200, description = "The template", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 404, body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/excel/templates/{form}")]
+pub async fn get_template(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    form: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let key = record_form(&form)?;
+    let mut conn = db::conn(&state.pool).await?;
+    let values = catalog_values(&mut conn, key.spec()).await?;
+    drop(conn);
+    let lang = auth.meta.lang;
+    let bytes = web::block(move || {
+        let lookup = |catalog: &str| values.get(catalog).cloned().unwrap_or_default();
+        template(key.spec(), lang, &lookup)
+    })
+    .await
+    .map_err(|_| ApiError::Internal)?
+    .map_err(|e| {
+        tracing::error!(error = %e, "template could not be written");
+        ApiError::Internal
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type(XLSX)
+        .insert_header(attachment(&format!("plantilla_{}.xlsx", key.as_str())))
+        .body(bytes))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    /// `true` (default) checks and reports without writing anything.
+    pub dry_run: Option<bool>,
+}
+
+/// Reads the `file` part of a multipart upload, refusing more than the limit.
+async fn read_upload(mut payload: Multipart, limit: u64) -> ApiResult<Vec<u8>> {
+    let mut file: Option<Vec<u8>> = None;
+    while let Some(field) = payload.next().await {
+        let mut field = field.map_err(|_| {
+            ApiError::malformed(
+                "malformed_multipart",
+                "El envío multipart no es válido.",
+                "The multipart upload is not valid.",
+            )
+        })?;
+        let is_file = field.name() == Some("file");
+        let mut buf = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|_| {
+                ApiError::malformed(
+                    "malformed_multipart",
+                    "El envío multipart no es válido.",
+                    "The multipart upload is not valid.",
+                )
+            })?;
+            if (buf.len() + chunk.len()) as u64 > limit {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            if is_file {
+                buf.extend_from_slice(&chunk);
+            }
+        }
+        if is_file {
+            file = Some(buf);
+        }
+    }
+    file.ok_or_else(|| {
+        ApiError::invalid(
+            "file",
+            "required",
+            "Adjunte el libro de Excel en el campo «file».",
+            "Attach the Excel workbook in the field \"file\".",
+        )
+    })
+}
+
+fn cell_error_json(e: &CellError, lang: Lang) -> Value {
+    json!({
+        "row": e.row,
+        "column": e.column,
+        "field": e.field,
+        "code": e.code,
+        "message": e.message.get(lang),
+    })
+}
+
+/// Import a workbook of a form (multipart, field `file`). With
+/// `dry_run=true` (the default) nothing is written: the answer reports rows
+/// read and valid, each error by Excel row and column, and duplicate
+/// warnings for people (within the file and against the system). With
+/// `dry_run=false` a workbook without errors is committed whole, in one
+/// transaction, audited as one import; the same file is refused the second
+/// time (409). Hostile files (not a workbook, macros, password, zip bombs,
+/// enormous sheets, too many rows) are refused before they are parsed.
+#[utoipa::path(
+    tag = "excel",
+    security(("bearer" = [])),
+    params(("form" = String, Path), ImportQuery),
+    request_body(content = Object, content_type = "multipart/form-data", description = "field `file`: the .xlsx workbook"),
+    responses(
+        (status = 200, description = "The import report", body = Object),
+        (status = 409, description = "The same file was already imported", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "File, zip entries or sheet over the limits", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not an .xlsx workbook", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Macros, password, no data sheet, or errors in a commit", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/excel/imports/{form}")]
+pub async fn import(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    form: web::Path<String>,
+    query: web::Query<ImportQuery>,
+    payload: Multipart,
+) -> ApiResult<HttpResponse> {
+    let key = record_form(&form)?;
+    let spec = key.spec();
+    let dry_run = query.dry_run.unwrap_or(true);
+    let lang = auth.meta.lang;
+    let limits = ImportLimits::default();
+    let bytes = read_upload(payload, limits.max_file_bytes).await?;
+    let sha = sha256_hex(&bytes);
+    let mut conn = db::conn(&state.pool).await?;
+    if imports::already_committed(&mut conn, auth.actor.institution_id, key.as_str(), &sha).await? {
+        return Err(ApiError::Conflict {
+            code: "repeated_import",
+            detail: Message::new(
+                "Su institución ya importó este mismo archivo para este formulario.",
+                "Your institution already imported this very file for this form.",
+            ),
+        });
+    }
+    let parse_bytes = bytes.clone();
+    let parse_limits = limits;
+    let sheet = web::block(move || read_rows(&parse_bytes, spec, &parse_limits))
+        .await
+        .map_err(|_| ApiError::Internal)?
+        .map_err(|e| ApiError::Refused {
+            status: e.status(),
+            code: e.code(),
+            detail: e.message(),
+        })?;
+
+    let mut errors: Vec<CellError> = sheet.header_errors();
+    let mut warnings: Vec<Value> = vec![];
+    let mut valid: Vec<(records::Prepared, Option<RecordRow>)> = vec![];
+    let mut seen_keys: HashMap<String, (u32, sintra_domain::duplicates::PersonFacts)> =
+        HashMap::new();
+    let is_person = key.as_str() == duplicates::PERSON_FORM;
+    if errors.is_empty() {
+        for row in &sheet.rows {
+            if !row.problems.is_empty() {
+                errors.extend(sheet.locate(row, vec![]));
+                continue;
+            }
+            let values = row.values();
+            let folio = values
+                .get("external_folio")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let previous = match folio {
+                Some(f) => {
+                    rows::find_by_folio(&mut conn, auth.actor.institution_id, key.as_str(), &f)
+                        .await?
+                }
+                None => None,
+            };
+            match records::prepare(&mut conn, &auth, spec, values, previous.as_ref()).await {
+                Ok(prepared) => {
+                    if is_person {
+                        let facts = duplicates::facts(&prepared.data);
+                        for k in blocking_keys(&facts) {
+                            if let Some((other_row, other)) = seen_keys.get(&k) {
+                                if let Some(m) = compare(&facts, other) {
+                                    warnings.push(json!({"row": row.row, "code": "possible_duplicate", "level": m.level, "score": m.score, "candidate_row": other_row}));
+                                    break;
+                                }
+                            }
+                        }
+                        for k in blocking_keys(&facts) {
+                            seen_keys.entry(k).or_insert((row.row, facts.clone()));
+                        }
+                        for w in duplicates::find(
+                            &mut conn,
+                            &auth,
+                            previous.as_ref().map(|p| p.id),
+                            &prepared.data,
+                        )
+                        .await?
+                        {
+                            let mut j = w.json;
+                            j["row"] = json!(row.row);
+                            warnings.push(j);
+                        }
+                    }
+                    valid.push((prepared, previous));
+                }
+                Err(ApiError::Validation(field_errors)) => {
+                    errors.extend(sheet.locate(row, field_errors))
+                }
+                Err(other) => return Err(other),
+            }
+        }
+    }
+    let rows_read = sheet.rows.len();
+    let rows_valid = valid.len();
+    let import_id = Uuid::now_v7();
+    let annotated_bytes = if errors.is_empty() {
+        None
+    } else {
+        let (b, s, e, l) = (bytes.clone(), key, errors.clone(), limits);
+        web::block(move || annotate(&b, s.spec(), &e, lang, &l))
+            .await
+            .map_err(|_| ApiError::Internal)?
+            .ok()
+    };
+    let mut report = json!({
+        "import_id": import_id,
+        "form": key.as_str(),
+        "dry_run": dry_run,
+        "file_sha256": sha,
+        "rows_read": rows_read,
+        "rows_valid": rows_valid,
+        "rows_created": 0,
+        "rows_updated": 0,
+        "errors": errors.iter().map(|e| cell_error_json(e, lang)).collect::<Vec<_>>(),
+        "warnings": warnings,
+        "annotated_workbook": annotated_bytes.as_ref().map(|_| format!("/api/v1/excel/imports/{import_id}/annotated.xlsx")),
+    });
+    let ctx = auth.audit_context();
+    let base = NewImport {
+        id: import_id,
+        institution_id: auth.actor.institution_id,
+        form: key.as_str().into(),
+        file_sha256: sha.clone(),
+        status: String::new(),
+        report: Value::Null,
+        annotated: annotated_bytes,
+        created_by: auth.actor.user_id,
+    };
+    if dry_run || !errors.is_empty() {
+        let status = if dry_run { "dry_run" } else { "rejected" };
+        let new = NewImport {
+            status: status.into(),
+            report: report.clone(),
+            ..base
+        };
+        imports::insert(&mut conn, &new).await?;
+        let entry = AuditEntry::access(&ctx, "import_check", key.as_str())
+            .resource(import_id)
+            .details(
+                json!({"rows_read": rows_read, "rows_valid": rows_valid, "errors": errors.len()}),
+            );
+        audit::append(&mut conn, &[entry]).await?;
+        if !dry_run {
+            return Err(ApiError::ImportRejected { report });
+        }
+        return Ok(HttpResponse::Ok().json(report));
+    }
+    let (created, updated) = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let (mut created, mut updated) = (0usize, 0usize);
+            for (prepared, previous) in valid {
+                let (_, was_created, _) =
+                    records::store_prepared(conn, &auth, spec, prepared, previous.as_ref()).await?;
+                if was_created {
+                    created += 1
+                } else {
+                    updated += 1
+                }
+            }
+            report["rows_created"] = json!(created);
+            report["rows_updated"] = json!(updated);
+            let new = NewImport {
+                status: "committed".into(),
+                report: report.clone(),
+                ..base
+            };
+            imports::insert(conn, &new).await.map_err(|e| match e {
+                sintra_persistence::StoreError::Conflict { .. } => ApiError::Conflict {
+                    code: "repeated_import",
+                    detail: Message::new(
+                        "Su institución ya importó este mismo archivo para este formulario.",
+                        "Your institution already imported this very file for this form.",
+                    ),
+                },
+                other => other.into(),
+            })?;
+            let entry = AuditEntry::modification(&ctx, "import", key.as_str())
+                .resource(import_id)
+                .details(
+                    json!({"file_sha256": sha, "rows_created": created, "rows_updated": updated}),
+                );
+            audit::append(conn, &[entry]).await?;
+            Ok((created, updated))
+        })
+        .await?;
+    report["rows_created"] = json!(created);
+    report["rows_updated"] = json!(updated);
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// The uploaded workbook with its errors marked and an errors column; only
+/// for the institution that uploaded it.
+#[utoipa::path(
+    tag = "excel",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "The annotated workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 404, body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/excel/imports/{id}/annotated.xlsx")]
+pub async fn annotated(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let mut conn = db::conn(&state.pool).await?;
+    let bytes = imports::annotated(&mut conn, auth.actor.institution_id, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    audit::append(
+        &mut conn,
+        &[AuditEntry::access(&auth.audit_context(), "download_annotated", "import").resource(id)],
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type(XLSX)
+        .insert_header(attachment(&format!("importacion_{id}_anotada.xlsx")))
+        .body(bytes))
+}
+
+/// Names of users and institutions met while exporting, fetched once each.
+#[derive(Default)]
+struct Names {
+    users: HashMap<Uuid, String>,
+    institutions: HashMap<Uuid, String>,
+}
+
+impl Names {
+    async fn user(&mut self, conn: &mut AsyncPgConnection, id: Option<Uuid>) -> ApiResult<String> {
+        let Some(id) = id else {
+            return Ok(String::new());
+        };
+        if let Some(n) = self.users.get(&id) {
+            return Ok(n.clone());
+        }
+        let name = users::get(conn, &Scope::National, id)
+            .await
+            .map(|u| u.row.username)
+            .unwrap_or_default();
+        self.users.insert(id, name.clone());
+        Ok(name)
+    }
+
+    async fn institution(&mut self, conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<String> {
+        if let Some(n) = self.institutions.get(&id) {
+            return Ok(n.clone());
+        }
+        let name = org::get_institution(conn, &Scope::National, id).await?.name;
+        self.institutions.insert(id, name.clone());
+        Ok(name)
+    }
+}
+
+/// Writes every record of `forms` the caller may see into one workbook.
+async fn export_forms(
+    state: &AppState,
+    auth: &Authenticated,
+    forms: Vec<FormKey>,
+) -> ApiResult<(Vec<u8>, usize)> {
+    let options = ExportOptions {
+        lang: auth.meta.lang,
+        personal_data: auth.actor.can(Permission::ReadPersonalData),
+        ..Default::default()
+    };
+    let mut writer = web::block(move || ExportWriter::new(options))
+        .await
+        .map_err(|_| ApiError::Internal)?
+        .map_err(|_| ApiError::Internal)?;
+    let mut conn = db::conn(&state.pool).await?;
+    let mut names = Names::default();
+    let scope = auth.actor.scope();
+    let mut total = 0usize;
+    for form in forms {
+        let spec = form.spec();
+        writer = web::block(move || writer.begin_sheet(spec).map(|_| writer))
+            .await
+            .map_err(|_| ApiError::Internal)?
+            .map_err(|_| ApiError::Internal)?;
+        let mut after = None;
+        loop {
+            let filter = RecordFilter {
+                after_id: after,
+                ..Default::default()
+            };
+            let page = rows::list(&mut conn, &scope, form.as_str(), &filter, 1_000).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            let mut batch = Vec::with_capacity(page.len());
+            for r in &page {
+                batch.push((
+                    r.fields(),
+                    r.id.to_string(),
+                    r.entity_code.clone(),
+                    names.institution(&mut conn, r.institution_id).await?,
+                    names.user(&mut conn, r.created_by).await?,
+                    r.created_at.naive_utc(),
+                    names.user(&mut conn, r.updated_by).await?,
+                    r.updated_at.naive_utc(),
+                ));
+            }
+            total += batch.len();
+            writer = web::block(move || {
+                for (
+                    fields,
+                    id,
+                    entity,
+                    institution,
+                    created_by,
+                    created_at,
+                    updated_by,
+                    updated_at,
+                ) in &batch
+                {
+                    let meta = RecordMeta {
+                        id,
+                        entity,
+                        institution,
+                        created_by,
+                        created_at: *created_at,
+                        updated_by,
+                        updated_at: *updated_at,
+                    };
+                    writer.write_row(fields, &meta)?;
+                }
+                Ok::<_, sintra_excel::ExcelError>(writer)
+            })
+            .await
+            .map_err(|_| ApiError::Internal)?
+            .map_err(|_| ApiError::Internal)?;
+            if page.len() < 1_000 {
+                break;
+            }
+        }
+    }
+    let bytes = web::block(move || {
+        let mut out = Vec::new();
+        writer.finish(&mut out).map(|_| out)
+    })
+    .await
+    .map_err(|_| ApiError::Internal)?
+    .map_err(|_| ApiError::Internal)?;
+    Ok((bytes, total))
+}
+
+async fn export_response(
+    state: &AppState,
+    auth: &Authenticated,
+    forms: Vec<FormKey>,
+    name: &str,
+) -> ApiResult<HttpResponse> {
+    let labels: Vec<&str> = forms.iter().map(|f| f.as_str()).collect();
+    let (bytes, total) = export_forms(state, auth, forms.clone()).await?;
+    let mut conn = db::conn(&state.pool).await?;
+    let entry = AuditEntry::access(&auth.audit_context(), "export", "excel")
+        .details(json!({"forms": labels, "rows": total, "personal_data": auth.actor.can(Permission::ReadPersonalData)}));
+    audit::append(&mut conn, &[entry]).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(XLSX)
+        .insert_header(attachment(name))
+        .body(bytes))
+}
+
+/// Every record of a form the caller may see, with who registered and last
+/// changed each (user name), their institution and entity, and when.
+/// Personal-data columns only for roles that may read them. Audited.
+#[utoipa::path(
+    tag = "excel",
+    security(("bearer" = [])),
+    params(("form" = String, Path)),
+    responses(
+        (status = 200, description = "The workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 404, body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/excel/exports/{form}")]
+pub async fn export_form(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    form: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let key = record_form(&form)?;
+    export_response(
+        &state,
+        &auth,
+        vec![key],
+        &format!("sintra_{}.xlsx", key.as_str()),
+    )
+    .await
+}
+
+/// One workbook with a sheet per form: everything the caller may see.
+#[utoipa::path(
+    tag = "excel",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+)]
+#[get("/excel/exports")]
+pub async fn export_all(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+) -> ApiResult<HttpResponse> {
+    let forms: Vec<FormKey> = all_specs()
+        .map(|s| s.key)
+        .filter(|k| !matches!(k, FormKey::CatalogItem | FormKey::User))
+        .collect();
+    export_response(&state, &auth, forms, "sintra_todo.xlsx").await
+}

@@ -1,0 +1,430 @@
+//! Excel as operators use it: download a template, fill it, upload it with
+//! a dry run, read the report, commit; export what they may see.
+
+use std::io::{Cursor, Write};
+
+use actix_web::http::Method;
+use calamine::{open_workbook_auto_from_rs, Data, Reader};
+use serde_json::{json, Value};
+use sintra_domain::access::Role;
+use sintra_domain::forms::FormKey;
+use sintra_excel::columns::template_columns;
+use sintra_excel::Lang;
+use sintra_tests::{Account, Answer, TestApp};
+
+/// A workbook with the template's headers and these rows (by JSON key), as
+/// an operator fills it in.
+fn filled(form: FormKey, rows: &[Value]) -> Vec<u8> {
+    let columns = template_columns(form.spec());
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet().set_name("Datos").unwrap();
+    for (c, col) in columns.iter().enumerate() {
+        ws.write_string(0, c as u16, col.header(Lang::Es)).unwrap();
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, col) in columns.iter().enumerate() {
+            let v = &row[col.json_key()];
+            let (r, c) = (r as u32 + 1, c as u16);
+            match v {
+                Value::String(s) => {
+                    ws.write_string(r, c, s).unwrap();
+                }
+                Value::Number(n) => {
+                    ws.write_number(r, c, n.as_f64().unwrap()).unwrap();
+                }
+                Value::Bool(b) => {
+                    ws.write_string(r, c, if *b { "Sí" } else { "No" }).unwrap();
+                }
+                Value::Array(items) => {
+                    let text: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+                    ws.write_string(r, c, text.join("; ")).unwrap();
+                }
+                _ => {}
+            }
+        }
+    }
+    wb.save_to_buffer().unwrap()
+}
+
+fn multipart(bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "sintra-test-boundary";
+    let mut body = Vec::new();
+    write!(
+        body,
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"datos.xlsx\"\r\nContent-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet\r\n\r\n"
+    )
+    .unwrap();
+    body.extend_from_slice(bytes);
+    write!(body, "\r\n--{boundary}--\r\n").unwrap();
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn upload(app: &TestApp, who: &Account, form: &str, dry_run: bool, bytes: &[u8]) -> Answer {
+    let (content_type, body) = multipart(bytes);
+    let auth = format!("Bearer {}", who.token);
+    app.call_raw(
+        Method::POST,
+        &format!("/api/v1/excel/imports/{form}?dry_run={dry_run}"),
+        &[("authorization", &auth), ("content-type", &content_type)],
+        body,
+    )
+    .await
+}
+
+fn sheet_rows(bytes: &[u8], sheet: &str) -> Vec<Vec<Data>> {
+    let mut wb = open_workbook_auto_from_rs(Cursor::new(bytes.to_vec())).unwrap();
+    wb.worksheet_range(sheet)
+        .unwrap()
+        .rows()
+        .map(|r| r.to_vec())
+        .collect()
+}
+
+async fn operator(app: &TestApp) -> Account {
+    let inst = app.institution("19", "CEAV Nuevo León").await;
+    app.account(Role::Operator, inst).await
+}
+
+#[actix_web::test]
+async fn templates_of_every_record_form_carry_the_spec_headers() {
+    let app = TestApp::new().await;
+    let op = operator(&app).await;
+    for form in FormKey::ALL {
+        if matches!(form, FormKey::CatalogItem | FormKey::User) {
+            continue;
+        }
+        let res = app
+            .get(
+                &format!("/api/v1/excel/templates/{}", form.as_str()),
+                &op.token,
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}: {}", form.as_str(), res.text());
+        assert!(res
+            .content_type()
+            .starts_with("application/vnd.openxmlformats"));
+        let mut wb = open_workbook_auto_from_rs(Cursor::new(res.body.clone())).unwrap();
+        let names = wb.sheet_names();
+        assert!(names.iter().any(|n| n == "Instrucciones"), "{names:?}");
+        let data = wb.worksheet_range("Datos").unwrap();
+        let headers: Vec<String> = data
+            .rows()
+            .next()
+            .unwrap()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let expected: Vec<String> = template_columns(form.spec())
+            .iter()
+            .map(|c| c.header(Lang::Es))
+            .collect();
+        assert_eq!(headers, expected, "{}", form.as_str());
+    }
+    app.get("/api/v1/excel/templates/user", &op.token)
+        .await
+        .assert_problem(404, "not_found");
+}
+
+#[actix_web::test]
+async fn a_filled_template_round_trips_with_a_dry_run_then_a_commit() {
+    let app = TestApp::new().await;
+    let op = operator(&app).await;
+    let commissions = filled(
+        FormKey::Commission,
+        &[
+            json!({"external_folio": "C-1", "name": "Comisión Interinstitucional de Nuevo León", "kind": "COMISION", "entity_code": "19", "installation_date": "2013-06-14"}),
+            json!({"external_folio": "C-2", "name": "Subcomisión de Atención a Víctimas", "kind": "SUBCOMISION", "entity_code": "19", "installation_date": "2016-02-01"}),
+        ],
+    );
+    let dry = upload(&app, &op, "commission", true, &commissions).await;
+    assert_eq!(dry.status, 200, "{}", dry.text());
+    assert_eq!(dry.json["rows_read"], 2);
+    assert_eq!(dry.json["rows_valid"], 2);
+    assert_eq!(dry.json["rows_created"], 0);
+    assert_eq!(dry.json["errors"], json!([]));
+    assert_eq!(
+        app.get("/api/v1/commissions", &op.token).await.json["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0,
+        "a dry run writes nothing"
+    );
+
+    let done = upload(&app, &op, "commission", false, &commissions).await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert_eq!(done.json["rows_created"], 2);
+    let listed = app.get("/api/v1/commissions", &op.token).await;
+    let names: Vec<&str> = listed.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "Comisión Interinstitucional de Nuevo León",
+            "Subcomisión de Atención a Víctimas"
+        ]
+    );
+    // The same file again is a repeat.
+    upload(&app, &op, "commission", false, &commissions)
+        .await
+        .assert_problem(409, "repeated_import");
+
+    // Children name their parent by folio.
+    let sessions = filled(
+        FormKey::Session,
+        &[
+            json!({"external_folio": "S-1", "commission_folio": "C-1", "number": 1, "session_type": "ORDINARIA", "date": "2020-01-15"}),
+        ],
+    );
+    let res = upload(&app, &op, "session", false, &sessions).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let session = &app.get("/api/v1/sessions", &op.token).await.json["items"][0];
+    assert_eq!(session["commission_id"], listed.json["items"][0]["id"]);
+
+    // Audited as one import.
+    let federal = app.institution("00", "Secretaría Técnica").await;
+    let auditor = app.account(Role::Auditor, federal).await;
+    let events = app
+        .get("/api/v1/audit/events?action=import", &auditor.token)
+        .await;
+    let items = events.json["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{}", events.text());
+    assert_eq!(items[1]["details"]["rows_created"], 2);
+}
+
+#[actix_web::test]
+async fn errors_are_reported_by_row_and_column_and_nothing_is_written() {
+    let app = TestApp::new().await;
+    let op = operator(&app).await;
+    let book = filled(
+        FormKey::Victim,
+        &[
+            json!({"condition": "VICTIMA", "given_names": "Ana", "first_surname": "López", "sex": "MUJER", "detection_date": "2024-01-10", "detection_entity_code": "19"}),
+            json!({"condition": "VICTIMA", "given_names": "Luz", "first_surname": "Ramos", "sex": "X", "detection_date": "2024-01-10", "detection_entity_code": "19"}),
+            json!({"condition": "VICTIMA", "given_names": "Eva", "first_surname": "Soto", "sex": "MUJER", "detection_date": "2999-01-10", "detection_entity_code": "19"}),
+        ],
+    );
+    let res = upload(&app, &op, "victim", false, &book).await;
+    res.assert_problem(422, "import_rejected");
+    let report = &res.json["report"];
+    assert_eq!(report["rows_read"], 3);
+    assert_eq!(report["rows_valid"], 1);
+    let errors = report["errors"].as_array().unwrap();
+    let sex = errors
+        .iter()
+        .find(|e| e["field"] == "sex")
+        .expect("sex error");
+    assert_eq!(sex["row"], 3, "row numbers as Excel shows them");
+    let columns = template_columns(FormKey::Victim.spec());
+    let sex_index = columns.iter().position(|c| c.json_key() == "sex").unwrap() as u32;
+    assert_eq!(
+        sex["column"],
+        sintra_excel::columns::column_letter(sex_index)
+    );
+    assert_eq!(sex["code"], "unknown_code");
+    assert!(errors
+        .iter()
+        .any(|e| e["row"] == 4 && e["field"] == "detection_date"));
+    assert_eq!(
+        app.get("/api/v1/victims", &op.token).await.json["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0,
+        "all or nothing"
+    );
+
+    // The annotated workbook, for the uploader's institution only.
+    let link = report["annotated_workbook"].as_str().unwrap().to_string();
+    let annotated = app.get(&link, &op.token).await;
+    assert_eq!(annotated.status, 200, "{}", annotated.text());
+    let rows = sheet_rows(&annotated.body, &calamine_first_sheet(&annotated.body));
+    let flat: String = rows
+        .iter()
+        .flatten()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join("|");
+    assert!(
+        flat.contains("Sexo") || flat.contains("sexo"),
+        "the error column names the field: {flat}"
+    );
+    let other = app
+        .account(
+            Role::Operator,
+            app.institution("19", "DIF Nuevo León").await,
+        )
+        .await;
+    app.get(&link, &other.token)
+        .await
+        .assert_problem(404, "not_found");
+}
+
+fn calamine_first_sheet(bytes: &[u8]) -> String {
+    let wb = open_workbook_auto_from_rs(Cursor::new(bytes.to_vec())).unwrap();
+    wb.sheet_names()[0].clone()
+}
+
+#[actix_web::test]
+async fn people_repeated_in_the_file_are_warned_about() {
+    let app = TestApp::new().await;
+    let op = operator(&app).await;
+    let person = json!({"condition": "VICTIMA", "given_names": "María Guadalupe", "first_surname": "Hernández", "second_surname": "Cruz", "sex": "MUJER", "birth_date": "1999-04-12", "detection_date": "2024-01-10", "detection_entity_code": "19"});
+    let mut again = person.clone();
+    again["given_names"] = json!("MARIA GUADALUPE");
+    again["first_surname"] = json!("HERNANDEZ");
+    let res = upload(
+        &app,
+        &op,
+        "victim",
+        true,
+        &filled(FormKey::Victim, &[person, again]),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let warnings = res.json["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w["row"] == 3 && w["candidate_row"] == 2),
+        "{}",
+        res.text()
+    );
+}
+
+#[actix_web::test]
+async fn hostile_files_get_a_problem_and_nothing_is_written() {
+    let app = TestApp::new().await;
+    let op = operator(&app).await;
+    let random: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    upload(&app, &op, "victim", false, &random)
+        .await
+        .assert_problem(415, "not_a_workbook");
+    let mut ole = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+    ole.extend(vec![0u8; 4096]);
+    let res = upload(&app, &op, "victim", false, &ole).await;
+    assert!(res.status == 422 || res.status == 415, "{}", res.text());
+    assert!(res.content_type().starts_with("application/problem+json"));
+
+    // A zip bomb: one entry that inflates to 2 GiB, streamed, never held.
+    let mut buf = Cursor::new(Vec::new());
+    {
+        let mut zip = zip::ZipWriter::new(&mut buf);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(true);
+        zip.start_file("xl/worksheets/sheet1.xml", options).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..2048 {
+            zip.write_all(&zeros).unwrap();
+        }
+        zip.finish().unwrap();
+    }
+    let bomb = buf.into_inner();
+    assert!(bomb.len() < 5 << 20, "the bomb is small: {}", bomb.len());
+    upload(&app, &op, "victim", false, &bomb)
+        .await
+        .assert_problem(413, "zip_bomb");
+
+    // A file over the size limit.
+    let huge = vec![b'x'; 26 << 20];
+    let res = upload(&app, &op, "victim", false, &huge).await;
+    assert_eq!(res.status, 413, "{}", res.text());
+
+    assert_eq!(
+        app.get("/api/v1/victims", &op.token).await.json["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    // The server is still up.
+    assert_eq!(
+        app.call(Method::GET, "/health/live", None, None)
+            .await
+            .status,
+        200
+    );
+}
+
+#[actix_web::test]
+async fn exports_carry_who_registered_each_row_and_never_formulas() {
+    let app = TestApp::new().await;
+    let op = operator(&app).await;
+    let evil = "=HYPERLINK(\"http://example.invalid\",\"clic\")";
+    let res = app
+        .post(
+            "/api/v1/commissions",
+            &op.token,
+            json!({"name": evil, "kind": "COMISION", "entity_code": "19", "installation_date": "2013-06-14", "legal_instrument": "+1 -2 @SUM(A1)"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    let export = app.get("/api/v1/excel/exports/commission", &op.token).await;
+    assert_eq!(export.status, 200, "{}", export.text());
+    let rows = sheet_rows(&export.body, &calamine_first_sheet(&export.body));
+    let header: Vec<String> = rows[0].iter().map(|c| c.to_string()).collect();
+    assert!(header.contains(&"Registrado por".to_string()), "{header:?}");
+    assert!(
+        header.contains(&"Institución del registro".to_string()),
+        "{header:?}"
+    );
+    let row: Vec<String> = rows[1].iter().map(|c| c.to_string()).collect();
+    assert!(
+        row.contains(&evil.to_string()),
+        "the text comes back as text: {row:?}"
+    );
+    assert!(row.contains(&op.username), "the user name: {row:?}");
+    assert!(
+        row.contains(&"CEAV Nuevo León".to_string()),
+        "the institution: {row:?}"
+    );
+    // No formula element anywhere in the sheets.
+    let mut zip = zip::ZipArchive::new(Cursor::new(export.body.clone())).unwrap();
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).unwrap();
+        let name = f.name().unwrap().to_string();
+        if name.starts_with("xl/worksheets/") {
+            let mut xml = String::new();
+            std::io::Read::read_to_string(&mut f, &mut xml).unwrap();
+            assert!(
+                !xml.contains("<f>") && !xml.contains("<f "),
+                "{name} has a formula"
+            );
+        }
+    }
+
+    // Everything in one workbook, a sheet per form; audited; not for analysts.
+    let all = app.get("/api/v1/excel/exports", &op.token).await;
+    assert_eq!(all.status, 200);
+    let wb = open_workbook_auto_from_rs(Cursor::new(all.body.clone())).unwrap();
+    assert!(wb.sheet_names().len() >= 11, "{:?}", wb.sheet_names());
+    let analyst = app.account(Role::Analyst, op.institution_id).await;
+    app.get("/api/v1/excel/exports", &analyst.token)
+        .await
+        .assert_problem(403, "forbidden");
+    let federal = app.institution("00", "Secretaría Técnica").await;
+    let auditor = app.account(Role::Auditor, federal).await;
+    let events = app
+        .get("/api/v1/audit/events?action=export", &auditor.token)
+        .await;
+    assert_eq!(events.json["items"].as_array().unwrap().len(), 2);
+    // Another entity's operator exports none of it.
+    let cdmx = app
+        .account(Role::Operator, app.institution("09", "Fiscalía CDMX").await)
+        .await;
+    let theirs = app
+        .get("/api/v1/excel/exports/commission", &cdmx.token)
+        .await;
+    assert_eq!(
+        sheet_rows(&theirs.body, &calamine_first_sheet(&theirs.body)).len(),
+        1,
+        "headers only"
+    );
+}
