@@ -329,3 +329,47 @@ async fn deactivating_a_user_revokes_their_tokens_at_once() {
         .assert_problem(401, "unauthenticated");
     assert_eq!(login(&app, &op.username, PASSWORD).await.status, 200);
 }
+
+#[actix_web::test]
+async fn an_empty_system_gets_its_first_national_admin_once() {
+    let app = TestApp::with_config(|c| {
+        c.admin_user = Some("Admin.Nacional".into());
+        c.admin_password = Some("contrasena-inicial-segura".into());
+    })
+    .await;
+    let first = sintra_http::bootstrap::first_admin(&app.state.pool, &app.state.config)
+        .await
+        .unwrap();
+    assert!(matches!(
+        first,
+        sintra_http::bootstrap::Bootstrap::Created { ref username, generated_password: None } if username == "admin.nacional"
+    ));
+    let res = login(&app, "admin.nacional", "contrasena-inicial-segura").await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let token = res.json["access_token"].as_str().unwrap();
+    let me = app.get("/api/v1/auth/me", token).await;
+    assert_eq!(me.json["role"], "national_admin");
+    assert_eq!(me.json["entity_code"], "00");
+    // A second start changes nothing.
+    let again = sintra_http::bootstrap::first_admin(&app.state.pool, &app.state.config)
+        .await
+        .unwrap();
+    assert!(matches!(
+        again,
+        sintra_http::bootstrap::Bootstrap::NotNeeded
+    ));
+
+    // Without a configured password, a one-time one is generated.
+    let fresh = TestApp::new().await;
+    let made = sintra_http::bootstrap::first_admin(&fresh.state.pool, &fresh.state.config)
+        .await
+        .unwrap();
+    let sintra_http::bootstrap::Bootstrap::Created {
+        username,
+        generated_password: Some(password),
+    } = made
+    else {
+        panic!("a one-time password is generated");
+    };
+    assert_eq!(login(&fresh, &username, &password).await.status, 200);
+}

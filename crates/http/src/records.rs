@@ -559,6 +559,12 @@ async fn insert_audited(
     .await
 }
 
+fn updated(row: &RecordRow, body: Value) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(etag(row.version))
+        .json(body)
+}
+
 fn created(row: &RecordRow, body: Value) -> HttpResponse {
     HttpResponse::Created()
         .insert_header(etag(row.version))
@@ -718,9 +724,7 @@ pub async fn update(
         rejects_duplicates(req),
     )
     .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(etag(row.version))
-        .json(body))
+    Ok(updated(&row, body))
 }
 
 /// Creates or replaces the record the caller's institution knows by this
@@ -786,9 +790,7 @@ pub async fn upsert_by_folio(
                 rejects_duplicates(req),
             )
             .await?;
-            Ok(HttpResponse::Ok()
-                .insert_header(etag(row.version))
-                .json(body))
+            Ok(updated(&row, body))
         }
     }
 }
