@@ -157,3 +157,19 @@ pub async fn after_write(
     }
     Ok(warnings.into_iter().map(|w| w.json).collect())
 }
+
+/// Stores a person's keys and the pairs already found for it (an import
+/// checks every row before it commits, so it need not search again).
+pub async fn index(
+    conn: &mut AsyncPgConnection,
+    row: &RecordRow,
+    warnings: &[Warning],
+) -> ApiResult<()> {
+    store::replace_keys(conn, row.id, &blocking_keys(&facts(&row.fields()))).await?;
+    for w in warnings {
+        let level = serde_json::to_value(w.level).ok();
+        let level = level.as_ref().and_then(Value::as_str).unwrap_or("possible");
+        store::raise_pair(conn, row.id, w.candidate_id, level, w.score).await?;
+    }
+    Ok(())
+}

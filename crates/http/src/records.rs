@@ -19,6 +19,7 @@ use sintra_domain::validation::{
     catalog_refs, diff, mask_personal, validate_record, CatalogEntry, FieldError,
 };
 use sintra_persistence::audit::{self, AuditEntry};
+use sintra_persistence::catalogs::CatalogSnapshot;
 use sintra_persistence::records::{self, DataFilter, NewRecord, RecordFilter, RecordRow};
 use sintra_persistence::{catalogs, db, StoreError};
 use uuid::Uuid;
@@ -252,8 +253,50 @@ pub(crate) async fn prepare(
     conn: &mut AsyncPgConnection,
     auth: &Authenticated,
     spec: &FormSpec,
+    input: Map<String, Value>,
+    previous: Option<&RecordRow>,
+) -> ApiResult<Prepared> {
+    prepare_with(conn, auth, spec, input, previous, None).await
+}
+
+/// The catalog entries a batch of submissions names, fetched in one query;
+/// the federal level joins the `entity` catalog where the caller may
+/// register federal records (the Comisión Intersecretarial).
+pub(crate) async fn snapshot_for(
+    conn: &mut AsyncPgConnection,
+    auth: &Authenticated,
+    spec: &FormSpec,
+    inputs: &[Map<String, Value>],
+) -> ApiResult<CatalogSnapshot> {
+    let mut wanted: Vec<(String, String)> =
+        inputs.iter().flat_map(|i| catalog_refs(spec, i)).collect();
+    wanted.sort();
+    wanted.dedup();
+    let mut lookup = catalogs::snapshot(conn, &wanted).await?;
+    if spec.field("entity_code").is_some()
+        && (auth.actor.scope() == Scope::National || auth.actor.entity_code == FEDERAL_ENTITY)
+    {
+        lookup.insert(
+            "entity",
+            FEDERAL_ENTITY,
+            CatalogEntry {
+                active: true,
+                parent_code: None,
+            },
+        );
+    }
+    Ok(lookup)
+}
+
+/// [`prepare`] with the catalog entries already fetched (an Excel import
+/// fetches them once for the whole file).
+pub(crate) async fn prepare_with(
+    conn: &mut AsyncPgConnection,
+    auth: &Authenticated,
+    spec: &FormSpec,
     mut input: Map<String, Value>,
     previous: Option<&RecordRow>,
+    prefetched: Option<&CatalogSnapshot>,
 ) -> ApiResult<Prepared> {
     let scope = auth.actor.scope();
     let parent_field = spec.parent_field();
@@ -286,21 +329,16 @@ pub(crate) async fn prepare(
         }
     }
     resolve_link_folios(conn, auth, spec, &mut input).await?;
-    let mut lookup = catalogs::snapshot(conn, &catalog_refs(spec, &input)).await?;
-    if spec.field("entity_code").is_some()
-        && (scope == Scope::National || auth.actor.entity_code == FEDERAL_ENTITY)
-    {
-        lookup.insert(
-            "entity",
-            FEDERAL_ENTITY,
-            CatalogEntry {
-                active: true,
-                parent_code: None,
-            },
-        );
-    }
+    let fetched;
+    let lookup = match prefetched {
+        Some(l) => l,
+        None => {
+            fetched = snapshot_for(conn, auth, spec, std::slice::from_ref(&input)).await?;
+            &fetched
+        }
+    };
     let previous_fields = previous.map(RecordRow::fields);
-    let data = validate_record(spec, &input, previous_fields.as_ref(), &lookup, today())
+    let data = validate_record(spec, &input, previous_fields.as_ref(), lookup, today())
         .map_err(ApiError::Validation)?;
 
     // The parent must be visible to the caller; then its own ancestors.
@@ -473,6 +511,7 @@ pub(crate) async fn store_prepared(
     spec: &FormSpec,
     prepared: Prepared,
     previous: Option<&RecordRow>,
+    known_duplicates: Option<&[duplicates::Warning]>,
 ) -> ApiResult<(RecordRow, bool, Option<Vec<Value>>)> {
     let (row, created) = match previous {
         Some(before) => {
@@ -508,7 +547,13 @@ pub(crate) async fn store_prepared(
             )
         }
     };
-    let warnings = after_write(conn, auth, spec, &row, false).await?;
+    let warnings = match known_duplicates {
+        Some(known) if spec.key.as_str() == duplicates::PERSON_FORM => {
+            duplicates::index(conn, &row, known).await?;
+            None
+        }
+        _ => after_write(conn, auth, spec, &row, false).await?,
+    };
     Ok((row, created, warnings))
 }
 

@@ -11,7 +11,7 @@ use actix_web::{get, post, web, HttpResponse};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use futures_util::StreamExt;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use sintra_domain::access::{Permission, Scope};
 use sintra_domain::duplicates::{blocking_keys, compare};
 use sintra_domain::forms::{all_specs, FieldType, FormKey, FormSpec};
@@ -234,11 +234,19 @@ pub async fn import(
 
     let mut errors: Vec<CellError> = sheet.header_errors();
     let mut warnings: Vec<Value> = vec![];
-    let mut valid: Vec<(records::Prepared, Option<RecordRow>)> = vec![];
+    let mut valid: Vec<(
+        records::Prepared,
+        Option<RecordRow>,
+        Vec<duplicates::Warning>,
+    )> = vec![];
     let mut seen_keys: HashMap<String, (u32, sintra_domain::duplicates::PersonFacts)> =
         HashMap::new();
     let is_person = key.as_str() == duplicates::PERSON_FORM;
     if errors.is_empty() {
+        // One catalog query for the whole file.
+        let inputs: Vec<Map<String, Value>> = sheet.rows.iter().map(|r| r.values()).collect();
+        let lookup = records::snapshot_for(&mut conn, &auth, spec, &inputs).await?;
+        drop(inputs);
         for row in &sheet.rows {
             if !row.problems.is_empty() {
                 errors.extend(sheet.locate(row, vec![]));
@@ -256,7 +264,16 @@ pub async fn import(
                 }
                 None => None,
             };
-            match records::prepare(&mut conn, &auth, spec, values, previous.as_ref()).await {
+            match records::prepare_with(
+                &mut conn,
+                &auth,
+                spec,
+                values,
+                previous.as_ref(),
+                Some(&lookup),
+            )
+            .await
+            {
                 Ok(prepared) => {
                     if is_person {
                         let facts = duplicates::facts(&prepared.data);
@@ -271,20 +288,24 @@ pub async fn import(
                         for k in blocking_keys(&facts) {
                             seen_keys.entry(k).or_insert((row.row, facts.clone()));
                         }
-                        for w in duplicates::find(
+                    }
+                    let found = if is_person {
+                        duplicates::find(
                             &mut conn,
                             &auth,
                             previous.as_ref().map(|p| p.id),
                             &prepared.data,
                         )
                         .await?
-                        {
-                            let mut j = w.json;
-                            j["row"] = json!(row.row);
-                            warnings.push(j);
-                        }
+                    } else {
+                        vec![]
+                    };
+                    for w in &found {
+                        let mut j = w.json.clone();
+                        j["row"] = json!(row.row);
+                        warnings.push(j);
                     }
-                    valid.push((prepared, previous));
+                    valid.push((prepared, previous, found));
                 }
                 Err(ApiError::Validation(field_errors)) => {
                     errors.extend(sheet.locate(row, field_errors))
@@ -351,9 +372,16 @@ pub async fn import(
     let (created, updated) = conn
         .transaction::<_, ApiError, _>(async |conn| {
             let (mut created, mut updated) = (0usize, 0usize);
-            for (prepared, previous) in valid {
-                let (_, was_created, _) =
-                    records::store_prepared(conn, &auth, spec, prepared, previous.as_ref()).await?;
+            for (prepared, previous, found) in valid {
+                let (_, was_created, _) = records::store_prepared(
+                    conn,
+                    &auth,
+                    spec,
+                    prepared,
+                    previous.as_ref(),
+                    Some(&found),
+                )
+                .await?;
                 if was_created {
                     created += 1
                 } else {
