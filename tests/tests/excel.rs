@@ -184,6 +184,26 @@ async fn a_filled_template_round_trips_with_a_dry_run_then_a_commit() {
     assert_eq!(res.status, 200, "{}", res.text());
     let session = &app.get("/api/v1/sessions", &op.token).await.json["items"][0];
     assert_eq!(session["commission_id"], listed.json["items"][0]["id"]);
+    // A corrected file replaces the rows it names by folio.
+    let corrected = filled(
+        FormKey::Session,
+        &[
+            json!({"external_folio": "S-1", "commission_folio": "C-1", "number": 1, "session_type": "EXTRAORDINARIA", "date": "2020-01-15"}),
+        ],
+    );
+    let res = upload(&app, &op, "session", false, &corrected).await;
+    assert_eq!(
+        (
+            res.json["rows_created"].clone(),
+            res.json["rows_updated"].clone()
+        ),
+        (json!(0), json!(1)),
+        "{}",
+        res.text()
+    );
+    let sessions = app.get("/api/v1/sessions", &op.token).await;
+    assert_eq!(sessions.json["items"].as_array().unwrap().len(), 1);
+    assert_eq!(sessions.json["items"][0]["session_type"], "EXTRAORDINARIA");
 
     // Audited as one import.
     let federal = app.institution("00", "Secretaría Técnica").await;
@@ -192,8 +212,9 @@ async fn a_filled_template_round_trips_with_a_dry_run_then_a_commit() {
         .get("/api/v1/audit/events?action=import", &auditor.token)
         .await;
     let items = events.json["items"].as_array().unwrap();
-    assert_eq!(items.len(), 2, "{}", events.text());
-    assert_eq!(items[1]["details"]["rows_created"], 2);
+    assert_eq!(items.len(), 3, "{}", events.text());
+    let commission_import = items.iter().find(|e| e["resource_type"] == "commission").unwrap();
+    assert_eq!(commission_import["details"]["rows_created"], 2);
 }
 
 #[actix_web::test]

@@ -151,9 +151,7 @@ pub async fn after_write(
         });
     }
     for w in &warnings {
-        let level = serde_json::to_value(w.level).ok();
-        let level = level.as_ref().and_then(Value::as_str).unwrap_or("possible");
-        store::raise_pair(conn, row.id, w.candidate_id, level, w.score).await?;
+        raise(conn, row.id, w).await?;
     }
     Ok(warnings.into_iter().map(|w| w.json).collect())
 }
@@ -167,9 +165,18 @@ pub async fn index(
 ) -> ApiResult<()> {
     store::replace_keys(conn, row.id, &blocking_keys(&facts(&row.fields()))).await?;
     for w in warnings {
-        let level = serde_json::to_value(w.level).ok();
-        let level = level.as_ref().and_then(Value::as_str).unwrap_or("possible");
-        store::raise_pair(conn, row.id, w.candidate_id, level, w.score).await?;
+        raise(conn, row.id, w).await?;
     }
+    Ok(())
+}
+
+/// Records the pair of a person and one of its possible duplicates.
+pub async fn raise(conn: &mut AsyncPgConnection, person: Uuid, w: &Warning) -> ApiResult<()> {
+    let level = match w.level {
+        MatchLevel::Exact => "exact",
+        MatchLevel::Probable => "probable",
+        MatchLevel::Possible => "possible",
+    };
+    store::raise_pair(conn, person, w.candidate_id, level, w.score).await?;
     Ok(())
 }

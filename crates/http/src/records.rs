@@ -450,8 +450,23 @@ fn folio_conflict() -> ApiError {
     }
 }
 
+/// The row a prepared record becomes, owned by the caller's institution.
+pub(crate) fn new_record(auth: &Authenticated, spec: &FormSpec, prepared: Prepared) -> NewRecord {
+    NewRecord {
+        id: Uuid::now_v7(),
+        form: spec.key.as_str().into(),
+        entity_code: prepared.entity_code,
+        institution_id: auth.actor.institution_id,
+        parent_id: prepared.parent_id,
+        external_folio: folio_of(&prepared.data),
+        data: Value::Object(prepared.data),
+        created_by: Some(auth.actor.user_id),
+        updated_by: Some(auth.actor.user_id),
+    }
+}
+
 /// Maps the uniqueness conflicts a record write can hit to their meaning.
-fn write_conflict(e: StoreError) -> ApiError {
+pub(crate) fn write_conflict(e: StoreError) -> ApiError {
     match e {
         StoreError::Conflict { constraint } if constraint == "records_folio" => folio_conflict(),
         StoreError::Conflict { constraint } if constraint == "idempotency_keys_pkey" => {
@@ -530,17 +545,7 @@ pub(crate) async fn store_prepared(
             (after, false)
         }
         None => {
-            let new = NewRecord {
-                id: Uuid::now_v7(),
-                form: spec.key.as_str().into(),
-                entity_code: prepared.entity_code,
-                institution_id: auth.actor.institution_id,
-                parent_id: prepared.parent_id,
-                external_folio: folio_of(&prepared.data),
-                data: Value::Object(prepared.data),
-                created_by: Some(auth.actor.user_id),
-                updated_by: Some(auth.actor.user_id),
-            };
+            let new = new_record(auth, spec, prepared);
             (
                 records::insert(conn, &new).await.map_err(write_conflict)?,
                 true,
@@ -572,18 +577,8 @@ async fn insert_audited(
     idempotency: Option<(&str, &str)>,
     reject_duplicates: bool,
 ) -> ApiResult<(RecordRow, Value)> {
-    let new = NewRecord {
-        id: Uuid::now_v7(),
-        form: spec.key.as_str().into(),
-        entity_code: prepared.entity_code,
-        institution_id: auth.actor.institution_id,
-        parent_id: prepared.parent_id,
-        external_folio: folio_of(&prepared.data),
-        data: Value::Object(prepared.data.clone()),
-        created_by: Some(auth.actor.user_id),
-        updated_by: Some(auth.actor.user_id),
-    };
     let changes = Value::Object(diff(spec, &Map::new(), &prepared.data));
+    let new = new_record(auth, spec, prepared);
     let ctx = auth.audit_context();
     let institution = auth.actor.institution_id;
     conn.transaction::<_, ApiError, _>(async |conn| {

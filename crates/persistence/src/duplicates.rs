@@ -35,6 +35,22 @@ pub async fn replace_keys(
     Ok(())
 }
 
+/// Adds the keys of many new people at once (an import).
+pub async fn insert_keys(conn: &mut AsyncPgConnection, keys: &[(String, Uuid)]) -> StoreResult<()> {
+    for chunk in keys.chunks(10_000) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|(k, id)| (person_keys::key.eq(k), person_keys::person_id.eq(*id)))
+            .collect();
+        diesel::insert_into(person_keys::table)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Everyone sharing a key with these, nationwide (scope decides later what
 /// the caller is told about each), except `exclude`.
 pub async fn candidates(

@@ -218,6 +218,18 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewRecord) -> StoreResul
         .await?)
 }
 
+/// Inserts many records at once (an import), in statements of a size
+/// PostgreSQL's bind-parameter limit allows.
+pub async fn insert_many(conn: &mut AsyncPgConnection, rows: &[NewRecord]) -> StoreResult<()> {
+    for chunk in rows.chunks(2_000) {
+        diesel::insert_into(records::table)
+            .values(chunk)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Replaces a record's fields at the expected version.
 pub async fn update(
     conn: &mut AsyncPgConnection,

@@ -165,6 +165,16 @@ async fn read_upload(mut payload: Multipart, limit: u64) -> ApiResult<Vec<u8>> {
     })
 }
 
+fn repeated_import() -> ApiError {
+    ApiError::Conflict {
+        code: "repeated_import",
+        detail: Message::new(
+            "Su institución ya importó este mismo archivo para este formulario.",
+            "Your institution already imported this very file for this form.",
+        ),
+    }
+}
+
 fn cell_error_json(e: &CellError, lang: Lang) -> Value {
     json!({
         "row": e.row,
@@ -213,13 +223,7 @@ pub async fn import(
     let sha = sha256_hex(&bytes);
     let mut conn = db::conn(&state.pool).await?;
     if imports::already_committed(&mut conn, auth.actor.institution_id, key.as_str(), &sha).await? {
-        return Err(ApiError::Conflict {
-            code: "repeated_import",
-            detail: Message::new(
-                "Su institución ya importó este mismo archivo para este formulario.",
-                "Your institution already imported this very file for this form.",
-            ),
-        });
+        return Err(repeated_import());
     }
     let parse_bytes = bytes.clone();
     let parse_limits = limits;
@@ -371,22 +375,42 @@ pub async fn import(
     }
     let (created, updated) = conn
         .transaction::<_, ApiError, _>(async |conn| {
-            let (mut created, mut updated) = (0usize, 0usize);
+            // New records go in by thousands; replaced ones one by one.
+            let (mut news, mut keys, mut pairs, mut updated) = (vec![], vec![], vec![], 0usize);
             for (prepared, previous, found) in valid {
-                let (_, was_created, _) = records::store_prepared(
-                    conn,
-                    &auth,
-                    spec,
-                    prepared,
-                    previous.as_ref(),
-                    Some(&found),
-                )
-                .await?;
-                if was_created {
-                    created += 1
-                } else {
-                    updated += 1
+                if let Some(before) = previous {
+                    records::store_prepared(
+                        conn,
+                        &auth,
+                        spec,
+                        prepared,
+                        Some(&before),
+                        Some(&found),
+                    )
+                    .await?;
+                    updated += 1;
+                    continue;
                 }
+                let new = records::new_record(&auth, spec, prepared);
+                if is_person {
+                    if let Value::Object(data) = &new.data {
+                        keys.extend(
+                            blocking_keys(&duplicates::facts(data))
+                                .into_iter()
+                                .map(|k| (k, new.id)),
+                        );
+                    }
+                    pairs.extend(found.into_iter().map(|w| (new.id, w)));
+                }
+                news.push(new);
+            }
+            let created = news.len();
+            rows::insert_many(conn, &news)
+                .await
+                .map_err(records::write_conflict)?;
+            sintra_persistence::duplicates::insert_keys(conn, &keys).await?;
+            for (id, w) in &pairs {
+                duplicates::raise(conn, *id, w).await?;
             }
             report["rows_created"] = json!(created);
             report["rows_updated"] = json!(updated);
@@ -396,13 +420,7 @@ pub async fn import(
                 ..base
             };
             imports::insert(conn, &new).await.map_err(|e| match e {
-                sintra_persistence::StoreError::Conflict { .. } => ApiError::Conflict {
-                    code: "repeated_import",
-                    detail: Message::new(
-                        "Su institución ya importó este mismo archivo para este formulario.",
-                        "Your institution already imported this very file for this form.",
-                    ),
-                },
+                sintra_persistence::StoreError::Conflict { .. } => repeated_import(),
                 other => other.into(),
             })?;
             let entry = AuditEntry::modification(&ctx, "import", key.as_str())
