@@ -213,7 +213,10 @@ async fn a_filled_template_round_trips_with_a_dry_run_then_a_commit() {
         .await;
     let items = events.json["items"].as_array().unwrap();
     assert_eq!(items.len(), 3, "{}", events.text());
-    let commission_import = items.iter().find(|e| e["resource_type"] == "commission").unwrap();
+    let commission_import = items
+        .iter()
+        .find(|e| e["resource_type"] == "commission")
+        .unwrap();
     assert_eq!(commission_import["details"]["rows_created"], 2);
 }
 

@@ -69,61 +69,110 @@ pub async fn find(
     person: Option<Uuid>,
     data: &Map<String, Value>,
 ) -> ApiResult<Vec<Warning>> {
-    let me = facts(data);
-    let keys = blocking_keys(&me);
-    let candidates = store::candidates(conn, PERSON_FORM, &keys, person, MAX_CANDIDATES).await?;
-    let dismissed = match person {
-        Some(p) => store::dismissed_partners(conn, p).await?,
-        None => Default::default(),
-    };
+    Ok(find_many(conn, auth, &[(person, data)])
+        .await?
+        .pop()
+        .unwrap_or_default())
+}
+
+/// [`find`] for many people at once (an Excel import): one query fetches
+/// every block they touch, and each person is compared with its own.
+pub async fn find_many(
+    conn: &mut AsyncPgConnection,
+    auth: &Authenticated,
+    people: &[(Option<Uuid>, &Map<String, Value>)],
+) -> ApiResult<Vec<Vec<Warning>>> {
+    let mine: Vec<PersonFacts> = people.iter().map(|(_, d)| facts(d)).collect();
+    let my_keys: Vec<Vec<String>> = mine.iter().map(blocking_keys).collect();
+    let mut all: Vec<String> = my_keys.iter().flatten().cloned().collect();
+    all.sort();
+    all.dedup();
+    let limit = MAX_CANDIDATES * people.len().max(1) as i64;
+    let candidates = store::candidates(conn, PERSON_FORM, &all, None, limit).await?;
+    let their_facts: Vec<PersonFacts> = candidates.iter().map(|c| facts(&c.fields())).collect();
+    let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, f) in their_facts.iter().enumerate() {
+        for k in blocking_keys(f) {
+            by_key.entry(k).or_default().push(i);
+        }
+    }
     let scope = auth.actor.scope();
     let mut institutions: HashMap<Uuid, String> = HashMap::new();
-    let mut out = vec![];
-    for c in candidates {
-        if dismissed.contains(&c.id) {
-            continue;
-        }
-        let Some(m) = compare(&me, &facts(&c.fields())) else {
-            continue;
+    let mut out = Vec::with_capacity(people.len());
+    for (j, (person, _)) in people.iter().enumerate() {
+        let dismissed = match person {
+            Some(p) => store::dismissed_partners(conn, *p).await?,
+            None => Default::default(),
         };
-        let name = match institutions.get(&c.institution_id) {
-            Some(n) => n.clone(),
-            None => {
-                let n = org::get_institution(conn, &Scope::National, c.institution_id)
-                    .await?
-                    .name;
-                institutions.insert(c.institution_id, n.clone());
-                n
+        // Collected first: nothing borrowed from the maps lives across an await.
+        let mut block: Vec<usize> = my_keys[j]
+            .iter()
+            .filter_map(|k| by_key.get(k))
+            .flatten()
+            .copied()
+            .collect();
+        block.sort_unstable();
+        block.dedup();
+        let mut warnings = vec![];
+        for i in block {
+            let c = &candidates[i];
+            if Some(c.id) == *person || dismissed.contains(&c.id) {
+                continue;
             }
-        };
-        let visible = scope.contains(&c.entity_code, c.institution_id);
-        let candidate = if visible {
-            json!({"id": c.id, "entity_code": c.entity_code, "institution": name})
-        } else {
-            json!({"entity_code": c.entity_code, "institution": name})
-        };
-        out.push(Warning {
-            level: m.level,
-            score: m.score,
-            candidate_id: c.id,
-            json: json!({
-                "code": "possible_duplicate",
-                "level": m.level,
-                "score": m.score,
-                "candidate": candidate,
-                "comparison": if visible { serde_json::to_value(m.comparison).unwrap_or(Value::Null) } else { Value::Null },
-            }),
+            let Some(m) = compare(&mine[j], &their_facts[i]) else {
+                continue;
+            };
+            let name = match institutions.get(&c.institution_id) {
+                Some(n) => n.clone(),
+                None => {
+                    let n = org::get_institution(conn, &Scope::National, c.institution_id)
+                        .await?
+                        .name;
+                    institutions.insert(c.institution_id, n.clone());
+                    n
+                }
+            };
+            warnings.push(describe(&scope, c, m, name));
+        }
+        warnings.sort_by(|a, b| {
+            b.level.rank().cmp(&a.level.rank()).then(
+                b.score
+                    .partial_cmp(&a.score)
+                    .unwrap_or(std::cmp::Ordering::Equal),
+            )
         });
+        warnings.truncate(MAX_WARNINGS);
+        out.push(warnings);
     }
-    out.sort_by(|a, b| {
-        b.level.rank().cmp(&a.level.rank()).then(
-            b.score
-                .partial_cmp(&a.score)
-                .unwrap_or(std::cmp::Ordering::Equal),
-        )
-    });
-    out.truncate(MAX_WARNINGS);
     Ok(out)
+}
+
+/// A candidate as the caller may see it: by id and field comparison only
+/// inside the caller's scope.
+fn describe(
+    scope: &Scope,
+    c: &RecordRow,
+    m: sintra_domain::duplicates::MatchResult,
+    institution: String,
+) -> Warning {
+    let visible = scope.contains(&c.entity_code, c.institution_id);
+    let candidate = if visible {
+        json!({"id": c.id, "entity_code": c.entity_code, "institution": institution})
+    } else {
+        json!({"entity_code": c.entity_code, "institution": institution})
+    };
+    Warning {
+        level: m.level,
+        score: m.score,
+        candidate_id: c.id,
+        json: json!({
+            "code": "possible_duplicate",
+            "level": m.level,
+            "score": m.score,
+            "candidate": candidate,
+            "comparison": if visible { serde_json::to_value(m.comparison).unwrap_or(Value::Null) } else { Value::Null },
+        }),
+    }
 }
 
 /// After a person is written (inside its transaction): refreshes its keys,

@@ -243,6 +243,7 @@ pub async fn import(
         Option<RecordRow>,
         Vec<duplicates::Warning>,
     )> = vec![];
+    let mut valid_rows: Vec<u32> = vec![];
     let mut seen_keys: HashMap<String, (u32, sintra_domain::duplicates::PersonFacts)> =
         HashMap::new();
     let is_person = key.as_str() == duplicates::PERSON_FORM;
@@ -293,29 +294,34 @@ pub async fn import(
                             seen_keys.entry(k).or_insert((row.row, facts.clone()));
                         }
                     }
-                    let found = if is_person {
-                        duplicates::find(
-                            &mut conn,
-                            &auth,
-                            previous.as_ref().map(|p| p.id),
-                            &prepared.data,
-                        )
-                        .await?
-                    } else {
-                        vec![]
-                    };
-                    for w in &found {
-                        let mut j = w.json.clone();
-                        j["row"] = json!(row.row);
-                        warnings.push(j);
-                    }
-                    valid.push((prepared, previous, found));
+                    valid.push((prepared, previous, vec![]));
+                    valid_rows.push(row.row);
                 }
                 Err(ApiError::Validation(field_errors)) => {
                     errors.extend(sheet.locate(row, field_errors))
                 }
                 Err(other) => return Err(other),
             }
+        }
+    }
+    // Duplicates against the system, a few hundred people per query.
+    if is_person {
+        let mut offset = 0;
+        for chunk in valid.chunks_mut(500) {
+            let people: Vec<(Option<Uuid>, &Map<String, Value>)> = chunk
+                .iter()
+                .map(|(p, prev, _)| (prev.as_ref().map(|r| r.id), &p.data))
+                .collect();
+            let found = duplicates::find_many(&mut conn, &auth, &people).await?;
+            for (k, ((_, _, slot), warnings_of_row)) in chunk.iter_mut().zip(found).enumerate() {
+                for w in &warnings_of_row {
+                    let mut j = w.json.clone();
+                    j["row"] = json!(valid_rows[offset + k]);
+                    warnings.push(j);
+                }
+                *slot = warnings_of_row;
+            }
+            offset += chunk.len();
         }
     }
     let rows_read = sheet.rows.len();
