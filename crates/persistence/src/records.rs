@@ -98,6 +98,31 @@ pub async fn find_by_folio(
         .optional()?)
 }
 
+/// The records an institution sent under any of these folios, by folio.
+pub async fn find_by_folios(
+    conn: &mut AsyncPgConnection,
+    institution_id: Uuid,
+    form: &str,
+    folios: &[String],
+) -> StoreResult<std::collections::HashMap<String, RecordRow>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in folios.chunks(5_000) {
+        let rows: Vec<RecordRow> = records::table
+            .filter(records::institution_id.eq(institution_id))
+            .filter(records::form.eq(form))
+            .filter(records::external_folio.eq_any(chunk))
+            .select(RecordRow::as_select())
+            .load(conn)
+            .await?;
+        for r in rows {
+            if let Some(f) = r.external_folio.clone() {
+                out.insert(f, r);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// One condition on a field of `data`. Keys come from the form spec, never
 /// from the caller; values are bound parameters.
 #[derive(Debug, Clone)]

@@ -251,7 +251,16 @@ pub async fn import(
         // One catalog query for the whole file.
         let inputs: Vec<Map<String, Value>> = sheet.rows.iter().map(|r| r.values()).collect();
         let lookup = records::snapshot_for(&mut conn, &auth, spec, &inputs).await?;
+        // Rows that name a folio the institution already sent replace it.
+        let folios: Vec<String> = inputs
+            .iter()
+            .filter_map(|i| i.get("external_folio").and_then(Value::as_str))
+            .map(|f| f.trim().to_string())
+            .collect();
         drop(inputs);
+        let existing =
+            rows::find_by_folios(&mut conn, auth.actor.institution_id, key.as_str(), &folios)
+                .await?;
         for row in &sheet.rows {
             if !row.problems.is_empty() {
                 errors.extend(sheet.locate(row, vec![]));
@@ -262,13 +271,7 @@ pub async fn import(
                 .get("external_folio")
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            let previous = match folio {
-                Some(f) => {
-                    rows::find_by_folio(&mut conn, auth.actor.institution_id, key.as_str(), &f)
-                        .await?
-                }
-                None => None,
-            };
+            let previous = folio.and_then(|f| existing.get(f.trim()).cloned());
             match records::prepare_with(
                 &mut conn,
                 &auth,
