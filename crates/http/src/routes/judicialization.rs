@@ -5,24 +5,21 @@
 //! that only moves back after an appeal, an abbreviated procedure only
 //! before the trial) lives in `sintra_domain::consistency`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sintra_domain::access::Permission;
-use sintra_domain::forms::FormKey;
 use sintra_domain::i18n::Message;
 use sintra_domain::validation::{CatalogLookup, FieldError};
 use sintra_persistence::judicialization::{self as store, CountCell, CountFilter};
 use sintra_persistence::{catalogs, db};
 use utoipa::IntoParams;
-use uuid::Uuid;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::records;
 use crate::state::AppState;
 
 crate::record_routes!(
@@ -62,71 +59,15 @@ crate::record_routes!(
     "sentences, one per defendant and crime; not dated before the case's judicialization, and by abbreviated procedure only before the trial opened"
 );
 
-/// The dated timeline of a criminal case (procedural events), in the
-/// order recorded, which is date order.
-#[utoipa::path(
-    tag = "judicialization",
-    security(("bearer" = [])),
-    params(("id" = Uuid, Path), ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query)),
-    responses(
-        (status = 200, description = "A page of procedural events", body = Object),
-        (status = 404, body = Problem, content_type = "application/problem+json")
-    )
-)]
-#[get("/criminal-cases/{id}/events")]
-pub async fn list_events(
-    state: web::Data<AppState>,
-    auth: Authenticated,
-    id: web::Path<Uuid>,
-    query: web::Query<HashMap<String, String>>,
-) -> ApiResult<HttpResponse> {
-    let case =
-        records::parent_in_scope(&state, &auth, FormKey::CriminalCase, id.into_inner()).await?;
-    records::list(
-        &state,
-        &auth,
-        FormKey::ProceduralEvent,
-        query.into_inner(),
-        Some(case.id),
-    )
-    .await
-}
-
-/// Record a procedural event of a criminal case (audiencia inicial,
-/// vinculación, medidas cautelares, acusación, apertura a juicio, …). Its
-/// date may not precede the case's judicialization nor the latest event
-/// already recorded: send a history oldest first.
-#[utoipa::path(
-    tag = "judicialization",
-    security(("bearer" = [])),
-    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
-    request_body(content = Object, description = "event_type, date, notes"),
-    responses(
-        (status = 201, description = "The procedural event", body = Object),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")
-    )
-)]
-#[post("/criminal-cases/{id}/events")]
-pub async fn create_event(
-    state: web::Data<AppState>,
-    auth: Authenticated,
-    req: HttpRequest,
-    id: web::Path<Uuid>,
-    body: web::Json<Map<String, Value>>,
-) -> ApiResult<HttpResponse> {
-    let case =
-        records::parent_in_scope(&state, &auth, FormKey::CriminalCase, id.into_inner()).await?;
-    records::create(
-        &state,
-        &auth,
-        &req,
-        FormKey::ProceduralEvent,
-        body.into_inner(),
-        Some(case.id),
-    )
-    .await
-}
+crate::child_routes!(
+    events,
+    sintra_domain::forms::FormKey::CriminalCase,
+    sintra_domain::forms::FormKey::ProceduralEvent,
+    "judicialization",
+    "/criminal-cases/{id}/events",
+    "The dated timeline of a criminal case (procedural events), in the order recorded, which is date order.",
+    "Record a procedural event of a criminal case (audiencia inicial, vinculación, medidas cautelares, acusación, apertura a juicio, …). Its date may not precede the case's judicialization nor the latest event already recorded: send a history oldest first."
+);
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

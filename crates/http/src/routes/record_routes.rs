@@ -137,3 +137,70 @@ macro_rules! record_routes {
         }
     };
 }
+
+/// `child_routes!(module, Parent, Child, "tag", "/parents/{id}/children", "list doc", "create doc")`
+/// defines `module::{list, create}` for records that only exist under a
+/// parent (an agreement's follow-ups, a case's procedural events): the
+/// parent must lie in the caller's scope (404 otherwise).
+#[macro_export]
+macro_rules! child_routes {
+    ($module:ident, $parent:expr, $child:expr, $tag:literal, $path:literal, $list_doc:literal, $create_doc:literal) => {
+        pub mod $module {
+            use std::collections::HashMap;
+
+            use actix_web::{get, post, web, HttpRequest, HttpResponse};
+            use serde_json::{Map, Value};
+            use uuid::Uuid;
+
+            use $crate::auth::Authenticated;
+            use $crate::error::{ApiResult, Problem};
+            use $crate::records;
+            use $crate::state::AppState;
+
+            #[doc = $list_doc]
+            #[utoipa::path(
+                tag = $tag,
+                security(("bearer" = [])),
+                params(("id" = Uuid, Path), ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query)),
+                responses(
+                    (status = 200, description = "A page of records: {items, next_cursor}", body = Object),
+                    (status = 404, body = Problem, content_type = "application/problem+json")
+                )
+            )]
+            #[get($path)]
+            pub async fn list(
+                state: web::Data<AppState>,
+                auth: Authenticated,
+                id: web::Path<Uuid>,
+                query: web::Query<HashMap<String, String>>,
+            ) -> ApiResult<HttpResponse> {
+                let parent = records::parent_in_scope(&state, &auth, $parent, id.into_inner()).await?;
+                records::list(&state, &auth, $child, query.into_inner(), Some(parent.id)).await
+            }
+
+            #[doc = $create_doc]
+            #[utoipa::path(
+                tag = $tag,
+                security(("bearer" = [])),
+                params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+                request_body(content = Object, description = "The form's fields (the parent comes from the path)"),
+                responses(
+                    (status = 201, description = "The created record", body = Object),
+                    (status = 404, body = Problem, content_type = "application/problem+json"),
+                    (status = 422, body = Problem, content_type = "application/problem+json")
+                )
+            )]
+            #[post($path)]
+            pub async fn create(
+                state: web::Data<AppState>,
+                auth: Authenticated,
+                req: HttpRequest,
+                id: web::Path<Uuid>,
+                body: web::Json<Map<String, Value>>,
+            ) -> ApiResult<HttpResponse> {
+                let parent = records::parent_in_scope(&state, &auth, $parent, id.into_inner()).await?;
+                records::create(&state, &auth, &req, $child, body.into_inner(), Some(parent.id)).await
+            }
+        }
+    };
+}
