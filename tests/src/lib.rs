@@ -22,6 +22,9 @@ use uuid::Uuid;
 pub use sintra_http;
 pub use sintra_persistence;
 
+/// How long a test request may take (benchmarks import 100,000 rows).
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(900);
+
 /// Any password that passes the strength rule, for seeded users.
 pub const PASSWORD: &str = "contrasena-de-prueba-123";
 
@@ -287,7 +290,11 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Answer {
-        let mut req = self.server.request(method, self.url(path));
+        // Long enough for the benchmarks' large imports and exports.
+        let mut req = self
+            .server
+            .request(method, self.url(path))
+            .timeout(REQUEST_TIMEOUT);
         if let Some(t) = token {
             req = req.insert_header(("Authorization", format!("Bearer {t}")));
         }
@@ -306,7 +313,10 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> Answer {
-        let mut req = self.server.request(method, self.url(path));
+        let mut req = self
+            .server
+            .request(method, self.url(path))
+            .timeout(REQUEST_TIMEOUT);
         for (k, v) in headers {
             req = req.insert_header((*k, *v));
         }
