@@ -1,82 +1,125 @@
-//! Excel import and export speed (DESIGN.md §11), with references measured
-//! in the same run:
-//! - importing N victims from a workbook through the API (parse, validate,
-//!   duplicate check, insert, audit) against PostgreSQL `COPY` of the same
-//!   rows into a table shaped like `records` (target: within 3×);
-//! - exporting them through the API against Python's XlsxWriter writing
-//!   the same rows (target: at least 5× faster);
-//! - the export writer's peak memory for N and 4·N rows, each in a child
-//!   process (it must not grow with the row count).
+//! Excel import and export speed (DESIGN.md §11; issue 8, "Measure it"),
+//! printed as ratios against references measured in the same run:
 //!
-//! `cargo bench -p sintra-tests --bench excel` (N = `SINTRA_BENCH_ROWS`,
-//! default 100,000). Python's reference is installed with pip when missing;
-//! without it the ratio is reported as unavailable.
+//! 1. **Import.** N victims (`SINTRA_BENCH_ROWS`, default 100,000; the
+//!    import's row limit) are generated with the labelled-set generator
+//!    (realistic names, sexes, dates and CURPs, hard negatives and 1%
+//!    perturbed copies), written as an operator fills the template, and
+//!    uploaded to `POST /api/v1/excel/imports/victim?dry_run=false` as an
+//!    operator: parse, validate, duplicate check, insert and audit, in one
+//!    request. Reference: PostgreSQL `COPY` of the very rows the import
+//!    stored (every column of `records`, read back untimed with
+//!    `COPY … TO STDOUT`) into a fresh `(LIKE records INCLUDING ALL)` table
+//!    of the same database, over tokio-postgres. Target: within 3×.
+//! 2. **Export.** `GET /api/v1/excel/exports/victim` of those rows.
+//!    Reference: Python's XlsxWriter (constant-memory mode, as ours) writing
+//!    the same cells (read back from our export: same sheet, columns,
+//!    strings, numbers and date formats), in a subprocess; its own clock
+//!    covers the writing only, not the interpreter's start nor the JSON it
+//!    loads. Installed with pip when missing; else reported unavailable.
+//!    Target: ours at least 5× faster.
+//! 3. **Memory.** The export writer (`sintra_excel::ExportWriter`) writing
+//!    N and 4·N rows, each in a child process (this binary re-run with
+//!    `SINTRA_BENCH_CHILD=export:<rows>`), which reports its peak resident
+//!    memory (`VmHWM`). It must not grow with the row count.
+//!
+//! `cargo bench -p sintra-tests --bench excel`. Everything stops by
+//! itself; the database is dropped at the end and temporary files removed.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use actix_web::http::Method;
+use bytes::Bytes;
+use calamine::{Data, Reader};
+use futures_util::{SinkExt, StreamExt};
+use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
 use serde_json::{json, Map, Value};
 use sintra_domain::access::Role;
 use sintra_domain::duplicates::labelled::generate;
-use sintra_domain::forms::FormKey;
+use sintra_domain::forms::{FieldType, FormKey};
 use sintra_excel::columns::template_columns;
 use sintra_excel::{ExportOptions, ExportWriter, Lang, RecordMeta};
 use sintra_tests::TestApp;
 
+/// Exploitation forms drawn for the rows (codes of catalog
+/// `exploitation_form`).
+const EXPLOITATION: [&str; 5] = [
+    "EXPLOTACION_SEXUAL",
+    "EXPLOTACION_LABORAL",
+    "TRABAJO_FORZADO",
+    "MENDICIDAD_FORZOSA",
+    "MENORES_ACTIVIDADES_DELICTIVAS",
+];
+
+/// `n` victims as an operator of Nuevo León (entity 19) records them: JSON
+/// maps keyed like the form's fields. A share of 1% are perturbed copies of
+/// others (the import warns of them as possible duplicates).
 fn victims(n: usize) -> Vec<Map<String, Value>> {
-    let set = generate(7, n, 0);
-    let municipios = ["19039", "19026", "19046", "19048", "19006"];
+    let copies = n / 100;
+    let set = generate(20261122, n - copies, copies);
     set.people
         .iter()
-        .take(n)
         .enumerate()
         .map(|(i, p)| {
             let mut m = Map::new();
-            m.insert("condition".into(), json!("VICTIMA"));
+            m.insert("external_folio".into(), json!(format!("FGJNL-AV-{i:07}")));
+            let condition = if i % 5 == 0 {
+                "POSIBLE_VICTIMA"
+            } else {
+                "VICTIMA"
+            };
+            m.insert("condition".into(), json!(condition));
             m.insert("given_names".into(), json!(p.given_names));
             m.insert("first_surname".into(), json!(p.first_surname));
-            m.insert("second_surname".into(), json!(p.second_surname));
+            if let Some(s) = &p.second_surname {
+                m.insert("second_surname".into(), json!(s));
+            }
+            if let Some(c) = &p.curp {
+                m.insert("curp".into(), json!(c));
+            }
             m.insert(
                 "sex".into(),
-                json!(p.sex.clone().unwrap_or_else(|| "MUJER".into())),
+                json!(p.sex.as_deref().unwrap_or("NO_IDENTIFICADO")),
             );
-            m.insert(
-                "birth_date".into(),
-                json!(p.birth_date.map(|d| d.to_string())),
-            );
+            let mut detection = p
+                .age_reference_date
+                .unwrap_or_else(|| chrono::NaiveDate::from_ymd_opt(2023, 6, 1).unwrap());
+            if let Some(b) = p.birth_date {
+                if b >= detection {
+                    detection = chrono::NaiveDate::from_ymd_opt(2024, 6, 1).unwrap();
+                }
+                m.insert("birth_date".into(), json!(b.to_string()));
+            } else if let Some(age) = p.age_years {
+                m.insert("age_at_detection".into(), json!(age));
+            }
             m.insert("nationality".into(), json!("MEX"));
-            m.insert("detection_date".into(), json!("2024-03-01"));
+            m.insert("detection_date".into(), json!(detection.to_string()));
             m.insert("detection_entity_code".into(), json!("19"));
+            // Nuevo León's 51 municipalities, 19001 to 19051.
             m.insert(
                 "detection_municipality_code".into(),
-                json!(municipios[i % municipios.len()]),
+                json!(format!("19{:03}", 1 + (i * 7) % 51)),
             );
-            m.insert("exploitation_forms".into(), json!(["EXPLOTACION_SEXUAL"]));
+            let mut forms = vec![EXPLOITATION[i % EXPLOITATION.len()]];
+            if i % 4 == 0 {
+                forms.push(EXPLOITATION[(i / 4 + 1) % EXPLOITATION.len()]);
+                forms.dedup();
+            }
+            m.insert("exploitation_forms".into(), json!(forms));
             m
         })
         .collect()
 }
 
-fn cell_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Array(items) => Some(
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join("; "),
-        ),
-        Value::Null => None,
-        other => Some(other.to_string()),
-    }
-}
-
+/// The victims as a workbook with the template's headers, filled as an
+/// operator fills it: text, numbers, and dates as date cells.
 fn workbook(rows: &[Map<String, Value>]) -> Vec<u8> {
     let columns = template_columns(FormKey::Victim.spec());
-    let mut wb = rust_xlsxwriter::Workbook::new();
+    let date = Format::new().set_num_format("dd/mm/yyyy");
+    let mut wb = Workbook::new();
     let ws = wb
         .add_worksheet_with_constant_memory()
         .unwrap()
@@ -86,47 +129,266 @@ fn workbook(rows: &[Map<String, Value>]) -> Vec<u8> {
         ws.write_string(0, c as u16, col.header(Lang::Es)).unwrap();
     }
     for (r, row) in rows.iter().enumerate() {
+        let r = r as u32 + 1;
         for (c, col) in columns.iter().enumerate() {
-            if let Some(text) = row.get(col.json_key()).and_then(cell_text) {
-                ws.write_string(r as u32 + 1, c as u16, text).unwrap();
+            let c = c as u16;
+            match (col.field.ty, row.get(col.json_key())) {
+                (_, None | Some(Value::Null)) => {}
+                (FieldType::Date, Some(Value::String(s))) => {
+                    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+                    use chrono::Datelike;
+                    let dt =
+                        ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8)
+                            .unwrap();
+                    ws.write_datetime_with_format(r, c, dt, &date).unwrap();
+                }
+                (_, Some(Value::Number(n))) => {
+                    ws.write_number(r, c, n.as_f64().unwrap()).unwrap();
+                }
+                (_, Some(Value::Array(items))) => {
+                    let text: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+                    ws.write_string(r, c, text.join("; ")).unwrap();
+                }
+                (_, Some(Value::String(s))) => {
+                    ws.write_string(r, c, s).unwrap();
+                }
+                (_, Some(other)) => {
+                    ws.write_string(r, c, other.to_string()).unwrap();
+                }
             }
         }
     }
     wb.save_to_buffer().unwrap()
 }
 
-/// Peak resident memory of this process so far (kB).
-fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
+/// A multipart body with the workbook in field `file`, and its content type.
+fn multipart(bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "sintra-bench-boundary";
+    let mut body = Vec::with_capacity(bytes.len() + 512);
+    write!(
+        body,
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"victimas.xlsx\"\r\nContent-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet\r\n\r\n"
+    )
+    .unwrap();
+    body.extend_from_slice(bytes);
+    write!(body, "\r\n--{boundary}--\r\n").unwrap();
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-/// Child mode: export `n` synthetic rows with the streaming writer and
-/// print the peak memory.
+/// Reads the rows the import stored (untimed), then times `COPY` of them
+/// into a fresh table shaped like `records`. Returns (seconds, rows, bytes,
+/// the table's indexes).
+async fn copy_reference(url: &str) -> (f64, u64, usize, String) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect with tokio-postgres");
+    let driver = actix_web::rt::spawn(connection);
+    let stream = client
+        .copy_out("COPY (SELECT * FROM records WHERE form = 'victim' ORDER BY id) TO STDOUT")
+        .await
+        .unwrap();
+    futures_util::pin_mut!(stream);
+    let mut text = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        text.extend_from_slice(&chunk.unwrap());
+    }
+    client
+        .batch_execute("CREATE TABLE copy_reference (LIKE records INCLUDING ALL)")
+        .await
+        .unwrap();
+    // Whole lines in chunks of about 1 MiB, as a client streams a file.
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    while start < text.len() {
+        let mut end = (start + (1 << 20)).min(text.len());
+        while end < text.len() && text[end - 1] != b'\n' {
+            end += 1;
+        }
+        chunks.push(Bytes::copy_from_slice(&text[start..end]));
+        start = end;
+    }
+    let started = Instant::now();
+    let sink = client
+        .copy_in::<_, Bytes>("COPY copy_reference FROM STDIN")
+        .await
+        .unwrap();
+    futures_util::pin_mut!(sink);
+    for chunk in chunks {
+        sink.feed(chunk).await.unwrap();
+    }
+    let copied = sink.as_mut().finish().await.unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    let indexes: String = client
+        .query_one(
+            "SELECT string_agg(indexname, ', ' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'copy_reference'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    drop(client);
+    let _ = driver.await;
+    (secs, copied, text.len(), indexes)
+}
+
+/// One cell of our export, as the Python reference writes it.
+fn cell_json(cell: &Data) -> Value {
+    match cell {
+        Data::Empty => Value::Null,
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => json!(["s", s]),
+        Data::Float(f) => json!(["n", f]),
+        Data::Int(i) => json!(["n", i]),
+        Data::Bool(b) => json!(["b", b]),
+        Data::DateTime(dt) => {
+            let serial = dt.as_f64();
+            let kind = if serial.fract() == 0.0 { "d" } else { "t" };
+            json!([kind, serial])
+        }
+        Data::Error(e) => json!(["s", e.to_string()]),
+    }
+}
+
+/// Writes our export's first sheet as JSON lines (headers, then one array
+/// of cells per row) for the Python reference. Returns the sheet's name and
+/// its data rows.
+fn export_cells(xlsx: &[u8], path: &Path) -> (String, usize) {
+    let mut book: calamine::Xlsx<_> = calamine::Xlsx::new(std::io::Cursor::new(xlsx)).unwrap();
+    let name = book.sheet_names()[0].clone();
+    let range = book.worksheet_range(&name).unwrap();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut rows = range.rows();
+    let headers: Vec<String> = rows.next().unwrap().iter().map(|c| c.to_string()).collect();
+    writeln!(out, "{}", json!(headers)).unwrap();
+    let mut n = 0;
+    for row in rows {
+        let cells: Vec<Value> = row.iter().map(cell_json).collect();
+        writeln!(out, "{}", Value::Array(cells)).unwrap();
+        n += 1;
+    }
+    out.flush().unwrap();
+    (name, n)
+}
+
+/// Python's XlsxWriter writing the cells of `export_cells`; prints the
+/// seconds the writing took (after the input is loaded).
+const PYTHON_WRITER: &str = r##"
+import json, sys, time
+import xlsxwriter
+src, out, sheet = sys.argv[1], sys.argv[2], sys.argv[3]
+with open(src, encoding="utf-8") as f:
+    headers = json.loads(f.readline())
+    rows = [json.loads(line) for line in f]
+start = time.perf_counter()
+wb = xlsxwriter.Workbook(out, {"constant_memory": True})
+ws = wb.add_worksheet(sheet)
+header = wb.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#DDEBF7"})
+date = wb.add_format({"num_format": "dd/mm/yyyy"})
+stamp = wb.add_format({"num_format": "dd/mm/yyyy hh:mm"})
+for c, h in enumerate(headers):
+    ws.write_string(0, c, h, header)
+for r, row in enumerate(rows, start=1):
+    for c, cell in enumerate(row):
+        if cell is None:
+            continue
+        kind, v = cell
+        if kind == "s":
+            ws.write_string(r, c, v)
+        elif kind == "n":
+            ws.write_number(r, c, v)
+        elif kind == "d":
+            ws.write_number(r, c, v, date)
+        elif kind == "t":
+            ws.write_number(r, c, v, stamp)
+        else:
+            ws.write_boolean(r, c, v)
+wb.close()
+print(time.perf_counter() - start)
+"##;
+
+fn python_has_xlsxwriter() -> bool {
+    let check = || {
+        Command::new("python3")
+            .args(["-c", "import xlsxwriter"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if check() {
+        return true;
+    }
+    println!("  (installing XlsxWriter with pip)");
+    let _ = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "xlsxwriter"])
+        .status();
+    check()
+}
+
+/// Runs the Python reference: (seconds writing, seconds of the whole
+/// subprocess, bytes written), or why it is unavailable.
+fn python_reference(cells: &Path, out: &Path, sheet: &str) -> Result<(f64, f64, u64), String> {
+    if !python_has_xlsxwriter() {
+        return Err("python3 with XlsxWriter not available (pip failed)".into());
+    }
+    let started = Instant::now();
+    let res = Command::new("python3")
+        .arg("-c")
+        .arg(PYTHON_WRITER)
+        .arg(cells)
+        .arg(out)
+        .arg(sheet)
+        .output()
+        .map_err(|e| format!("python3 did not run: {e}"))?;
+    let wall = started.elapsed().as_secs_f64();
+    if !res.status.success() {
+        return Err(format!(
+            "python3 failed: {}",
+            String::from_utf8_lossy(&res.stderr).trim()
+        ));
+    }
+    let secs: f64 = String::from_utf8_lossy(&res.stdout)
+        .trim()
+        .parse()
+        .map_err(|_| "python3 printed no time".to_string())?;
+    let size = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+    Ok((secs, wall, size))
+}
+
+/// This process's resident memory: (current `VmRSS`, peak `VmHWM`), in KiB.
+fn rss_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Child mode: the export writer writing `n` rows (cycling through a fixed
+/// sample, so the input does not grow with `n`) to a sink. Prints
+/// `baseline_kib peak_kib seconds`.
 fn export_child(n: usize) {
-    let sample = victims(1000);
+    let sample = victims(2_000);
+    let baseline = rss_kib().0;
+    let at = chrono::NaiveDate::from_ymd_opt(2024, 6, 3)
+        .unwrap()
+        .and_hms_opt(17, 21, 9)
+        .unwrap();
+    let started = Instant::now();
     let mut writer = ExportWriter::new(ExportOptions {
         personal_data: true,
         ..Default::default()
     })
     .unwrap();
     writer.begin_sheet(FormKey::Victim.spec()).unwrap();
-    let at = chrono::NaiveDate::from_ymd_opt(2024, 3, 1)
-        .unwrap()
-        .and_hms_opt(9, 0, 0)
-        .unwrap();
     for i in 0..n {
-        let id = format!("{i:08}");
+        let id = format!("0193a1b2-0c3d-7e4f-8a5b-{i:012x}");
         let meta = RecordMeta {
             id: &id,
             entity: "19",
-            institution: "CEAV Nuevo León",
+            institution: "Fiscalía General de Justicia del Estado de Nuevo León",
             created_by: "operador.nl",
             created_at: at,
             updated_by: "operador.nl",
@@ -135,47 +397,66 @@ fn export_child(n: usize) {
         writer.write_row(&sample[i % sample.len()], &meta).unwrap();
     }
     writer.finish(std::io::sink()).unwrap();
-    println!("{}", peak_rss_kb());
+    let secs = started.elapsed().as_secs_f64();
+    println!("{baseline} {} {secs}", rss_kib().1);
 }
 
-const PYTHON_WRITER: &str = r#"
-import json, sys, time, xlsxwriter
-rows = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-headers = json.loads(open(sys.argv[2], encoding="utf-8").read())
-start = time.perf_counter()
-wb = xlsxwriter.Workbook(sys.argv[3], {"constant_memory": True})
-ws = wb.add_worksheet("Víctimas")
-for c, h in enumerate(headers):
-    ws.write_string(0, c, h)
-for r, row in enumerate(rows, start=1):
-    for c, v in enumerate(row):
-        if v is not None:
-            ws.write_string(r, c, v)
-wb.close()
-print(time.perf_counter() - start)
-"#;
-
-fn python_has_xlsxwriter() -> bool {
-    let ok = |_: ()| {
-        Command::new("python3")
-            .args(["-c", "import xlsxwriter"])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    };
-    ok(()) || {
-        let _ = Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "xlsxwriter"])
-            .status();
-        ok(())
+/// Runs the writer for `rows` rows in a child process: (baseline KiB, peak
+/// KiB, seconds).
+fn writer_in_child(rows: usize) -> Option<(u64, u64, f64)> {
+    let me = std::env::current_exe().ok()?;
+    let out = Command::new(me)
+        .env("SINTRA_BENCH_CHILD", format!("export:{rows}"))
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "export child for {rows} rows failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
     }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut it = stdout.lines().last()?.split_whitespace();
+    Some((
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+    ))
+}
+
+/// Drops this process's template database (the harness leaves it for the
+/// next test process to clean up), so the run leaves nothing behind.
+async fn drop_template() {
+    let url = sintra_tests::database_url("postgres");
+    let Ok((client, connection)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await
+    else {
+        return;
+    };
+    let driver = actix_web::rt::spawn(connection);
+    if let Err(e) = client
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS sintra_tpl_{} WITH (FORCE)",
+            std::process::id()
+        ))
+        .await
+    {
+        eprintln!("the template database was not dropped: {e}");
+    }
+    drop(client);
+    let _ = driver.await;
+}
+
+fn mib(bytes: usize) -> f64 {
+    bytes as f64 / 1_048_576.0
 }
 
 fn main() {
-    if let Some(n) = std::env::var("SINTRA_BENCH_CHILD")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
+    if let Ok(child) = std::env::var("SINTRA_BENCH_CHILD") {
+        let n = child
+            .strip_prefix("export:")
+            .and_then(|n| n.parse().ok())
+            .expect("SINTRA_BENCH_CHILD=export:<rows>");
         export_child(n);
         return;
     }
@@ -183,26 +464,31 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    let rt = actix_web::rt::System::new();
-    rt.block_on(async move {
+    let tmp: PathBuf =
+        std::env::temp_dir().join(format!("sintra-bench-excel-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+
+    actix_web::rt::System::new().block_on(async {
+        println!("Excel benchmark, {n} victim rows (DESIGN.md §11)");
+        let started = Instant::now();
         let rows = victims(n);
         let book = workbook(&rows);
-        println!("{n} victims, workbook of {:.1} MiB", book.len() as f64 / 1048576.0);
+        drop(rows);
+        println!(
+            "  generated the rows and their workbook ({:.1} MiB) in {:.1} s",
+            mib(book.len()),
+            started.elapsed().as_secs_f64()
+        );
 
         let app = TestApp::with_config(|c| c.max_body_bytes = 64 << 20).await;
-        let inst = app.institution("19", "CEAV Nuevo León").await;
+        let inst = app
+            .institution("19", "Fiscalía General de Justicia del Estado de Nuevo León")
+            .await;
         let op = app.account(Role::Operator, inst).await;
 
-        // Import through the API.
-        let boundary = "bench-boundary";
-        let mut body = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"victimas.xlsx\"\r\n\r\n"
-        )
-        .into_bytes();
-        body.extend_from_slice(&book);
-        body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+        // 1. Import through the API against COPY.
+        let (content_type, body) = multipart(&book);
         let auth = format!("Bearer {}", op.token);
-        let content_type = format!("multipart/form-data; boundary={boundary}");
         let started = Instant::now();
         let res = app
             .call_raw(
@@ -213,94 +499,88 @@ fn main() {
             )
             .await;
         let import_secs = started.elapsed().as_secs_f64();
-        assert_eq!(res.status, 200, "{}", &res.text()[..res.text().len().min(2000)]);
-        assert_eq!(res.json["rows_created"], n);
-
-        // COPY of the same rows into a table shaped like `records`.
-        let csv_path = std::env::temp_dir().join(format!("sintra_bench_{}.csv", std::process::id()));
-        {
-            let mut f = std::io::BufWriter::new(std::fs::File::create(&csv_path).unwrap());
-            for row in &rows {
-                let data = Value::Object(row.clone()).to_string().replace('"', "\"\"");
-                writeln!(f, "{},victim,19,{inst},\"{data}\"", uuid::Uuid::now_v7()).unwrap();
-            }
-        }
-        let psql = |sql: &str| {
-            let out = Command::new("psql").args([&app.db.url, "-v", "ON_ERROR_STOP=1", "-qc", sql]).output().unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        };
-        psql("CREATE TABLE copy_reference (LIKE records INCLUDING ALL)");
-        let started = Instant::now();
-        psql(&format!(
-            "\\copy copy_reference (id, form, entity_code, institution_id, data) FROM '{}' CSV",
-            csv_path.display()
-        ));
-        let copy_secs = started.elapsed().as_secs_f64();
-        let _ = std::fs::remove_file(&csv_path);
+        let text = res.text();
+        assert_eq!(
+            res.status,
+            200,
+            "import refused: {}",
+            &text[..text.len().min(3000)]
+        );
+        assert_eq!(res.json["rows_created"], n, "{}", &text[..text.len().min(3000)]);
+        let warnings = res.json["warnings"].as_array().map_or(0, Vec::len);
+        let (copy_secs, copied, copy_bytes, indexes) = copy_reference(&app.db.url).await;
+        assert_eq!(copied as usize, n);
+        let ratio = import_secs / copy_secs;
+        println!("import (parse + validate + duplicate check + insert + audit), {n} rows:");
         println!(
-            "import through the API: {import_secs:.2} s   COPY of the same rows: {copy_secs:.2} s   ratio {:.1}x (target ≤ 3x)",
-            import_secs / copy_secs
+            "  through the API: {import_secs:.2} s ({:.0} rows/s; {warnings} duplicate warnings)",
+            n as f64 / import_secs
+        );
+        println!(
+            "  reference, COPY of the same {copied} rows ({:.1} MiB of COPY text, all columns, into (LIKE records INCLUDING ALL)): {copy_secs:.2} s",
+            mib(copy_bytes)
+        );
+        println!("    (indexes maintained by the COPY, as by the import: {indexes})");
+        println!(
+            "  ratio import/COPY: {ratio:.1}x (target ≤ 3x: {})",
+            if ratio <= 3.0 { "met" } else { "NOT met" }
         );
 
-        // Export through the API.
+        // 2. Export through the API against Python's XlsxWriter.
         let started = Instant::now();
         let export = app.get("/api/v1/excel/exports/victim", &op.token).await;
         let export_secs = started.elapsed().as_secs_f64();
-        assert_eq!(export.status, 200);
-
-        // Python's XlsxWriter writing the same rows and columns.
-        let headers = ExportWriter::headers(FormKey::Victim.spec(), &ExportOptions { personal_data: true, ..Default::default() });
-        let columns = sintra_excel::columns::export_columns(FormKey::Victim.spec(), true);
-        let dir = std::env::temp_dir();
-        let (rows_path, headers_path, out_path, script_path) = (
-            dir.join("sintra_bench_rows.jsonl"),
-            dir.join("sintra_bench_headers.json"),
-            dir.join("sintra_bench_py.xlsx"),
-            dir.join("sintra_bench_writer.py"),
-        );
-        {
-            let mut f = std::io::BufWriter::new(std::fs::File::create(&rows_path).unwrap());
-            for (i, row) in rows.iter().enumerate() {
-                let mut cells: Vec<Value> = vec![json!(format!("{i:08}")), json!("19"), json!("CEAV Nuevo León")];
-                cells.extend(columns.iter().map(|c| row.get(c.json_key()).and_then(cell_text).map(Value::from).unwrap_or(Value::Null)));
-                cells.extend([json!("operador.nl"), json!("2024-03-01 09:00"), json!("operador.nl"), json!("2024-03-01 09:00")]);
-                writeln!(f, "{}", Value::Array(cells)).unwrap();
-            }
-        }
-        std::fs::write(&headers_path, serde_json::to_string(&headers).unwrap()).unwrap();
-        std::fs::write(&script_path, PYTHON_WRITER).unwrap();
-        if python_has_xlsxwriter() {
-            let out = Command::new("python3")
-                .args([&script_path, &rows_path, &headers_path, &out_path].map(|p| p.as_os_str().to_owned()))
-                .output()
-                .unwrap();
-            let py_secs: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(f64::NAN);
-            println!(
-                "export through the API: {export_secs:.2} s ({:.1} MiB)   Python XlsxWriter (write only): {py_secs:.2} s   ours is {:.1}x faster (target ≥ 5x)",
-                export.body.len() as f64 / 1048576.0,
-                py_secs / export_secs
-            );
-        } else {
-            println!("export through the API: {export_secs:.2} s   Python XlsxWriter reference unavailable");
-        }
-        for p in [rows_path, headers_path, out_path, script_path] {
-            let _ = std::fs::remove_file(p);
-        }
-
-        // Peak memory of the writer for N and 4·N rows, each in a fresh process.
-        let me = std::env::current_exe().unwrap();
-        let peak = |rows: usize| -> u64 {
-            let out = Command::new(&me).env("SINTRA_BENCH_CHILD", rows.to_string()).output().unwrap();
-            String::from_utf8_lossy(&out.stdout).trim().lines().last().and_then(|l| l.parse().ok()).unwrap_or(0)
-        };
-        let (small, large) = (peak(n), peak(4 * n));
+        assert_eq!(export.status, 200, "{}", export.text());
+        let cells = tmp.join("cells.jsonl");
+        let (sheet, exported) = export_cells(&export.body, &cells);
+        assert_eq!(exported, n, "rows in the export");
+        println!("export, {n} rows:");
         println!(
-            "export writer peak memory: {} rows {:.1} MiB   {} rows {:.1} MiB   ratio {:.2} (constant memory: ≈ 1)",
-            n,
-            small as f64 / 1024.0,
-            4 * n,
-            large as f64 / 1024.0,
-            large as f64 / small.max(1) as f64
+            "  through the API: {export_secs:.2} s ({:.1} MiB)",
+            mib(export.body.len())
         );
+        match python_reference(&cells, &tmp.join("python.xlsx"), &sheet) {
+            Ok((py_secs, py_wall, py_size)) => {
+                let faster = py_secs / export_secs;
+                println!(
+                    "  reference, Python XlsxWriter (constant_memory) writing the same cells: {py_secs:.2} s writing ({py_wall:.2} s with start-up and loading its input; {:.1} MiB)",
+                    mib(py_size as usize)
+                );
+                println!(
+                    "  ours is {faster:.1}x faster than the writing alone (target ≥ 5x: {})",
+                    if faster >= 5.0 { "met" } else { "NOT met" }
+                );
+            }
+            Err(why) => println!("  reference unavailable: {why}"),
+        }
+        drop(export);
+        drop(op);
+        drop(app); // stops the server and drops the database
+        drop_template().await;
     });
+
+    // 3. The writer's peak memory for N and 4·N rows, each in a fresh process.
+    println!("export writer memory (ExportWriter to a sink, each size in its own process):");
+    match (writer_in_child(n), writer_in_child(4 * n)) {
+        (Some((b1, p1, s1)), Some((b4, p4, s4))) => {
+            println!(
+                "  {n} rows: peak {:.1} MiB (baseline before writing {:.1} MiB), {s1:.2} s",
+                p1 as f64 / 1024.0,
+                b1 as f64 / 1024.0
+            );
+            println!(
+                "  {} rows: peak {:.1} MiB (baseline before writing {:.1} MiB), {s4:.2} s",
+                4 * n,
+                p4 as f64 / 1024.0,
+                b4 as f64 / 1024.0
+            );
+            let ratio = p4 as f64 / p1.max(1) as f64;
+            println!(
+                "  ratio peak 4N/N: {ratio:.2} (must not grow: {})",
+                if ratio <= 1.10 { "met" } else { "NOT met" }
+            );
+        }
+        _ => println!("  a child process failed; no figures"),
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
 }
