@@ -11,6 +11,8 @@ use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::{Deserialize, Serialize};
 use sintra_domain::access::{Role, Scope};
+use sintra_domain::forms::FormKey;
+use sintra_domain::validation::validate_record;
 use sintra_persistence::audit::{self, AuditContext, AuditEntry};
 use sintra_persistence::users::{self, NewUser, User, UserChanges, UserFilter};
 use sintra_persistence::{db, org, tokens, StoreError};
@@ -111,6 +113,25 @@ fn parse_role(role: &str) -> ApiResult<Role> {
     })
 }
 
+/// A person's account fields as the `user` form spec validates them: the
+/// one description of what a username, a name or an email may be.
+fn validated_user(
+    fields: serde_json::Value,
+) -> ApiResult<serde_json::Map<String, serde_json::Value>> {
+    let input = match fields {
+        serde_json::Value::Object(m) => m,
+        _ => Default::default(),
+    };
+    validate_record(
+        FormKey::User.spec(),
+        &input,
+        None,
+        &sintra_persistence::catalogs::CatalogSnapshot::default(),
+        crate::today(),
+    )
+    .map_err(ApiError::Validation)
+}
+
 fn check_text(field: &'static str, value: &str, max: usize) -> ApiResult<String> {
     let v = value.trim();
     if v.is_empty() || v.chars().count() > max {
@@ -122,23 +143,6 @@ fn check_text(field: &'static str, value: &str, max: usize) -> ApiResult<String>
         ));
     }
     Ok(v.to_string())
-}
-
-fn check_email(email: &str) -> ApiResult<String> {
-    let e = email.trim().to_lowercase();
-    let valid = e.len() <= 254
-        && e.split_once('@').is_some_and(|(l, d)| {
-            !l.is_empty() && d.contains('.') && !d.starts_with('.') && !e.contains(' ')
-        });
-    if !valid {
-        return Err(ApiError::invalid(
-            "email",
-            "invalid_email",
-            "El correo electrónico no es válido.",
-            "The email address is not valid.",
-        ));
-    }
-    Ok(e)
 }
 
 fn check_username(username: &str) -> ApiResult<String> {
@@ -377,9 +381,23 @@ pub async fn create_user(
             "You may not grant that role.",
         ));
     }
-    let username = check_username(&body.username)?;
-    let full_name = check_text("full_name", &body.full_name, 200)?;
-    let email = body.email.as_deref().map(check_email).transpose()?;
+    let data = validated_user(serde_json::json!({
+        "username": body.username,
+        "full_name": body.full_name,
+        "email": body.email,
+        "role": role.as_str(),
+        "institution_id": body.institution_id,
+    }))?;
+    let text = |k: &str| {
+        data.get(k)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+    };
+    let (username, full_name, email) = (
+        text("username").unwrap_or_default(),
+        text("full_name").unwrap_or_default(),
+        text("email"),
+    );
     let (secret, generated) = match body.password {
         Some(p) => {
             password::check_strength(&p)?;
@@ -504,18 +522,30 @@ pub async fn update_user(
     let version = if_match(&req)?;
     let id = id.into_inner();
     let body = body.into_inner();
+    // The user as it would stand, validated whole by the user form spec.
+    let current = {
+        let mut conn = db::conn(&state.pool).await?;
+        users::get(&mut conn, &auth.actor.scope(), id).await?
+    };
+    if current.row.kind != "person" {
+        // Service accounts are administered under /service-accounts.
+        return Err(ApiError::NotFound);
+    }
+    let data = validated_user(serde_json::json!({
+        "username": current.row.username,
+        "full_name": body.full_name.clone().unwrap_or(current.row.full_name.clone()),
+        "email": body.email.clone().or(current.row.email.clone()),
+        "role": body.role.clone().unwrap_or(current.row.role.clone()),
+        "institution_id": body.institution_id.unwrap_or(current.row.institution_id),
+    }))?;
+    let text = |k: &str| {
+        data.get(k)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+    };
     let mut changes = UserChanges {
-        full_name: body
-            .full_name
-            .as_deref()
-            .map(|v| check_text("full_name", v, 200))
-            .transpose()?,
-        email: body
-            .email
-            .as_deref()
-            .map(check_email)
-            .transpose()?
-            .map(Some),
+        full_name: body.full_name.as_ref().and(text("full_name")),
+        email: body.email.as_ref().map(|_| text("email")),
         ..Default::default()
     };
     if let Some(role) = &body.role {
