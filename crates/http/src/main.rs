@@ -32,7 +32,11 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi => {
-            let spec = openapi().to_pretty_json().expect("the spec serializes");
+            // Through a `Value` (sorted keys): utoipa keeps extensions in a
+            // HashMap, and the committed file must not change between runs.
+            let spec = serde_json::to_value(openapi())
+                .and_then(|v| serde_json::to_string_pretty(&v))
+                .expect("the spec serializes");
             println!("{spec}");
             Ok(())
         }

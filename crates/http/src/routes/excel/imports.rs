@@ -1,30 +1,21 @@
-//! Excel for every record form (DESIGN.md §6): templates to fill, bulk
-//! import with a dry run and an annotated workbook, and the export of
-//! everything the caller may see, with who registered and last changed each
-//! row. Files are checked for hostility before anything parses them.
+//! Bulk import of a filled workbook: dry run, report, annotated workbook,
+//! all-or-nothing commit.
 
 use std::collections::HashMap;
 
 use actix_multipart::Multipart;
-use actix_web::http::header;
 use actix_web::{get, post, web, HttpResponse};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncConnection;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use sintra_domain::access::{Permission, Scope};
 use sintra_domain::duplicates::{blocking_keys, compare};
-use sintra_domain::forms::{all_specs, FieldType, FormKey, FormSpec};
 use sintra_domain::i18n::{Lang, Message};
-use sintra_excel::{
-    annotate, read_rows, sha256_hex, template, CellError, ExportOptions, ExportWriter,
-    ImportLimits, RecordMeta,
-};
+use sintra_excel::{annotate, read_rows, sha256_hex, CellError, ImportLimits};
 use sintra_persistence::audit::{self, AuditEntry};
-use sintra_persistence::catalogs::{self, ItemFilter};
+use sintra_persistence::db;
 use sintra_persistence::imports::{self, NewImport};
-use sintra_persistence::records::{self as rows, RecordFilter, RecordRow};
-use sintra_persistence::{db, org, users};
+use sintra_persistence::records::{self as rows, RecordRow};
 use utoipa::IntoParams;
 use uuid::Uuid;
 
@@ -34,86 +25,7 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::records;
 use crate::state::AppState;
 
-const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-
-/// The forms whose records live in the record store: the ones Excel moves.
-fn record_form(form: &str) -> ApiResult<FormKey> {
-    match form.parse::<FormKey>() {
-        Ok(FormKey::CatalogItem | FormKey::User) | Err(_) => Err(ApiError::NotFound),
-        Ok(key) => Ok(key),
-    }
-}
-
-fn attachment(name: &str) -> (header::HeaderName, String) {
-    (
-        header::CONTENT_DISPOSITION,
-        format!("attachment; filename=\"{name}\""),
-    )
-}
-
-/// Active items of every catalog a form's fields use, for dropdowns.
-async fn catalog_values(
-    conn: &mut AsyncPgConnection,
-    spec: &FormSpec,
-) -> ApiResult<HashMap<String, Vec<(String, String)>>> {
-    let mut out = HashMap::new();
-    for field in spec.fields {
-        if let FieldType::Catalog { catalog, .. } = field.ty {
-            if out.contains_key(catalog) {
-                continue;
-            }
-            let filter = ItemFilter {
-                active: Some(true),
-                ..Default::default()
-            };
-            let items = catalogs::list_items(conn, catalog, &filter, 10_000).await?;
-            out.insert(
-                catalog.to_string(),
-                items.into_iter().map(|i| (i.code, i.label_es)).collect(),
-            );
-        }
-    }
-    Ok(out)
-}
-
-/// The workbook to fill in for a form: instructions, Spanish headers with
-/// help notes, dropdowns bound to the active catalogs, date formats, and
-/// parents named by their folio.
-#[utoipa::path(
-    tag = "excel",
-    security(("bearer" = [])),
-    params(("form" = String, Path, description = "A record form: commission, session, agreement, agreement_follow_up, victim, attention, investigation, criminal_case, procedural_event, defendant, sentence")),
-    responses(
-        (status = 200, description = "The template", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-        (status = 404, body = Problem, content_type = "application/problem+json")
-    )
-)]
-#[get("/excel/templates/{form}")]
-pub async fn get_template(
-    state: web::Data<AppState>,
-    auth: Authenticated,
-    form: web::Path<String>,
-) -> ApiResult<HttpResponse> {
-    let key = record_form(&form)?;
-    let mut conn = db::conn(&state.pool).await?;
-    let values = catalog_values(&mut conn, key.spec()).await?;
-    drop(conn);
-    let lang = auth.meta.lang;
-    let bytes = web::block(move || {
-        let lookup = |catalog: &str| values.get(catalog).cloned().unwrap_or_default();
-        template(key.spec(), lang, &lookup)
-    })
-    .await
-    .map_err(|_| ApiError::Internal)?
-    .map_err(|e| {
-        tracing::error!(error = %e, "template could not be written");
-        ApiError::Internal
-    })?;
-    Ok(HttpResponse::Ok()
-        .content_type(XLSX)
-        .insert_header(attachment(&format!("plantilla_{}.xlsx", key.as_str())))
-        .body(bytes))
-}
+use super::{attachment, record_form, XLSX};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -477,192 +389,4 @@ pub async fn annotated(
         .content_type(XLSX)
         .insert_header(attachment(&format!("importacion_{id}_anotada.xlsx")))
         .body(bytes))
-}
-
-/// Names of users and institutions met while exporting, fetched once each.
-#[derive(Default)]
-struct Names {
-    users: HashMap<Uuid, String>,
-    institutions: HashMap<Uuid, String>,
-}
-
-impl Names {
-    async fn user(&mut self, conn: &mut AsyncPgConnection, id: Option<Uuid>) -> ApiResult<String> {
-        let Some(id) = id else {
-            return Ok(String::new());
-        };
-        if let Some(n) = self.users.get(&id) {
-            return Ok(n.clone());
-        }
-        let name = users::get(conn, &Scope::National, id)
-            .await
-            .map(|u| u.row.username)
-            .unwrap_or_default();
-        self.users.insert(id, name.clone());
-        Ok(name)
-    }
-
-    async fn institution(&mut self, conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<String> {
-        if let Some(n) = self.institutions.get(&id) {
-            return Ok(n.clone());
-        }
-        let name = org::get_institution(conn, &Scope::National, id).await?.name;
-        self.institutions.insert(id, name.clone());
-        Ok(name)
-    }
-}
-
-/// Writes every record of `forms` the caller may see into one workbook.
-async fn export_forms(
-    state: &AppState,
-    auth: &Authenticated,
-    forms: Vec<FormKey>,
-) -> ApiResult<(Vec<u8>, usize)> {
-    let options = ExportOptions {
-        lang: auth.meta.lang,
-        personal_data: auth.actor.can(Permission::ReadPersonalData),
-        ..Default::default()
-    };
-    let mut writer = web::block(move || ExportWriter::new(options))
-        .await
-        .map_err(|_| ApiError::Internal)?
-        .map_err(|_| ApiError::Internal)?;
-    let mut conn = db::conn(&state.pool).await?;
-    let mut names = Names::default();
-    let scope = auth.actor.scope();
-    let mut total = 0usize;
-    for form in forms {
-        let spec = form.spec();
-        writer = web::block(move || writer.begin_sheet(spec).map(|_| writer))
-            .await
-            .map_err(|_| ApiError::Internal)?
-            .map_err(|_| ApiError::Internal)?;
-        let mut after = None;
-        loop {
-            let filter = RecordFilter {
-                after_id: after,
-                ..Default::default()
-            };
-            let page = rows::list(&mut conn, &scope, form.as_str(), &filter, 1_000).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id);
-            let mut batch = Vec::with_capacity(page.len());
-            for r in &page {
-                batch.push((
-                    r.fields(),
-                    r.id.to_string(),
-                    r.entity_code.clone(),
-                    names.institution(&mut conn, r.institution_id).await?,
-                    names.user(&mut conn, r.created_by).await?,
-                    r.created_at.naive_utc(),
-                    names.user(&mut conn, r.updated_by).await?,
-                    r.updated_at.naive_utc(),
-                ));
-            }
-            total += batch.len();
-            writer = web::block(move || {
-                for (
-                    fields,
-                    id,
-                    entity,
-                    institution,
-                    created_by,
-                    created_at,
-                    updated_by,
-                    updated_at,
-                ) in &batch
-                {
-                    let meta = RecordMeta {
-                        id,
-                        entity,
-                        institution,
-                        created_by,
-                        created_at: *created_at,
-                        updated_by,
-                        updated_at: *updated_at,
-                    };
-                    writer.write_row(fields, &meta)?;
-                }
-                Ok::<_, sintra_excel::ExcelError>(writer)
-            })
-            .await
-            .map_err(|_| ApiError::Internal)?
-            .map_err(|_| ApiError::Internal)?;
-            if page.len() < 1_000 {
-                break;
-            }
-        }
-    }
-    let bytes = web::block(move || {
-        let mut out = Vec::new();
-        writer.finish(&mut out).map(|_| out)
-    })
-    .await
-    .map_err(|_| ApiError::Internal)?
-    .map_err(|_| ApiError::Internal)?;
-    Ok((bytes, total))
-}
-
-async fn export_response(
-    state: &AppState,
-    auth: &Authenticated,
-    forms: Vec<FormKey>,
-    name: &str,
-) -> ApiResult<HttpResponse> {
-    let labels: Vec<&str> = forms.iter().map(|f| f.as_str()).collect();
-    let (bytes, total) = export_forms(state, auth, forms.clone()).await?;
-    let mut conn = db::conn(&state.pool).await?;
-    let entry = AuditEntry::access(&auth.audit_context(), "export", "excel")
-        .details(json!({"forms": labels, "rows": total, "personal_data": auth.actor.can(Permission::ReadPersonalData)}));
-    audit::append(&mut conn, &[entry]).await?;
-    Ok(HttpResponse::Ok()
-        .content_type(XLSX)
-        .insert_header(attachment(name))
-        .body(bytes))
-}
-
-/// Every record of a form the caller may see, with who registered and last
-/// changed each (user name), their institution and entity, and when.
-/// Personal-data columns only for roles that may read them. Audited.
-#[utoipa::path(
-    tag = "excel",
-    security(("bearer" = [])),
-    params(("form" = String, Path)),
-    responses(
-        (status = 200, description = "The workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-        (status = 404, body = Problem, content_type = "application/problem+json")
-    )
-)]
-#[get("/excel/exports/{form}")]
-pub async fn export_form(
-    state: web::Data<AppState>,
-    auth: Authenticated,
-    form: web::Path<String>,
-) -> ApiResult<HttpResponse> {
-    let key = record_form(&form)?;
-    export_response(
-        &state,
-        &auth,
-        vec![key],
-        &format!("sintra_{}.xlsx", key.as_str()),
-    )
-    .await
-}
-
-/// One workbook with a sheet per form: everything the caller may see.
-#[utoipa::path(
-    tag = "excel",
-    security(("bearer" = [])),
-    responses((status = 200, description = "The workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
-)]
-#[get("/excel/exports")]
-pub async fn export_all(
-    state: web::Data<AppState>,
-    auth: Authenticated,
-) -> ApiResult<HttpResponse> {
-    let forms: Vec<FormKey> = all_specs()
-        .map(|s| s.key)
-        .filter(|k| !matches!(k, FormKey::CatalogItem | FormKey::User))
-        .collect();
-    export_response(&state, &auth, forms, "sintra_todo.xlsx").await
 }

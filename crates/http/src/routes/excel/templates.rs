@@ -1,0 +1,80 @@
+//! Templates to fill, built from the form spec.
+
+use std::collections::HashMap;
+
+use actix_web::{get, web, HttpResponse};
+use diesel_async::AsyncPgConnection;
+use sintra_domain::forms::{FieldType, FormSpec};
+use sintra_excel::template;
+use sintra_persistence::catalogs::{self, ItemFilter};
+use sintra_persistence::db;
+
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::state::AppState;
+
+use super::{attachment, record_form, XLSX};
+
+/// Active items of every catalog a form's fields use, for dropdowns.
+async fn catalog_values(
+    conn: &mut AsyncPgConnection,
+    spec: &FormSpec,
+) -> ApiResult<HashMap<String, Vec<(String, String)>>> {
+    let mut out = HashMap::new();
+    for field in spec.fields {
+        if let FieldType::Catalog { catalog, .. } = field.ty {
+            if out.contains_key(catalog) {
+                continue;
+            }
+            let filter = ItemFilter {
+                active: Some(true),
+                ..Default::default()
+            };
+            let items = catalogs::list_items(conn, catalog, &filter, 10_000).await?;
+            out.insert(
+                catalog.to_string(),
+                items.into_iter().map(|i| (i.code, i.label_es)).collect(),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// The workbook to fill in for a form: instructions, Spanish headers with
+/// help notes, dropdowns bound to the active catalogs, date formats, and
+/// parents named by their folio.
+#[utoipa::path(
+    tag = "excel",
+    security(("bearer" = [])),
+    params(("form" = String, Path, description = "A record form: commission, session, agreement, agreement_follow_up, victim, attention, investigation, criminal_case, procedural_event, defendant, sentence")),
+    responses(
+        (status = 200, description = "The template", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 404, body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/excel/templates/{form}")]
+pub async fn get_template(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    form: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let key = record_form(&form)?;
+    let mut conn = db::conn(&state.pool).await?;
+    let values = catalog_values(&mut conn, key.spec()).await?;
+    drop(conn);
+    let lang = auth.meta.lang;
+    let bytes = web::block(move || {
+        let lookup = |catalog: &str| values.get(catalog).cloned().unwrap_or_default();
+        template(key.spec(), lang, &lookup)
+    })
+    .await
+    .map_err(|_| ApiError::Internal)?
+    .map_err(|e| {
+        tracing::error!(error = %e, "template could not be written");
+        ApiError::Internal
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type(XLSX)
+        .insert_header(attachment(&format!("plantilla_{}.xlsx", key.as_str())))
+        .body(bytes))
+}
