@@ -18,7 +18,7 @@ use sintra_domain::duplicates::labelled::generate;
 use sintra_domain::duplicates::{blocking_keys, compare, PersonFacts};
 use sintra_persistence::duplicates as store;
 use sintra_persistence::records::{self, NewRecord};
-use sintra_persistence::schema::{person_keys, records as records_table};
+use sintra_persistence::schema::records as records_table;
 use sintra_tests::TestDb;
 use uuid::Uuid;
 
@@ -91,29 +91,10 @@ fn main() {
                     data: data(p),
                     created_by: None,
                     updated_by: None,
+                    blocking_keys: Some(blocking_keys(p)),
                 })
                 .collect();
-            let keys: Vec<(String, Uuid)> = rows
-                .iter()
-                .zip(chunk)
-                .flat_map(|(r, p)| blocking_keys(p).into_iter().map(move |k| (k, r.id)))
-                .collect();
-            diesel::insert_into(records_table::table).values(&rows).execute(&mut conn).await.unwrap();
-            for keys in keys.chunks(10_000) {
-                let values: Vec<_> = keys
-                    .iter()
-                    .map(|(k, id)| {
-                        use diesel::ExpressionMethods;
-                        (person_keys::key.eq(k), person_keys::person_id.eq(*id))
-                    })
-                    .collect();
-                diesel::insert_into(person_keys::table)
-                    .values(values)
-                    .on_conflict_do_nothing()
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-            }
+            records::insert_many(&mut conn, &rows).await.unwrap();
         }
         diesel::sql_query("ANALYZE").execute(&mut conn).await.unwrap();
         println!("loaded {} people with their blocking keys in {:.1?}", originals.len(), started.elapsed());
@@ -138,7 +119,7 @@ fn main() {
             let cands = store::candidates(&mut conn, "victim", &keys, None, 500).await.unwrap();
             candidates_seen += cands.len();
             let mut any = false;
-            for c in &cands {
+            for (c, _) in &cands {
                 let facts = sintra_http::duplicates::facts(&c.fields());
                 any |= compare(p, &facts).is_some();
             }

@@ -348,6 +348,7 @@ async fn people(app: &TestApp, institution: Uuid, entity: &str) -> (Uuid, Uuid, 
         data,
         created_by: None,
         updated_by: None,
+        blocking_keys: None,
     };
     let person = json!({"condition": "VICTIMA", "given_names": "Ana", "first_surname": "Ruiz", "sex": "MUJER", "detection_date": "2024-01-01", "detection_entity_code": entity});
     let a = insert(&mut conn, &record("victim", None, person.clone()))
@@ -427,6 +428,7 @@ async fn tree(app: &TestApp, institution: Uuid, entity: &str) -> [Uuid; 3] {
                 data,
                 created_by: None,
                 updated_by: None,
+                blocking_keys: None,
             },
         )
         .await
@@ -487,6 +489,7 @@ async fn judicial_tree(app: &TestApp, institution: Uuid, entity: &str) -> [Uuid;
                 data,
                 created_by: None,
                 updated_by: None,
+                blocking_keys: None,
             },
         )
         .await

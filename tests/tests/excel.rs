@@ -301,14 +301,8 @@ async fn people_repeated_in_the_file_are_warned_about() {
     let mut again = person.clone();
     again["given_names"] = json!("MARIA GUADALUPE");
     again["first_surname"] = json!("HERNANDEZ");
-    let res = upload(
-        &app,
-        &op,
-        "victim",
-        true,
-        &filled(FormKey::Victim, &[person, again]),
-    )
-    .await;
+    let file = filled(FormKey::Victim, &[person, again]);
+    let res = upload(&app, &op, "victim", true, &file).await;
     assert_eq!(res.status, 200, "{}", res.text());
     let warnings = res.json["warnings"].as_array().unwrap();
     assert!(
@@ -318,6 +312,56 @@ async fn people_repeated_in_the_file_are_warned_about() {
         "{}",
         res.text()
     );
+    // Committed, the two become an open pair to decide on, as if they had
+    // been registered one by one.
+    assert_eq!(
+        app.get("/api/v1/duplicates", &op.token).await.json["items"],
+        json!([])
+    );
+    let res = upload(&app, &op, "victim", false, &file).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let pairs = app.get("/api/v1/duplicates", &op.token).await;
+    let items = pairs.json["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", pairs.text());
+    let victims = app.get("/api/v1/victims", &op.token).await;
+    let mut ids: Vec<&str> = victims.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    let mut paired = vec![
+        items[0]["person_a"]["id"].as_str().unwrap(),
+        items[0]["person_b"]["id"].as_str().unwrap(),
+    ];
+    paired.sort();
+    assert_eq!(ids, paired, "{}", pairs.text());
+}
+
+#[actix_web::test]
+async fn a_folio_repeated_in_the_file_is_an_error_of_its_row() {
+    let app = TestApp::new().await;
+    let op = operator(&app).await;
+    let one = json!({"external_folio": "CEAV-NL-7", "condition": "VICTIMA", "given_names": "Ana", "first_surname": "Ruiz", "sex": "MUJER", "detection_date": "2024-01-10", "detection_entity_code": "19"});
+    let mut two = one.clone();
+    two["given_names"] = json!("Rosa");
+    let res = upload(
+        &app,
+        &op,
+        "victim",
+        false,
+        &filled(FormKey::Victim, &[one, two]),
+    )
+    .await;
+    res.assert_problem(422, "import_rejected");
+    let errors = res.json["report"]["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{}", res.text());
+    assert_eq!(errors[0]["row"], 3);
+    assert_eq!(errors[0]["code"], "folio_repeated_in_file");
+    assert_eq!(errors[0]["field"], "external_folio");
+    let victims = app.get("/api/v1/victims", &op.token).await;
+    assert_eq!(victims.json["items"], json!([]));
 }
 
 #[actix_web::test]

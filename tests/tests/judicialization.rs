@@ -99,6 +99,7 @@ async fn victim(
             data: fields,
             created_by: None,
             updated_by: None,
+            blocking_keys: None,
         },
     )
     .await

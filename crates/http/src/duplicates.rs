@@ -36,6 +36,13 @@ fn date(data: &Map<String, Value>, key: &str) -> Option<chrono::NaiveDate> {
         .and_then(|s| s.parse().ok())
 }
 
+fn facts_of(row: &RecordRow) -> PersonFacts {
+    match &row.data {
+        Value::Object(m) => facts(m),
+        _ => facts(&Map::new()),
+    }
+}
+
 /// The facts of a victim record that matching uses.
 pub fn facts(data: &Map<String, Value>) -> PersonFacts {
     PersonFacts {
@@ -53,6 +60,22 @@ pub fn facts(data: &Map<String, Value>) -> PersonFacts {
     }
 }
 
+/// A person as matching sees it: the facts compared and the keys blocked
+/// on, worked out once per record (an import needs them three times).
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub facts: PersonFacts,
+    pub keys: Vec<String>,
+}
+
+impl Person {
+    pub fn of(data: &Map<String, Value>) -> Person {
+        let facts = facts(data);
+        let keys = blocking_keys(&facts);
+        Person { facts, keys }
+    }
+}
+
 /// A possible duplicate, as the caller may see it.
 pub struct Warning {
     pub level: MatchLevel,
@@ -61,15 +84,15 @@ pub struct Warning {
     pub json: Value,
 }
 
-/// Compares a person (stored as `person`, or a draft) with everyone sharing
-/// a blocking key, except pairs already dismissed.
+/// Compares a person (stored as `id`, or a draft) with everyone sharing a
+/// blocking key, except pairs already dismissed.
 pub async fn find(
     conn: &mut AsyncPgConnection,
     auth: &Authenticated,
-    person: Option<Uuid>,
-    data: &Map<String, Value>,
+    id: Option<Uuid>,
+    person: &Person,
 ) -> ApiResult<Vec<Warning>> {
-    Ok(find_many(conn, auth, &[(person, data)])
+    Ok(find_many(conn, auth, &[(id, person)])
         .await?
         .pop()
         .unwrap_or_default())
@@ -80,46 +103,53 @@ pub async fn find(
 pub async fn find_many(
     conn: &mut AsyncPgConnection,
     auth: &Authenticated,
-    people: &[(Option<Uuid>, &Map<String, Value>)],
+    people: &[(Option<Uuid>, &Person)],
 ) -> ApiResult<Vec<Vec<Warning>>> {
-    let mine: Vec<PersonFacts> = people.iter().map(|(_, d)| facts(d)).collect();
-    let my_keys: Vec<Vec<String>> = mine.iter().map(blocking_keys).collect();
-    let mut all: Vec<String> = my_keys.iter().flatten().cloned().collect();
-    all.sort();
+    let mut all: Vec<&String> = people.iter().flat_map(|(_, p)| &p.keys).collect();
+    all.sort_unstable();
     all.dedup();
+    let all: Vec<String> = all.into_iter().cloned().collect();
     let limit = MAX_CANDIDATES * people.len().max(1) as i64;
     let candidates = store::candidates(conn, PERSON_FORM, &all, None, limit).await?;
-    let their_facts: Vec<PersonFacts> = candidates.iter().map(|c| facts(&c.fields())).collect();
-    let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, f) in their_facts.iter().enumerate() {
-        for k in blocking_keys(f) {
+    let mut by_key: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, (_, keys)) in candidates.iter().enumerate() {
+        for k in keys {
             by_key.entry(k).or_default().push(i);
         }
     }
+    let their_facts: Vec<PersonFacts> = candidates.iter().map(|(c, _)| facts_of(c)).collect();
+    // Blocks per person first: nothing borrowed from the maps lives across an await.
+    let blocks: Vec<Vec<usize>> = people
+        .iter()
+        .map(|(_, p)| {
+            let mut block: Vec<usize> = p
+                .keys
+                .iter()
+                .filter_map(|k| by_key.get(k.as_str()))
+                .flatten()
+                .copied()
+                .collect();
+            block.sort_unstable();
+            block.dedup();
+            block
+        })
+        .collect();
+    drop(by_key);
     let scope = auth.actor.scope();
     let mut institutions: HashMap<Uuid, String> = HashMap::new();
     let mut out = Vec::with_capacity(people.len());
-    for (j, (person, _)) in people.iter().enumerate() {
-        let dismissed = match person {
+    for ((id, person), block) in people.iter().zip(blocks) {
+        let dismissed = match id {
             Some(p) => store::dismissed_partners(conn, *p).await?,
             None => Default::default(),
         };
-        // Collected first: nothing borrowed from the maps lives across an await.
-        let mut block: Vec<usize> = my_keys[j]
-            .iter()
-            .filter_map(|k| by_key.get(k))
-            .flatten()
-            .copied()
-            .collect();
-        block.sort_unstable();
-        block.dedup();
         let mut warnings = vec![];
         for i in block {
-            let c = &candidates[i];
-            if Some(c.id) == *person || dismissed.contains(&c.id) {
+            let c = &candidates[i].0;
+            if Some(c.id) == *id || dismissed.contains(&c.id) {
                 continue;
             }
-            let Some(m) = compare(&mine[j], &their_facts[i]) else {
+            let Some(m) = compare(&person.facts, &their_facts[i]) else {
                 continue;
             };
             let name = match institutions.get(&c.institution_id) {
@@ -175,19 +205,18 @@ fn describe(
     }
 }
 
-/// After a person is written (inside its transaction): refreshes its keys,
-/// finds its duplicates and records them as open pairs. With `reject`, an
-/// exact or probable duplicate refuses the write (409) and, the
-/// transaction rolling back, nothing is stored.
+/// After a person is written (inside its transaction, its keys stored with
+/// it): finds its duplicates and records them as open pairs. With
+/// `reject`, an exact or probable duplicate refuses the write (409) and,
+/// the transaction rolling back, nothing is stored.
 pub async fn after_write(
     conn: &mut AsyncPgConnection,
     auth: &Authenticated,
     row: &RecordRow,
+    person: &Person,
     reject: bool,
 ) -> ApiResult<Vec<Value>> {
-    let data = row.fields();
-    store::replace_keys(conn, row.id, &blocking_keys(&facts(&data))).await?;
-    let warnings = find(conn, auth, Some(row.id), &data).await?;
+    let warnings = find(conn, auth, Some(row.id), person).await?;
     let strong = |w: &Warning| matches!(w.level, MatchLevel::Exact | MatchLevel::Probable);
     if reject && warnings.iter().any(strong) {
         let candidates: Vec<Value> = warnings
@@ -205,27 +234,33 @@ pub async fn after_write(
     Ok(warnings.into_iter().map(|w| w.json).collect())
 }
 
-/// Stores a person's keys and the pairs already found for it (an import
-/// checks every row before it commits, so it need not search again).
-pub async fn index(
-    conn: &mut AsyncPgConnection,
-    row: &RecordRow,
-    warnings: &[Warning],
-) -> ApiResult<()> {
-    store::replace_keys(conn, row.id, &blocking_keys(&facts(&row.fields()))).await?;
-    for w in warnings {
-        raise(conn, row.id, w).await?;
+fn level_name(level: MatchLevel) -> &'static str {
+    match level {
+        MatchLevel::Exact => "exact",
+        MatchLevel::Probable => "probable",
+        MatchLevel::Possible => "possible",
     }
-    Ok(())
 }
 
 /// Records the pair of a person and one of its possible duplicates.
 pub async fn raise(conn: &mut AsyncPgConnection, person: Uuid, w: &Warning) -> ApiResult<()> {
-    let level = match w.level {
-        MatchLevel::Exact => "exact",
-        MatchLevel::Probable => "probable",
-        MatchLevel::Possible => "possible",
-    };
-    store::raise_pair(conn, person, w.candidate_id, level, w.score).await?;
+    store::raise_pair(conn, person, w.candidate_id, level_name(w.level), w.score).await?;
+    Ok(())
+}
+
+/// Records the pairs an import found for its new people at once: each is
+/// `(new person, other person, level, score)`, the other being stored or
+/// another new person of the same file.
+pub async fn raise_new(
+    conn: &mut AsyncPgConnection,
+    pairs: &[(Uuid, Uuid, MatchLevel, f64)],
+) -> ApiResult<()> {
+    let mut seen = std::collections::HashSet::new();
+    let rows: Vec<(Uuid, Uuid, &str, f64)> = pairs
+        .iter()
+        .filter(|(a, b, _, _)| a != b && seen.insert(if a < b { (*a, *b) } else { (*b, *a) }))
+        .map(|(a, b, level, score)| (*a, *b, level_name(*level), *score))
+        .collect();
+    store::raise_pairs(conn, &rows).await?;
     Ok(())
 }

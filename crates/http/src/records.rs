@@ -243,6 +243,8 @@ pub(crate) struct Prepared {
     pub(crate) data: Map<String, Value>,
     entity_code: String,
     parent_id: Option<Uuid>,
+    /// For people, what duplicate matching needs (stored keys included).
+    pub(crate) person: Option<duplicates::Person>,
 }
 
 /// Resolves a parent and links given by folio, validates the record by its
@@ -268,10 +270,11 @@ pub(crate) async fn snapshot_for(
     spec: &FormSpec,
     inputs: &[Map<String, Value>],
 ) -> ApiResult<CatalogSnapshot> {
-    let mut wanted: Vec<(String, String)> =
+    // A set: a file of 100,000 rows names the same few hundred entries
+    // hundreds of thousands of times.
+    let wanted: std::collections::HashSet<(String, String)> =
         inputs.iter().flat_map(|i| catalog_refs(spec, i)).collect();
-    wanted.sort();
-    wanted.dedup();
+    let wanted: Vec<(String, String)> = wanted.into_iter().collect();
     let mut lookup = catalogs::snapshot(conn, &wanted).await?;
     if spec.field("entity_code").is_some()
         && (auth.actor.scope() == Scope::National || auth.actor.entity_code == FEDERAL_ENTITY)
@@ -427,10 +430,13 @@ pub(crate) async fn prepare_with(
             )]));
         }
     }
+    let person =
+        (spec.key.as_str() == duplicates::PERSON_FORM).then(|| duplicates::Person::of(&data));
     Ok(Prepared {
         data,
         entity_code,
         parent_id: parent_row.map(|p| p.id),
+        person,
     })
 }
 
@@ -462,6 +468,7 @@ pub(crate) fn new_record(auth: &Authenticated, spec: &FormSpec, prepared: Prepar
         data: Value::Object(prepared.data),
         created_by: Some(auth.actor.user_id),
         updated_by: Some(auth.actor.user_id),
+        blocking_keys: prepared.person.map(|p| p.keys),
     }
 }
 
@@ -502,16 +509,15 @@ pub fn write_body(
 async fn after_write(
     conn: &mut AsyncPgConnection,
     auth: &Authenticated,
-    spec: &FormSpec,
     row: &RecordRow,
+    person: Option<&duplicates::Person>,
     reject_duplicates: bool,
 ) -> ApiResult<Option<Vec<Value>>> {
-    if spec.key.as_str() == duplicates::PERSON_FORM {
-        Ok(Some(
-            duplicates::after_write(conn, auth, row, reject_duplicates).await?,
-        ))
-    } else {
-        Ok(None)
+    match person {
+        Some(p) => Ok(Some(
+            duplicates::after_write(conn, auth, row, p, reject_duplicates).await?,
+        )),
+        None => Ok(None),
     }
 }
 
@@ -528,6 +534,7 @@ pub(crate) async fn store_prepared(
     previous: Option<&RecordRow>,
     known_duplicates: Option<&[duplicates::Warning]>,
 ) -> ApiResult<(RecordRow, bool, Option<Vec<Value>>)> {
+    let person = prepared.person.clone();
     let (row, created) = match previous {
         Some(before) => {
             let data = Value::Object(prepared.data);
@@ -538,6 +545,7 @@ pub(crate) async fn store_prepared(
                 before.id,
                 before.version,
                 &data,
+                person.as_ref().map(|p| p.keys.as_slice()),
                 auth.actor.user_id,
             )
             .await
@@ -552,12 +560,14 @@ pub(crate) async fn store_prepared(
             )
         }
     };
-    let warnings = match known_duplicates {
-        Some(known) if spec.key.as_str() == duplicates::PERSON_FORM => {
-            duplicates::index(conn, &row, known).await?;
+    let warnings = match (known_duplicates, &person) {
+        (Some(known), Some(_)) => {
+            for w in known {
+                duplicates::raise(conn, row.id, w).await?;
+            }
             None
         }
-        _ => after_write(conn, auth, spec, &row, false).await?,
+        _ => after_write(conn, auth, &row, person.as_ref(), false).await?,
     };
     Ok((row, created, warnings))
 }
@@ -578,12 +588,13 @@ async fn insert_audited(
     reject_duplicates: bool,
 ) -> ApiResult<(RecordRow, Value)> {
     let changes = Value::Object(diff(spec, &Map::new(), &prepared.data));
+    let person = prepared.person.clone();
     let new = new_record(auth, spec, prepared);
     let ctx = auth.audit_context();
     let institution = auth.actor.institution_id;
     conn.transaction::<_, ApiError, _>(async |conn| {
         let row = records::insert(conn, &new).await.map_err(write_conflict)?;
-        let warnings = after_write(conn, auth, spec, &row, reject_duplicates).await?;
+        let warnings = after_write(conn, auth, &row, person.as_ref(), reject_duplicates).await?;
         let body = write_body(&row, spec, auth, warnings);
         if let Some((key, hash)) = idempotency {
             records::store_idempotent_response(conn, institution, key, hash, 201, &body)
@@ -714,15 +725,17 @@ async fn update_row(
 ) -> ApiResult<(RecordRow, Value)> {
     let prepared = prepare(conn, auth, spec, input, Some(before)).await?;
     let changes = Value::Object(diff(spec, &before.fields(), &prepared.data));
+    let person = prepared.person;
     let data = Value::Object(prepared.data);
     let ctx = auth.audit_context();
     let scope = auth.actor.scope();
     let (form, id, by) = (spec.key.as_str(), before.id, auth.actor.user_id);
     conn.transaction::<_, ApiError, _>(async |conn| {
-        let (_, after) = records::update(conn, &scope, form, id, version, &data, by)
+        let keys = person.as_ref().map(|p| p.keys.as_slice());
+        let (_, after) = records::update(conn, &scope, form, id, version, &data, keys, by)
             .await
             .map_err(write_conflict)?;
-        let warnings = after_write(conn, auth, spec, &after, reject_duplicates).await?;
+        let warnings = after_write(conn, auth, &after, person.as_ref(), reject_duplicates).await?;
         let entry = AuditEntry::modification(&ctx, "update", form)
             .resource(id)
             .changes(changes);

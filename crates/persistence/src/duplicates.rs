@@ -10,73 +10,37 @@ use uuid::Uuid;
 
 use crate::error::StoreResult;
 use crate::records::RecordRow;
-use crate::schema::{duplicate_pairs, person_keys, records};
-
-/// Replaces a person's blocking keys (after a create or an update).
-pub async fn replace_keys(
-    conn: &mut AsyncPgConnection,
-    person: Uuid,
-    keys: &[String],
-) -> StoreResult<()> {
-    diesel::delete(person_keys::table.filter(person_keys::person_id.eq(person)))
-        .execute(conn)
-        .await?;
-    let rows: Vec<_> = keys
-        .iter()
-        .map(|k| (person_keys::key.eq(k), person_keys::person_id.eq(person)))
-        .collect();
-    if !rows.is_empty() {
-        diesel::insert_into(person_keys::table)
-            .values(rows)
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .await?;
-    }
-    Ok(())
-}
-
-/// Adds the keys of many new people at once (an import).
-pub async fn insert_keys(conn: &mut AsyncPgConnection, keys: &[(String, Uuid)]) -> StoreResult<()> {
-    for chunk in keys.chunks(10_000) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .map(|(k, id)| (person_keys::key.eq(k), person_keys::person_id.eq(*id)))
-            .collect();
-        diesel::insert_into(person_keys::table)
-            .values(rows)
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .await?;
-    }
-    Ok(())
-}
+use crate::schema::{duplicate_pairs, records};
 
 /// Everyone sharing a key with these, nationwide (scope decides later what
-/// the caller is told about each), except `exclude`.
+/// the caller is told about each), with their keys, except `exclude`.
 pub async fn candidates(
     conn: &mut AsyncPgConnection,
     form: &str,
     keys: &[String],
     exclude: Option<Uuid>,
     limit: i64,
-) -> StoreResult<Vec<RecordRow>> {
+) -> StoreResult<Vec<(RecordRow, Vec<String>)>> {
     if keys.is_empty() {
         return Ok(vec![]);
     }
-    let ids = person_keys::table
-        .filter(person_keys::key.eq_any(keys))
-        .select(person_keys::person_id);
     let mut q = records::table
-        .filter(records::id.eq_any(ids))
+        .filter(records::blocking_keys.is_not_null())
+        .filter(records::blocking_keys.overlaps_with(keys))
         .filter(records::form.eq(form))
         .into_boxed();
     if let Some(x) = exclude {
         q = q.filter(records::id.ne(x));
     }
-    Ok(q.select(RecordRow::as_select())
+    let rows: Vec<(RecordRow, Option<Vec<String>>)> = q
+        .select((RecordRow::as_select(), records::blocking_keys))
         .limit(limit)
         .load(conn)
-        .await?)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(r, k)| (r, k.unwrap_or_default()))
+        .collect())
 }
 
 fn ordered(a: Uuid, b: Uuid) -> (Uuid, Uuid) {
@@ -134,6 +98,35 @@ pub async fn raise_pair(
         ))
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Records many open pairs at once (an import: its new people have no
+/// pair yet, so nothing is refreshed). Each pair is given once.
+pub async fn raise_pairs(
+    conn: &mut AsyncPgConnection,
+    pairs: &[(Uuid, Uuid, &str, f64)],
+) -> StoreResult<()> {
+    for chunk in pairs.chunks(5_000) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|(a, b, level, score)| {
+                let (a, b) = ordered(*a, *b);
+                (
+                    duplicate_pairs::id.eq(Uuid::now_v7()),
+                    duplicate_pairs::person_a.eq(a),
+                    duplicate_pairs::person_b.eq(b),
+                    duplicate_pairs::level.eq(*level),
+                    duplicate_pairs::score.eq(*score),
+                )
+            })
+            .collect();
+        diesel::insert_into(duplicate_pairs::table)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+    }
     Ok(())
 }
 

@@ -52,6 +52,8 @@ pub struct NewRecord {
     pub data: Value,
     pub created_by: Option<Uuid>,
     pub updated_by: Option<Uuid>,
+    /// For people, the keys duplicate matching blocks on.
+    pub blocking_keys: Option<Vec<String>>,
 }
 
 type Boxed<'a> = records::BoxedQuery<'a, diesel::pg::Pg>;
@@ -243,19 +245,59 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewRecord) -> StoreResul
         .await?)
 }
 
-/// Inserts many records at once (an import), in statements of a size
-/// PostgreSQL's bind-parameter limit allows.
+/// Separates a person's keys inside one text of the `unnest` below (keys
+/// are normalized names, dates and digits: they never hold it).
+const KEY_SEPARATOR: char = '\u{1f}';
+
+/// Inserts many records at once (an import): one statement per 10,000
+/// rows, each column bound as one array and unnested by PostgreSQL, so the
+/// statement stays small however many rows it carries (a multi-row VALUES
+/// binds ten parameters per row and is parsed as such).
 pub async fn insert_many(conn: &mut AsyncPgConnection, rows: &[NewRecord]) -> StoreResult<()> {
-    for chunk in rows.chunks(2_000) {
-        diesel::insert_into(records::table)
-            .values(chunk)
-            .execute(conn)
-            .await?;
+    use diesel::sql_types::{Array, Jsonb, Nullable, Uuid as SqlUuid};
+    for chunk in rows.chunks(10_000) {
+        let keys: Vec<Option<String>> = chunk
+            .iter()
+            .map(|r| {
+                r.blocking_keys.as_ref().map(|k| {
+                    debug_assert!(k.iter().all(|k| !k.contains(KEY_SEPARATOR)));
+                    k.join(&KEY_SEPARATOR.to_string())
+                })
+            })
+            .collect();
+        diesel::sql_query(
+            "INSERT INTO records (id, form, entity_code, institution_id, parent_id, \
+             external_folio, data, created_by, updated_by, blocking_keys) \
+             SELECT id, form, entity_code, institution_id, parent_id, external_folio, data, \
+             created_by, updated_by, string_to_array(keys, chr(31)) \
+             FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             AS t(id, form, entity_code, institution_id, parent_id, external_folio, data, \
+             created_by, updated_by, keys)",
+        )
+        .bind::<Array<SqlUuid>, _>(chunk.iter().map(|r| r.id).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(chunk.iter().map(|r| &r.form).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(chunk.iter().map(|r| &r.entity_code).collect::<Vec<_>>())
+        .bind::<Array<SqlUuid>, _>(chunk.iter().map(|r| r.institution_id).collect::<Vec<_>>())
+        .bind::<Array<Nullable<SqlUuid>>, _>(chunk.iter().map(|r| r.parent_id).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(
+            chunk
+                .iter()
+                .map(|r| r.external_folio.as_ref())
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Jsonb>, _>(chunk.iter().map(|r| &r.data).collect::<Vec<_>>())
+        .bind::<Array<Nullable<SqlUuid>>, _>(chunk.iter().map(|r| r.created_by).collect::<Vec<_>>())
+        .bind::<Array<Nullable<SqlUuid>>, _>(chunk.iter().map(|r| r.updated_by).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(keys)
+        .execute(conn)
+        .await?;
     }
     Ok(())
 }
 
-/// Replaces a record's fields at the expected version.
+/// Replaces a record's fields (and, for people, their blocking keys) at the
+/// expected version.
+#[allow(clippy::too_many_arguments)]
 pub async fn update(
     conn: &mut AsyncPgConnection,
     scope: &Scope,
@@ -263,6 +305,7 @@ pub async fn update(
     id: Uuid,
     expected_version: i32,
     data: &Value,
+    blocking_keys: Option<&[String]>,
     by: Uuid,
 ) -> StoreResult<(RecordRow, RecordRow)> {
     let before = get(conn, scope, form, id).await?;
@@ -276,6 +319,7 @@ pub async fn update(
     )
     .set((
         records::data.eq(data),
+        records::blocking_keys.eq(blocking_keys),
         records::version.eq(expected_version + 1),
         records::updated_at.eq(diesel::dsl::now),
         records::updated_by.eq(by),

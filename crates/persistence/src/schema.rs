@@ -142,7 +142,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     catalog_items,
     records,
     idempotency_keys,
-    person_keys,
     duplicate_pairs,
     imports,
 );
@@ -161,6 +160,8 @@ diesel::table! {
         created_by -> Nullable<Uuid>,
         updated_at -> Timestamptz,
         updated_by -> Nullable<Uuid>,
+        /// A person's duplicate-matching blocking keys (NULL for other forms).
+        blocking_keys -> Nullable<Array<Text>>,
     }
 }
 
@@ -172,13 +173,6 @@ diesel::table! {
         status -> Int4,
         response -> Jsonb,
         created_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    person_keys (key, person_id) {
-        key -> Text,
-        person_id -> Uuid,
     }
 }
 

@@ -60,7 +60,8 @@ pub async fn duplicate_check(
         None,
     )
     .await?;
-    let warnings = duplicates::find(&mut conn, &auth, None, &prepared.data).await?;
+    let person = duplicates::Person::of(&prepared.data);
+    let warnings = duplicates::find(&mut conn, &auth, None, &person).await?;
     let entry = AuditEntry::access(&auth.audit_context(), "duplicate_check", "victim")
         .details(json!({"warnings": warnings.len()}));
     audit::append(&mut conn, &[entry]).await?;

@@ -1,17 +1,19 @@
 //! Bulk import of a filled workbook: dry run, report, annotated workbook,
 //! all-or-nothing commit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use actix_multipart::Multipart;
 use actix_web::{get, post, web, HttpResponse};
-use diesel_async::AsyncConnection;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use sintra_domain::duplicates::{blocking_keys, compare};
+use sintra_domain::duplicates::{compare, MatchLevel};
+use sintra_domain::forms::FormSpec;
 use sintra_domain::i18n::{Lang, Message};
-use sintra_excel::{annotate, read_rows, sha256_hex, CellError, ImportLimits};
+use sintra_domain::validation::FieldError;
+use sintra_excel::{annotate, read_rows, sha256_hex, CellError, ImportLimits, ImportSheet};
 use sintra_persistence::audit::{self, AuditEntry};
 use sintra_persistence::db;
 use sintra_persistence::imports::{self, NewImport};
@@ -138,8 +140,7 @@ pub async fn import(
         return Err(repeated_import());
     }
     let parse_bytes = bytes.clone();
-    let parse_limits = limits;
-    let sheet = web::block(move || read_rows(&parse_bytes, spec, &parse_limits))
+    let sheet = web::block(move || read_rows(&parse_bytes, spec, &limits))
         .await
         .map_err(|_| ApiError::Internal)?
         .map_err(|e| ApiError::Refused {
@@ -148,96 +149,15 @@ pub async fn import(
             detail: e.message(),
         })?;
 
-    let mut errors: Vec<CellError> = sheet.header_errors();
+    let (mut valid, mut errors) = check_rows(&mut conn, &auth, spec, &sheet).await?;
     let mut warnings: Vec<Value> = vec![];
-    let mut valid: Vec<(
-        records::Prepared,
-        Option<RecordRow>,
-        Vec<duplicates::Warning>,
-    )> = vec![];
-    let mut valid_rows: Vec<u32> = vec![];
-    let mut seen_keys: HashMap<String, (u32, sintra_domain::duplicates::PersonFacts)> =
-        HashMap::new();
-    let is_person = key.as_str() == duplicates::PERSON_FORM;
-    if errors.is_empty() {
-        // One catalog query for the whole file.
-        let inputs: Vec<Map<String, Value>> = sheet.rows.iter().map(|r| r.values()).collect();
-        let lookup = records::snapshot_for(&mut conn, &auth, spec, &inputs).await?;
-        // Rows that name a folio the institution already sent replace it.
-        let folios: Vec<String> = inputs
-            .iter()
-            .filter_map(|i| i.get("external_folio").and_then(Value::as_str))
-            .map(|f| f.trim().to_string())
-            .collect();
-        drop(inputs);
-        let existing =
-            rows::find_by_folios(&mut conn, auth.actor.institution_id, key.as_str(), &folios)
-                .await?;
-        for row in &sheet.rows {
-            if !row.problems.is_empty() {
-                errors.extend(sheet.locate(row, vec![]));
-                continue;
-            }
-            let values = row.values();
-            let folio = values
-                .get("external_folio")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            let previous = folio.and_then(|f| existing.get(f.trim()).cloned());
-            match records::prepare_with(
-                &mut conn,
-                &auth,
-                spec,
-                values,
-                previous.as_ref(),
-                Some(&lookup),
-            )
-            .await
-            {
-                Ok(prepared) => {
-                    if is_person {
-                        let facts = duplicates::facts(&prepared.data);
-                        for k in blocking_keys(&facts) {
-                            if let Some((other_row, other)) = seen_keys.get(&k) {
-                                if let Some(m) = compare(&facts, other) {
-                                    warnings.push(json!({"row": row.row, "code": "possible_duplicate", "level": m.level, "score": m.score, "candidate_row": other_row}));
-                                    break;
-                                }
-                            }
-                        }
-                        for k in blocking_keys(&facts) {
-                            seen_keys.entry(k).or_insert((row.row, facts.clone()));
-                        }
-                    }
-                    valid.push((prepared, previous, vec![]));
-                    valid_rows.push(row.row);
-                }
-                Err(ApiError::Validation(field_errors)) => {
-                    errors.extend(sheet.locate(row, field_errors))
-                }
-                Err(other) => return Err(other),
-            }
+    let mut in_file: Vec<InFilePair> = vec![];
+    if key.as_str() == duplicates::PERSON_FORM && errors.is_empty() {
+        in_file = duplicates_in_file(&valid);
+        for p in &in_file {
+            warnings.push(json!({"row": valid[p.row].row, "code": "possible_duplicate", "level": p.level, "score": p.score, "candidate_row": valid[p.earlier].row}));
         }
-    }
-    // Duplicates against the system, a few hundred people per query.
-    if is_person {
-        let mut offset = 0;
-        for chunk in valid.chunks_mut(500) {
-            let people: Vec<(Option<Uuid>, &Map<String, Value>)> = chunk
-                .iter()
-                .map(|(p, prev, _)| (prev.as_ref().map(|r| r.id), &p.data))
-                .collect();
-            let found = duplicates::find_many(&mut conn, &auth, &people).await?;
-            for (k, ((_, _, slot), warnings_of_row)) in chunk.iter_mut().zip(found).enumerate() {
-                for w in &warnings_of_row {
-                    let mut j = w.json.clone();
-                    j["row"] = json!(valid_rows[offset + k]);
-                    warnings.push(j);
-                }
-                *slot = warnings_of_row;
-            }
-            offset += chunk.len();
-        }
+        warnings.extend(duplicates_in_system(&mut conn, &auth, &mut valid).await?);
     }
     let rows_read = sheet.rows.len();
     let rows_valid = valid.len();
@@ -245,8 +165,9 @@ pub async fn import(
     let annotated_bytes = if errors.is_empty() {
         None
     } else {
-        let (b, s, e, l) = (bytes.clone(), key, errors.clone(), limits);
-        web::block(move || annotate(&b, s.spec(), &e, lang, &l))
+        errors.sort_by_key(|e| e.row);
+        let (b, e) = (bytes.clone(), errors.clone());
+        web::block(move || annotate(&b, spec, &e, lang, &limits))
             .await
             .map_err(|_| ApiError::Internal)?
             .ok()
@@ -296,43 +217,7 @@ pub async fn import(
     }
     let (created, updated) = conn
         .transaction::<_, ApiError, _>(async |conn| {
-            // New records go in by thousands; replaced ones one by one.
-            let (mut news, mut keys, mut pairs, mut updated) = (vec![], vec![], vec![], 0usize);
-            for (prepared, previous, found) in valid {
-                if let Some(before) = previous {
-                    records::store_prepared(
-                        conn,
-                        &auth,
-                        spec,
-                        prepared,
-                        Some(&before),
-                        Some(&found),
-                    )
-                    .await?;
-                    updated += 1;
-                    continue;
-                }
-                let new = records::new_record(&auth, spec, prepared);
-                if is_person {
-                    if let Value::Object(data) = &new.data {
-                        keys.extend(
-                            blocking_keys(&duplicates::facts(data))
-                                .into_iter()
-                                .map(|k| (k, new.id)),
-                        );
-                    }
-                    pairs.extend(found.into_iter().map(|w| (new.id, w)));
-                }
-                news.push(new);
-            }
-            let created = news.len();
-            rows::insert_many(conn, &news)
-                .await
-                .map_err(records::write_conflict)?;
-            sintra_persistence::duplicates::insert_keys(conn, &keys).await?;
-            for (id, w) in &pairs {
-                duplicates::raise(conn, *id, w).await?;
-            }
+            let (created, updated) = store_rows(conn, &auth, spec, valid, &in_file).await?;
             report["rows_created"] = json!(created);
             report["rows_updated"] = json!(updated);
             let new = NewImport {
@@ -356,6 +241,215 @@ pub async fn import(
     report["rows_created"] = json!(created);
     report["rows_updated"] = json!(updated);
     Ok(HttpResponse::Ok().json(report))
+}
+
+/// A row that passed every check, ready to be stored.
+struct ValidRow {
+    /// The row number Excel shows.
+    row: u32,
+    prepared: records::Prepared,
+    /// The record of the institution with the row's folio, which it replaces.
+    previous: Option<RecordRow>,
+    /// Its possible duplicates among the stored people.
+    found: Vec<duplicates::Warning>,
+}
+
+/// Validates every row as the API validates one record, with what can be
+/// fetched once for the whole file fetched once: the catalog entries the
+/// file names, and the records its folios already designate.
+async fn check_rows(
+    conn: &mut AsyncPgConnection,
+    auth: &Authenticated,
+    spec: &'static FormSpec,
+    sheet: &ImportSheet,
+) -> ApiResult<(Vec<ValidRow>, Vec<CellError>)> {
+    let mut errors = sheet.header_errors();
+    if !errors.is_empty() {
+        return Ok((vec![], errors));
+    }
+    let inputs: Vec<Map<String, Value>> = sheet.rows.iter().map(|r| r.values()).collect();
+    let lookup = records::snapshot_for(conn, auth, spec, &inputs).await?;
+    let folios: Vec<String> = inputs
+        .iter()
+        .filter_map(|i| i.get("external_folio").and_then(Value::as_str))
+        .map(|f| f.trim().to_string())
+        .collect();
+    let mut existing =
+        rows::find_by_folios(conn, auth.actor.institution_id, spec.key.as_str(), &folios).await?;
+    let mut valid = Vec::with_capacity(inputs.len());
+    let mut folios_seen: HashSet<String> = HashSet::new();
+    for (row, values) in sheet.rows.iter().zip(inputs) {
+        if !row.problems.is_empty() {
+            errors.extend(sheet.locate(row, vec![]));
+            continue;
+        }
+        let folio = values
+            .get("external_folio")
+            .and_then(Value::as_str)
+            .map(|f| f.trim().to_string());
+        if let Some(f) = &folio {
+            if !folios_seen.insert(f.clone()) {
+                errors.extend(sheet.locate(row, vec![folio_repeated()]));
+                continue;
+            }
+        }
+        let previous = folio.and_then(|f| existing.remove(&f));
+        match records::prepare_with(conn, auth, spec, values, previous.as_ref(), Some(&lookup))
+            .await
+        {
+            Ok(prepared) => valid.push(ValidRow {
+                row: row.row,
+                prepared,
+                previous,
+                found: vec![],
+            }),
+            Err(ApiError::Validation(field_errors)) => {
+                errors.extend(sheet.locate(row, field_errors))
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Ok((valid, errors))
+}
+
+/// Two people of the same file who may be one: `row` (an index into the
+/// valid rows) resembles the `earlier` one.
+struct InFilePair {
+    row: usize,
+    earlier: usize,
+    level: MatchLevel,
+    score: f64,
+}
+
+/// Each person compared with the earlier rows sharing a blocking key (the
+/// first row of each block), reported against the first that matches.
+fn duplicates_in_file(valid: &[ValidRow]) -> Vec<InFilePair> {
+    let mut first_with_key: HashMap<&str, usize> = HashMap::new();
+    let mut pairs = vec![];
+    for (i, v) in valid.iter().enumerate() {
+        let Some(person) = &v.prepared.person else {
+            continue;
+        };
+        for k in &person.keys {
+            let Some(&j) = first_with_key.get(k.as_str()) else {
+                continue;
+            };
+            let Some(other) = &valid[j].prepared.person else {
+                continue;
+            };
+            if let Some(m) = compare(&person.facts, &other.facts) {
+                pairs.push(InFilePair {
+                    row: i,
+                    earlier: j,
+                    level: m.level,
+                    score: m.score,
+                });
+                break;
+            }
+        }
+        for k in &person.keys {
+            first_with_key.entry(k.as_str()).or_insert(i);
+        }
+    }
+    pairs
+}
+
+/// Each person compared with the stored people sharing a blocking key, a
+/// few hundred people per query; the warnings are also kept on the rows so
+/// a commit records the pairs without searching again.
+async fn duplicates_in_system(
+    conn: &mut AsyncPgConnection,
+    auth: &Authenticated,
+    valid: &mut [ValidRow],
+) -> ApiResult<Vec<Value>> {
+    let mut warnings = vec![];
+    for chunk in valid.chunks_mut(500) {
+        let people: Vec<(Option<Uuid>, &duplicates::Person)> = chunk
+            .iter()
+            .filter_map(|v| {
+                Some((
+                    v.previous.as_ref().map(|r| r.id),
+                    v.prepared.person.as_ref()?,
+                ))
+            })
+            .collect();
+        let found = duplicates::find_many(conn, auth, &people).await?;
+        let with_person = chunk.iter_mut().filter(|v| v.prepared.person.is_some());
+        for (v, of_row) in with_person.zip(found) {
+            for w in &of_row {
+                let mut j = w.json.clone();
+                j["row"] = json!(v.row);
+                warnings.push(j);
+            }
+            v.found = of_row;
+        }
+    }
+    Ok(warnings)
+}
+
+/// Stores the valid rows inside the caller's transaction: new records by
+/// thousands with their blocking keys, replaced ones one by one, and the
+/// pairs of possible duplicates found against the system and in the file.
+/// Returns (created, updated).
+async fn store_rows(
+    conn: &mut AsyncPgConnection,
+    auth: &Authenticated,
+    spec: &FormSpec,
+    valid: Vec<ValidRow>,
+    in_file: &[InFilePair],
+) -> ApiResult<(usize, usize)> {
+    let mut ids = Vec::with_capacity(valid.len());
+    let mut news = vec![];
+    let mut pairs: Vec<(Uuid, Uuid, MatchLevel, f64)> = vec![];
+    let mut updated = 0;
+    for v in valid {
+        match v.previous {
+            Some(before) => {
+                records::store_prepared(
+                    conn,
+                    auth,
+                    spec,
+                    v.prepared,
+                    Some(&before),
+                    Some(&v.found),
+                )
+                .await?;
+                updated += 1;
+                ids.push(before.id);
+            }
+            None => {
+                let new = records::new_record(auth, spec, v.prepared);
+                pairs.extend(
+                    v.found
+                        .iter()
+                        .map(|w| (new.id, w.candidate_id, w.level, w.score)),
+                );
+                ids.push(new.id);
+                news.push(new);
+            }
+        }
+    }
+    pairs.extend(
+        in_file
+            .iter()
+            .map(|p| (ids[p.row], ids[p.earlier], p.level, p.score)),
+    );
+    rows::insert_many(conn, &news)
+        .await
+        .map_err(records::write_conflict)?;
+    duplicates::raise_new(conn, &pairs).await?;
+    Ok((news.len(), updated))
+}
+
+fn folio_repeated() -> FieldError {
+    FieldError::new(
+        "external_folio",
+        "folio_repeated_in_file",
+        Message::new(
+            "Ese folio ya aparece en una fila anterior del archivo.",
+            "That folio already appears in an earlier row of the file.",
+        ),
+    )
 }
 
 /// The uploaded workbook with its errors marked and an errors column; only
