@@ -9,6 +9,9 @@
 //! next to a reference measured in the same run: fetching one record by
 //! primary key over the same connection.
 
+#[global_allocator]
+static ALLOCATOR: sintra_http::Allocator = sintra_http::Allocator;
+
 use std::time::{Duration, Instant};
 
 use diesel_async::RunQueryDsl;

@@ -496,3 +496,231 @@ async fn exports_carry_who_registered_each_row_and_never_formulas() {
         "headers only"
     );
 }
+
+/// The data rows of an export's first sheet, as text.
+fn export_rows(bytes: &[u8]) -> Vec<Vec<String>> {
+    sheet_rows(bytes, &calamine_first_sheet(bytes))
+        .into_iter()
+        .skip(1)
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect()
+}
+
+async fn commission(app: &TestApp, who: &Account, name: &str, kind: &str, installed: &str) {
+    let res = app
+        .post(
+            "/api/v1/commissions",
+            &who.token,
+            json!({"name": name, "kind": kind, "entity_code": who.entity_code, "installation_date": installed}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+}
+
+#[actix_web::test]
+async fn exports_take_the_filters_of_the_forms_list() {
+    let app = TestApp::new().await;
+    let op = operator(&app).await;
+    commission(&app, &op, "Comisión estatal", "COMISION", "2013-06-14").await;
+    commission(&app, &op, "Comité de víctimas", "COMITE", "2016-02-01").await;
+    commission(&app, &op, "Comité municipal", "COMITE", "2019-09-30").await;
+
+    let names = |rows: &[Vec<String>]| {
+        let mut n: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r.iter().find(|c| c.starts_with("Com")).cloned())
+            .collect();
+        n.sort();
+        n
+    };
+    // A field of the form, by value (catalog codes in any case, as in the list).
+    let res = app
+        .get("/api/v1/excel/exports/commission?kind=comite", &op.token)
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(
+        names(&export_rows(&res.body)),
+        ["Comité de víctimas", "Comité municipal"]
+    );
+    // Dates by range, combined with a field.
+    let res = app
+        .get(
+            "/api/v1/excel/exports/commission?kind=COMITE&installation_date_to=2017-01-01",
+            &op.token,
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(names(&export_rows(&res.body)), ["Comité de víctimas"]);
+    // The same query lists the same records.
+    let list = app
+        .get(
+            "/api/v1/commissions?kind=COMITE&installation_date_to=2017-01-01",
+            &op.token,
+        )
+        .await;
+    assert_eq!(list.json["items"].as_array().unwrap().len(), 1);
+    // The shared filters.
+    let res = app
+        .get(
+            &format!(
+                "/api/v1/excel/exports/commission?institution_id={}",
+                op.institution_id
+            ),
+            &op.token,
+        )
+        .await;
+    assert_eq!(export_rows(&res.body).len(), 3);
+    let res = app
+        .get("/api/v1/excel/exports/commission?entity_code=09", &op.token)
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert!(export_rows(&res.body).is_empty());
+
+    // The workbook of every form takes the filters all forms share.
+    let all = app
+        .get("/api/v1/excel/exports?entity_code=19", &op.token)
+        .await;
+    assert_eq!(all.status, 200, "{}", all.text());
+    let rows = sheet_rows(&all.body, &calamine_first_sheet(&all.body));
+    assert_eq!(rows.len(), 4, "the header and the three commissions");
+    let none = app
+        .get("/api/v1/excel/exports?entity_code=09", &op.token)
+        .await;
+    let mut wb = open_workbook_auto_from_rs(Cursor::new(none.body.clone())).unwrap();
+    for name in wb.sheet_names() {
+        let range = wb.worksheet_range(&name).unwrap();
+        assert_eq!(range.rows().count(), 1, "{name}: headers only");
+    }
+}
+
+#[actix_web::test]
+async fn export_filters_are_refused_as_the_lists_refuse_them() {
+    let app = TestApp::new().await;
+    let op = operator(&app).await;
+    commission(&app, &op, "Comisión estatal", "COMISION", "2013-06-14").await;
+    let field_of = |res: &Answer| -> Vec<String> {
+        res.json["errors"]
+            .as_array()
+            .map(|e| {
+                e.iter()
+                    .map(|e| e["field"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    // An unknown filter, a bad value, a range on a field that is no date.
+    for (query, field) in [
+        ("color=rojo", "color"),
+        ("institution_id=no-es-uuid", "institution_id"),
+        ("installation_date_from=2020-01-01&kind_from=A", "kind_from"),
+        ("limit=10", "limit"),
+        ("cursor=abc", "cursor"),
+    ] {
+        let res = app
+            .get(
+                &format!("/api/v1/excel/exports/commission?{query}"),
+                &op.token,
+            )
+            .await;
+        res.assert_problem(422, "validation_failed");
+        assert_eq!(field_of(&res), [field], "{query}: {}", res.text());
+    }
+    // The workbook of every form: only the shared filters, said in Spanish.
+    let res = app
+        .get("/api/v1/excel/exports?kind=COMISION", &op.token)
+        .await;
+    res.assert_problem(422, "validation_failed");
+    assert_eq!(field_of(&res), ["kind"]);
+    let message = res.json["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("entity_code") && message.contains("exporte su formulario"),
+        "{message}"
+    );
+    app.get("/api/v1/excel/exports?institution_id=x", &op.token)
+        .await
+        .assert_problem(422, "validation_failed");
+    app.get("/api/v1/excel/exports?limit=5", &op.token)
+        .await
+        .assert_problem(422, "validation_failed");
+
+    // Personal fields are no filter for anyone, as in the list: not even
+    // for an operator, who reads them; roles that may not read them may not
+    // export at all.
+    for path in [
+        "/api/v1/victims?first_surname=Hernandez",
+        "/api/v1/excel/exports/victim?first_surname=Hernandez",
+        "/api/v1/excel/exports/victim?curp=HEGM900101MNLRRR09",
+        "/api/v1/excel/exports/victim?birth_date_from=1990-01-01",
+        "/api/v1/excel/exports/attention?notes=x",
+    ] {
+        let res = app.get(path, &op.token).await;
+        res.assert_problem(422, "validation_failed");
+        assert_eq!(res.json["errors"][0]["code"], "unknown_filter", "{path}");
+    }
+    let analyst = app.account(Role::Analyst, op.institution_id).await;
+    app.get(
+        "/api/v1/excel/exports/victim?first_surname=Hernandez",
+        &analyst.token,
+    )
+    .await
+    .assert_problem(403, "forbidden");
+
+    // A refused export is not audited as an export.
+    let federal = app.institution("00", "Secretaría Técnica").await;
+    let auditor = app.account(Role::Auditor, federal).await;
+    let events = app
+        .get("/api/v1/audit/events?action=export", &auditor.token)
+        .await;
+    assert_eq!(events.json["items"].as_array().unwrap().len(), 0);
+}
+
+#[actix_web::test]
+async fn the_audit_row_of_an_export_carries_its_filters() {
+    let app = TestApp::new().await;
+    let op = operator(&app).await;
+    commission(&app, &op, "Comisión estatal", "COMISION", "2013-06-14").await;
+    commission(&app, &op, "Comité de víctimas", "COMITE", "2016-02-01").await;
+    let res = app
+        .get(
+            "/api/v1/excel/exports/commission?kind=COMITE&installation_date_from=2015-01-01",
+            &op.token,
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let all = app
+        .get("/api/v1/excel/exports?entity_code=19", &op.token)
+        .await;
+    assert_eq!(all.status, 200, "{}", all.text());
+    let plain = app.get("/api/v1/excel/exports/victim", &op.token).await;
+    assert_eq!(plain.status, 200, "{}", plain.text());
+
+    let federal = app.institution("00", "Secretaría Técnica").await;
+    let auditor = app.account(Role::Auditor, federal).await;
+    let events = app
+        .get("/api/v1/audit/events?action=export", &auditor.token)
+        .await;
+    let items = events.json["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3, "{}", events.text());
+    let details_of = |forms: Value| {
+        items
+            .iter()
+            .map(|e| &e["details"])
+            .find(|d| d["forms"] == forms)
+            .unwrap_or_else(|| panic!("no export of {forms}: {}", events.text()))
+    };
+    let one = details_of(json!(["commission"]));
+    assert_eq!(
+        one["filters"],
+        json!({"kind": "COMITE", "installation_date_from": "2015-01-01"})
+    );
+    assert_eq!(one["rows"], 1);
+    let every = items
+        .iter()
+        .map(|e| &e["details"])
+        .find(|d| d["forms"].as_array().is_some_and(|f| f.len() > 1))
+        .unwrap();
+    assert_eq!(every["filters"], json!({"entity_code": "19"}));
+    assert_eq!(every["rows"], 2);
+    assert_eq!(details_of(json!(["victim"]))["filters"], json!({}));
+}

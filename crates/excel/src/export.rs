@@ -14,22 +14,32 @@
 //! last and when. Personal-data fields are left out unless the caller may
 //! read personal data ([`ExportOptions::personal_data`]).
 //!
+//! A record reaches its sheet in two steps: a [`RowEncoder`] decides how
+//! each value shows and turns the record into [`EncodedRows`] (from
+//! serde_json values, or straight from the record's JSON text), and
+//! [`ExportWriter::write_rows`] stores the cells. The encoder needs no
+//! workbook, so an export encodes the next records on one thread while the
+//! writer stores the previous ones on another.
+//!
 //! Every text value is written with `write_string`, never as a formula:
 //! text starting with `=`, `+`, `-`, `@`, a tab or a carriage return stays
 //! text.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime, Timelike};
 use rust_xlsxwriter::{Color, Format, FormatAlign, Workbook, Worksheet};
 use serde_json::{Map, Value};
-use sintra_domain::forms::{FieldType, FormSpec};
+use sintra_domain::forms::{FieldType, FormKey, FormSpec};
 use sintra_domain::i18n::{Lang, Text};
 
 use crate::columns::{export_columns, Column, ColumnKind};
 use crate::import::{excel_datetime, sheet_name, CODE_LABEL_SEPARATOR};
+use crate::json::{self, JsonView, View};
 use crate::{write_text, ExcelError};
 
 /// The last row index (0-based) of a worksheet.
@@ -47,10 +57,11 @@ pub struct ExportOptions {
     /// temporary directory). Use a disk, not a RAM-backed tmpfs, or memory
     /// grows after all.
     pub tempdir: Option<PathBuf>,
-    /// Zip compression, 0–9. Default 6, zlib's usual: a 100,000-row victim
-    /// export is about 10 MiB in 1.5 s; level 1 takes a third less time for
-    /// a file 70% larger (and a larger file is slower to download and may
-    /// not fit the import's size limit when uploaded again).
+    /// Zip compression, 0–9. Default 6, zlib's usual. For 100,000 victims
+    /// (every column) the sheet's XML is about 110 MiB: level 6 compresses
+    /// it to 10.3 MiB in 0.6 s, level 3 (what Excel uses) to 12.4 MiB in
+    /// 0.3 s, level 1 to 16.9 MiB in 0.24 s. A larger file is slower to
+    /// download and nearer the import's size limit when uploaded again.
     pub compression_level: u8,
 }
 
@@ -91,7 +102,7 @@ pub struct RecordMeta<'a> {
 
 /// The label of a catalog item (`catalog`, `code`), to show codes as
 /// `CODE — Label`; `None` leaves the bare code.
-pub type CatalogLabels = dyn Fn(&str, &str) -> Option<String> + Send;
+pub type CatalogLabels = dyn Fn(&str, &str) -> Option<String> + Send + Sync;
 
 const META_BEFORE: [Text; 3] = [
     Text::new("ID del registro", "Record ID"),
@@ -113,11 +124,284 @@ struct Formats {
     decimal: Format,
 }
 
+/// One cell of an encoded row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Cell {
+    /// Text: a range of [`EncodedRows::text`].
+    Text(usize, usize),
+    /// A number, a date or a timestamp (as Excel's serial day); the
+    /// column's format says which.
+    Number(f64),
+}
+
+/// Records turned into the cells of their form's sheet by a [`RowEncoder`]:
+/// plain text and numbers, every decision about how a value shows already
+/// taken, so that [`ExportWriter::write_rows`] only stores them. An export
+/// encodes on the thread that reads the records while the writer's thread
+/// writes the previous batch.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct EncodedRows {
+    form: Option<FormKey>,
+    /// The text of every text cell, one after another.
+    text: String,
+    /// (column, cell) of every row, row after row.
+    cells: Vec<(u16, Cell)>,
+    /// Where each row's cells end in `cells`.
+    ends: Vec<usize>,
+}
+
+impl EncodedRows {
+    /// Room for about `rows` rows of `encoder`'s form.
+    pub fn with_capacity(encoder: &RowEncoder, rows: usize) -> EncodedRows {
+        let per_row = META_BEFORE.len() + encoder.columns.len() + META_AFTER.len();
+        EncodedRows {
+            form: Some(encoder.form),
+            text: String::with_capacity(rows * per_row * 12),
+            cells: Vec::with_capacity(rows * per_row),
+            ends: Vec::with_capacity(rows),
+        }
+    }
+
+    /// How many rows.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.cells.clear();
+        self.ends.clear();
+    }
+
+    fn push_text(&mut self, col: u16, text: &str) {
+        // An empty string is no cell: rust_xlsxwriter writes none for it.
+        if !text.is_empty() {
+            let start = self.text.len();
+            self.text.push_str(text);
+            self.cells.push((col, Cell::Text(start, self.text.len())));
+        }
+    }
+
+    /// A text cell written piece by piece into the buffer by `write`.
+    fn push_text_with(&mut self, col: u16, write: impl FnOnce(&mut String)) {
+        let start = self.text.len();
+        write(&mut self.text);
+        if self.text.len() > start {
+            self.cells.push((col, Cell::Text(start, self.text.len())));
+        }
+    }
+
+    fn push_number(&mut self, col: u16, x: f64) {
+        self.cells.push((col, Cell::Number(x)));
+    }
+}
+
+/// Turns records of one form into the cells of its sheet, laid out as
+/// [`ExportWriter::begin_sheet`] lays the sheet out with the same options
+/// (personal-data columns left out unless allowed). Cheap to build, and
+/// `Send`: made where the records are read.
+#[derive(Clone)]
+pub struct RowEncoder {
+    form: FormKey,
+    columns: Vec<Column>,
+    /// The columns (by index) each JSON key feeds.
+    by_key: HashMap<&'static str, Vec<usize>>,
+    lang: Lang,
+    labels: Option<Arc<CatalogLabels>>,
+}
+
+impl RowEncoder {
+    pub fn new(spec: &FormSpec, options: &ExportOptions) -> RowEncoder {
+        let columns = export_columns(spec, options.personal_data);
+        let mut by_key: HashMap<&'static str, Vec<usize>> = HashMap::new();
+        for (i, column) in columns.iter().enumerate() {
+            by_key.entry(column.json_key()).or_default().push(i);
+        }
+        RowEncoder {
+            form: spec.key,
+            columns,
+            by_key,
+            lang: options.lang,
+            labels: None,
+        }
+    }
+
+    /// Shows catalog codes as `CODE — Label`, as
+    /// [`ExportWriter::with_catalog_labels`].
+    pub fn with_catalog_labels(mut self, labels: Arc<CatalogLabels>) -> RowEncoder {
+        self.labels = Some(labels);
+        self
+    }
+
+    /// Appends one record (its normalized JSON, as stored) to `out`.
+    pub fn encode(
+        &self,
+        record: &Map<String, Value>,
+        meta: &RecordMeta<'_>,
+        out: &mut EncodedRows,
+    ) {
+        self.encode_fields(record.iter().map(|(k, v)| (k.as_str(), v)), meta, out);
+    }
+
+    /// [`encode`](RowEncoder::encode) from the record's JSON text (as
+    /// PostgreSQL sends a `jsonb`): the values are read where they lie in
+    /// the text, without building a `serde_json::Value` of each.
+    pub fn encode_json(
+        &self,
+        record: &str,
+        meta: &RecordMeta<'_>,
+        out: &mut EncodedRows,
+    ) -> Result<(), ExcelError> {
+        let fields = json::fields(record).map_err(ExcelError::Record)?;
+        self.encode_fields(fields.iter().map(|(k, v)| (k.as_ref(), v)), meta, out);
+        Ok(())
+    }
+
+    fn encode_fields<'v, J: JsonView + 'v>(
+        &self,
+        fields: impl Iterator<Item = (&'v str, &'v J)>,
+        meta: &RecordMeta<'_>,
+        out: &mut EncodedRows,
+    ) {
+        if out.form.is_none() {
+            out.form = Some(self.form);
+        }
+        debug_assert_eq!(out.form, Some(self.form), "rows of one form per batch");
+        let mut values: Vec<Option<&J>> = vec![None; self.columns.len()];
+        for (key, value) in fields {
+            if let Some(columns) = self.by_key.get(key) {
+                for &i in columns {
+                    values[i] = Some(value);
+                }
+            }
+        }
+        let mut col: u16 = 0;
+        for text in [meta.id, meta.entity, meta.institution] {
+            out.push_text(col, text);
+            col += 1;
+        }
+        for (column, value) in self.columns.iter().zip(values) {
+            if let Some(value) = value {
+                self.encode_value(out, col, column, value);
+            }
+            col += 1;
+        }
+        out.push_text(col, meta.created_by);
+        encode_timestamp(out, col + 1, meta.created_at);
+        out.push_text(col + 2, meta.updated_by);
+        encode_timestamp(out, col + 3, meta.updated_at);
+        out.ends.push(out.cells.len());
+    }
+
+    fn encode_value<J: JsonView>(
+        &self,
+        out: &mut EncodedRows,
+        col: u16,
+        column: &Column,
+        value: &J,
+    ) {
+        let view = value.view();
+        match view {
+            View::Null => return,
+            View::Array([]) => return,
+            _ => {}
+        }
+        if column.kind != ColumnKind::Value {
+            out.push_text_with(col, |buf| push_list(buf, value, push_plain));
+            return;
+        }
+        match (column.field.ty, view) {
+            (FieldType::Date, View::Str(s)) => match s
+                .parse::<NaiveDate>()
+                .ok()
+                .and_then(|d| excel_datetime(d, 0))
+            {
+                Some(dt) => out.push_number(col, dt.to_excel()),
+                None => out.push_text(col, s),
+            },
+            (FieldType::Integer { .. } | FieldType::Decimal { .. }, View::Number(n)) => {
+                if let Some(x) = n.as_f64() {
+                    out.push_number(col, x);
+                }
+            }
+            (_, View::Bool(b)) => {
+                let shown = match (b, self.lang) {
+                    (true, Lang::Es) => "Sí",
+                    (true, Lang::En) => "Yes",
+                    (false, _) => "No",
+                };
+                out.push_text(col, shown);
+            }
+            (FieldType::Catalog { catalog, .. }, _) => {
+                let labels = self.labels.as_deref();
+                out.push_text_with(col, |buf| {
+                    push_list(buf, value, |buf, v| {
+                        let start = buf.len();
+                        push_plain(buf, v);
+                        let label = labels.and_then(|l| l(catalog, &buf[start..]));
+                        if let Some(label) = label {
+                            buf.push_str(CODE_LABEL_SEPARATOR);
+                            buf.push_str(&label);
+                        }
+                    })
+                });
+            }
+            (FieldType::Choice { options }, View::Str(code)) => {
+                out.push_text_with(col, |buf| {
+                    buf.push_str(code);
+                    if let Some(o) = options.iter().find(|o| o.code == code) {
+                        buf.push_str(CODE_LABEL_SEPARATOR);
+                        buf.push_str(o.label.get(self.lang));
+                    }
+                });
+            }
+            _ => out.push_text_with(col, |buf| push_list(buf, value, push_plain)),
+        }
+    }
+}
+
+/// A value as text: a string as is, anything else as its JSON.
+fn push_plain<J: JsonView>(buf: &mut String, v: &J) {
+    match v.view() {
+        View::Str(s) => buf.push_str(s),
+        View::Null => {}
+        _ => json::write_json(buf, v),
+    }
+}
+
+/// A list's items as `A; B`, each pushed by `item`; any other value alone.
+fn push_list<J: JsonView>(buf: &mut String, value: &J, mut item: impl FnMut(&mut String, &J)) {
+    match value.view() {
+        View::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    buf.push_str("; ");
+                }
+                item(buf, v);
+            }
+        }
+        _ => item(buf, value),
+    }
+}
+
+fn encode_timestamp(out: &mut EncodedRows, col: u16, at: NaiveDateTime) {
+    match excel_datetime(at.date(), at.num_seconds_from_midnight()) {
+        Some(dt) => out.push_number(col, dt.to_excel()),
+        None => out.push_text_with(col, |buf| {
+            let _ = write!(buf, "{at}");
+        }),
+    }
+}
+
 struct OpenSheet {
     worksheet: Worksheet,
     /// The form's sheet name, for continuation sheets.
     base_name: String,
-    columns: Vec<Column>,
+    encoder: RowEncoder,
     headers: Vec<String>,
     /// The next row to write (0-based; the header is row 0).
     next_row: u32,
@@ -127,19 +411,22 @@ struct OpenSheet {
 
 /// A streaming export workbook: [`begin_sheet`](ExportWriter::begin_sheet)
 /// for each form, [`write_row`](ExportWriter::write_row) for each of its
-/// records, then [`finish`](ExportWriter::finish).
+/// records (or [`write_rows`](ExportWriter::write_rows) for records a
+/// [`RowEncoder`] encoded elsewhere), then [`finish`](ExportWriter::finish).
 ///
 /// A form with more rows than a worksheet holds (1,048,575 below the
 /// header) continues on a sheet named `… (2)` with the same headers.
 pub struct ExportWriter {
     workbook: Workbook,
     options: ExportOptions,
-    labels: Option<Box<CatalogLabels>>,
+    labels: Option<Arc<CatalogLabels>>,
     formats: Formats,
     sheet: Option<OpenSheet>,
     names: HashSet<String>,
     /// Data rows per sheet before a form continues on another.
     rows_per_sheet: u32,
+    /// [`write_row`](ExportWriter::write_row)'s one-row batch, reused.
+    scratch: EncodedRows,
 }
 
 impl ExportWriter {
@@ -168,6 +455,7 @@ impl ExportWriter {
             sheet: None,
             names: HashSet::new(),
             rows_per_sheet: MAX_ROW,
+            scratch: EncodedRows::default(),
         })
     }
 
@@ -180,7 +468,7 @@ impl ExportWriter {
     /// Shows catalog codes as `CODE — Label` with these labels (which an
     /// import reads back as the code).
     pub fn with_catalog_labels(mut self, labels: Box<CatalogLabels>) -> ExportWriter {
-        self.labels = Some(labels);
+        self.labels = Some(Arc::from(labels));
         self
     }
 
@@ -208,14 +496,15 @@ impl ExportWriter {
         // "Investigación (carpeta de investigación o averiguación previa)" → "Investigación".
         let base = label.split(" (").next().unwrap_or(label).to_string();
         let headers = ExportWriter::headers(spec, &self.options);
-        let columns = export_columns(spec, self.options.personal_data);
-        self.open_sheet(base, columns, headers, 1)
+        let mut encoder = RowEncoder::new(spec, &self.options);
+        encoder.labels = self.labels.clone();
+        self.open_sheet(base, encoder, headers, 1)
     }
 
     fn open_sheet(
         &mut self,
         base_name: String,
-        columns: Vec<Column>,
+        encoder: RowEncoder,
         headers: Vec<String>,
         part: u32,
     ) -> Result<(), ExcelError> {
@@ -254,11 +543,28 @@ impl ExportWriter {
             ws.set_column_width(col, width)?;
             write_text(&mut ws, 0, col, header, Some(&self.formats.header))?;
         }
+        // Dates, timestamps and decimals take their column's format: the
+        // cells are written bare, sparing a format lookup for each.
+        let first = META_BEFORE.len();
+        for (i, column) in encoder.columns.iter().enumerate() {
+            let format = match column.field.ty {
+                _ if column.kind != ColumnKind::Value => None,
+                FieldType::Date => Some(&self.formats.date),
+                FieldType::Decimal { .. } => Some(&self.formats.decimal),
+                _ => None,
+            };
+            if let Some(format) = format {
+                ws.set_column_format((first + i) as u16, format)?;
+            }
+        }
+        let after = (first + encoder.columns.len()) as u16;
+        ws.set_column_format(after + 1, &self.formats.datetime)?;
+        ws.set_column_format(after + 3, &self.formats.datetime)?;
         ws.set_freeze_panes(1, 0)?;
         self.sheet = Some(OpenSheet {
             worksheet: ws,
             base_name,
-            columns,
+            encoder,
             headers,
             next_row: 1,
             part,
@@ -268,7 +574,8 @@ impl ExportWriter {
 
     fn close_sheet(&mut self) -> Result<(), ExcelError> {
         if let Some(mut sheet) = self.sheet.take() {
-            let last_col = (META_BEFORE.len() + sheet.columns.len() + META_AFTER.len() - 1) as u16;
+            let last_col =
+                (META_BEFORE.len() + sheet.encoder.columns.len() + META_AFTER.len() - 1) as u16;
             let last_row = sheet.next_row.saturating_sub(1).max(1);
             sheet.worksheet.autofilter(0, 0, last_row, last_col)?;
             self.workbook.push_worksheet(sheet.worksheet);
@@ -283,39 +590,52 @@ impl ExportWriter {
         record: &Map<String, Value>,
         meta: &RecordMeta<'_>,
     ) -> Result<(), ExcelError> {
-        if self.sheet.as_ref().ok_or(ExcelError::NoSheet)?.next_row > self.rows_per_sheet {
-            let old = self.sheet.as_ref().expect("checked above");
-            let (base, columns, headers, part) = (
-                old.base_name.clone(),
-                old.columns.clone(),
-                old.headers.clone(),
-                old.part,
-            );
-            self.close_sheet()?;
-            self.open_sheet(base, columns, headers, part + 1)?;
+        let sheet = self.sheet.as_ref().ok_or(ExcelError::NoSheet)?;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        scratch.form = Some(sheet.encoder.form);
+        sheet.encoder.encode(record, meta, &mut scratch);
+        let written = self.write_rows(&scratch);
+        self.scratch = scratch;
+        written
+    }
+
+    /// Writes rows a [`RowEncoder`] of the current sheet's form encoded.
+    pub fn write_rows(&mut self, rows: &EncodedRows) -> Result<(), ExcelError> {
+        let form = self.sheet.as_ref().ok_or(ExcelError::NoSheet)?.encoder.form;
+        if rows.is_empty() {
+            return Ok(());
         }
-        let lang = self.options.lang;
-        let formats = &self.formats;
-        let labels = self.labels.as_deref();
-        let sheet = self.sheet.as_mut().expect("opened above");
-        let ws = &mut sheet.worksheet;
-        let row = sheet.next_row;
-        let mut col: u16 = 0;
-        for text in [meta.id, meta.entity, meta.institution] {
-            write_text(ws, row, col, text, None)?;
-            col += 1;
+        if rows.form != Some(form) {
+            return Err(ExcelError::OtherForm);
         }
-        for column in &sheet.columns {
-            if let Some(value) = record.get(column.json_key()) {
-                write_value(ws, row, col, column, value, lang, formats, labels)?;
+        let mut start = 0;
+        for &end in &rows.ends {
+            if self.sheet.as_ref().expect("checked above").next_row > self.rows_per_sheet {
+                let old = self.sheet.as_ref().expect("checked above");
+                let (base, encoder, headers, part) = (
+                    old.base_name.clone(),
+                    old.encoder.clone(),
+                    old.headers.clone(),
+                    old.part,
+                );
+                self.close_sheet()?;
+                self.open_sheet(base, encoder, headers, part + 1)?;
             }
-            col += 1;
+            let sheet = self.sheet.as_mut().expect("opened above");
+            let ws = &mut sheet.worksheet;
+            let row = sheet.next_row;
+            for &(col, cell) in &rows.cells[start..end] {
+                match cell {
+                    Cell::Text(a, b) => write_text(ws, row, col, &rows.text[a..b], None)?,
+                    Cell::Number(x) => {
+                        ws.write_number(row, col, x)?;
+                    }
+                }
+            }
+            sheet.next_row += 1;
+            start = end;
         }
-        write_text(ws, row, col, meta.created_by, None)?;
-        write_timestamp(ws, row, col + 1, meta.created_at, formats)?;
-        write_text(ws, row, col + 2, meta.updated_by, None)?;
-        write_timestamp(ws, row, col + 3, meta.updated_at, formats)?;
-        sheet.next_row += 1;
         Ok(())
     }
 
@@ -331,113 +651,4 @@ impl ExportWriter {
         self.workbook.save_to_writer(sink)?;
         Ok(())
     }
-}
-
-fn write_timestamp(
-    ws: &mut Worksheet,
-    row: u32,
-    col: u16,
-    at: NaiveDateTime,
-    formats: &Formats,
-) -> Result<(), ExcelError> {
-    match excel_datetime(at.date(), at.num_seconds_from_midnight()) {
-        Some(dt) => {
-            ws.write_datetime_with_format(row, col, dt, &formats.datetime)?;
-        }
-        None => write_text(ws, row, col, &at.to_string(), None)?,
-    }
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn write_value(
-    ws: &mut Worksheet,
-    row: u32,
-    col: u16,
-    column: &Column,
-    value: &Value,
-    lang: Lang,
-    formats: &Formats,
-    labels: Option<&CatalogLabels>,
-) -> Result<(), ExcelError> {
-    match value {
-        Value::Null => return Ok(()),
-        Value::Array(items) if items.is_empty() => return Ok(()),
-        _ => {}
-    }
-    let field = column.field;
-    let text = |v: &Value| -> String {
-        match v {
-            Value::String(s) => s.clone(),
-            Value::Null => String::new(),
-            other => other.to_string(),
-        }
-    };
-    if column.kind != ColumnKind::Value {
-        let shown = match value {
-            Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join("; "),
-            other => text(other),
-        };
-        write_text(ws, row, col, &shown, None)?;
-        return Ok(());
-    }
-    match (field.ty, value) {
-        (FieldType::Date, Value::String(s)) => {
-            match NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| excel_datetime(d, 0))
-            {
-                Some(dt) => {
-                    ws.write_datetime_with_format(row, col, dt, &formats.date)?;
-                }
-                None => write_text(ws, row, col, s, None)?,
-            }
-        }
-        (FieldType::Integer { .. }, Value::Number(n)) => {
-            if let Some(x) = n.as_f64() {
-                ws.write_number(row, col, x)?;
-            }
-        }
-        (FieldType::Decimal { .. }, Value::Number(n)) => {
-            if let Some(x) = n.as_f64() {
-                ws.write_number_with_format(row, col, x, &formats.decimal)?;
-            }
-        }
-        (_, Value::Bool(b)) => {
-            let shown = match (b, lang) {
-                (true, Lang::Es) => "Sí",
-                (true, Lang::En) => "Yes",
-                (false, _) => "No",
-            };
-            write_text(ws, row, col, shown, None)?;
-        }
-        (FieldType::Catalog { catalog, .. }, _) => {
-            let show = |code: String| match labels.and_then(|l| l(catalog, &code)) {
-                Some(label) => format!("{code}{CODE_LABEL_SEPARATOR}{label}"),
-                None => code,
-            };
-            let shown = match value {
-                Value::Array(items) => items
-                    .iter()
-                    .map(|v| show(text(v)))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                other => show(text(other)),
-            };
-            write_text(ws, row, col, &shown, None)?;
-        }
-        (FieldType::Choice { options }, Value::String(code)) => {
-            let shown = match options.iter().find(|o| o.code == code) {
-                Some(o) => format!("{code}{CODE_LABEL_SEPARATOR}{}", o.label.get(lang)),
-                None => code.clone(),
-            };
-            write_text(ws, row, col, &shown, None)?;
-        }
-        (_, Value::Array(items)) => {
-            let shown = items.iter().map(text).collect::<Vec<_>>().join("; ");
-            write_text(ws, row, col, &shown, None)?;
-        }
-        (_, other) => write_text(ws, row, col, &text(other), None)?,
-    }
-    Ok(())
 }

@@ -158,6 +158,18 @@ impl ImportRow {
         self.clone().into_values()
     }
 
+    /// [`ImportRow::values`], moving the cells out: the row keeps its
+    /// number and problems, what [`ImportSheet::locate`] needs.
+    pub fn take_values(&mut self) -> Map<String, Value> {
+        let row = ImportRow {
+            row: self.row,
+            problems: vec![],
+            cells: std::mem::take(&mut self.cells),
+            keys: self.keys.clone(),
+        };
+        row.into_values()
+    }
+
     /// [`ImportRow::values`], consuming the row.
     pub fn into_values(self) -> Map<String, Value> {
         let mut map: Map<String, Value> = self

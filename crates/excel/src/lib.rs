@@ -23,13 +23,14 @@ pub mod columns;
 pub mod export;
 pub mod guard;
 pub mod import;
+mod json;
 pub mod template;
 
 #[cfg(test)]
 mod tests;
 
 pub use columns::{Column, ColumnKind};
-pub use export::{ExportOptions, ExportWriter, RecordMeta};
+pub use export::{EncodedRows, ExportOptions, ExportWriter, RecordMeta, RowEncoder};
 pub use guard::{GuardError, ImportLimits};
 pub use import::{annotate, read_rows, CellError, ImportRow, ImportSheet};
 pub use sintra_domain::i18n::Lang;
@@ -50,6 +51,13 @@ pub enum ExcelError {
     /// [`ExportWriter::write_row`] before any [`ExportWriter::begin_sheet`].
     #[error("no sheet begun: call ExportWriter::begin_sheet first")]
     NoSheet,
+    /// [`ExportWriter::write_rows`] with rows of another form than the
+    /// current sheet's.
+    #[error("rows encoded for another form than the current sheet's")]
+    OtherForm,
+    /// [`RowEncoder::encode_json`] with a text that is no JSON.
+    #[error("a record's fields are not JSON: {0}")]
+    Record(serde_json::Error),
 }
 
 /// The hex SHA-256 of a file: what identifies an upload, so the same file

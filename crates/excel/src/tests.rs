@@ -1303,3 +1303,124 @@ fn damaged_workbooks_are_refused_or_read_never_crash() {
         let _ = read_rows(&bytes, FormKey::Session.spec(), &ImportLimits::default());
     }
 }
+
+#[test]
+fn records_encode_alike_from_their_json_text_and_from_values() {
+    let options = export::ExportOptions {
+        personal_data: true,
+        ..export::ExportOptions::default()
+    };
+    let labels: std::sync::Arc<export::CatalogLabels> =
+        std::sync::Arc::new(|catalog: &str, code: &str| {
+            (catalog == "exploitation_form" && code == "SEXUAL")
+                .then(|| "Explotación sexual".to_string())
+        });
+    let records = [
+        (
+            FormKey::Victim,
+            json!({
+                "external_folio": "V-\"1\"\n", "condition": "VICTIMA", "given_names": "MARÍA",
+                "first_surname": "=HYPERLINK(\"x\")", "curp": "BOXW310820HNERXN09", "sex": "MUJER",
+                "birth_date": "1990-01-31", "age_at_detection": 34,
+                "indigenous_self_identification": true, "disability": [],
+                "exploitation_forms": ["SEXUAL", "LABORAL", null, 7], "detection_date": "no date",
+                "detection_entity_code": "19", "unknown_key": {"nested": [1, "a"]},
+                "alias": null, "detection_municipality_code": 19039,
+            }),
+        ),
+        (
+            FormKey::Sentence,
+            json!({"external_folio": "S-1", "reparation_amount": 1500.25, "fine": 300}),
+        ),
+        (
+            FormKey::CatalogItem,
+            json!({"catalog": "sex", "code": "MUJER", "label_es": "Mujer"}),
+        ),
+        (
+            FormKey::Attention,
+            json!({"victim_id": UUID_1, "victim_folio": "V-1", "date": "2024-06-04"}),
+        ),
+        (FormKey::Session, json!({})),
+    ];
+    for (form, record) in records {
+        for lang in [Lang::Es, Lang::En] {
+            let options = export::ExportOptions {
+                lang,
+                ..options.clone()
+            };
+            let encoder =
+                export::RowEncoder::new(form.spec(), &options).with_catalog_labels(labels.clone());
+            let mut from_values = export::EncodedRows::default();
+            encoder.encode(record.as_object().unwrap(), &meta(), &mut from_values);
+            let mut from_text = export::EncodedRows::default();
+            encoder
+                .encode_json(&record.to_string(), &meta(), &mut from_text)
+                .unwrap();
+            assert_eq!(from_values, from_text, "{form}");
+            assert_eq!(from_text.len(), 1);
+        }
+    }
+    let encoder = export::RowEncoder::new(FormKey::Session.spec(), &options);
+    let mut rows = export::EncodedRows::default();
+    assert!(matches!(
+        encoder.encode_json("{\"date\": ", &meta(), &mut rows),
+        Err(crate::ExcelError::Record(_))
+    ));
+}
+
+#[test]
+fn rows_encoded_elsewhere_write_as_write_row_writes_them() {
+    let record = json!({
+        "external_folio": "S-1", "commission_id": UUID_1, "commission_folio": "C-1",
+        "number": 3, "session_type": "ORDINARIA", "date": "2024-06-03", "quorum": false,
+    });
+    let options = export::ExportOptions::default();
+    let one_by_one = {
+        let mut writer = export::ExportWriter::new(options.clone()).unwrap();
+        writer.begin_sheet(FormKey::Session.spec()).unwrap();
+        for _ in 0..3 {
+            writer
+                .write_row(record.as_object().unwrap(), &meta())
+                .unwrap();
+        }
+        let mut out = Vec::new();
+        writer.finish(&mut out).unwrap();
+        out
+    };
+    let encoded = {
+        let encoder = export::RowEncoder::new(FormKey::Session.spec(), &options);
+        let mut rows = export::EncodedRows::with_capacity(&encoder, 3);
+        for _ in 0..3 {
+            encoder
+                .encode_json(&record.to_string(), &meta(), &mut rows)
+                .unwrap();
+        }
+        let mut writer = export::ExportWriter::new(options.clone()).unwrap();
+        writer.begin_sheet(FormKey::Session.spec()).unwrap();
+        writer.write_rows(&rows).unwrap();
+        assert_eq!(writer.rows_in_sheet(), 3);
+        // Rows of another form are refused, not written under wrong headers.
+        assert!(matches!(
+            writer
+                .begin_sheet(FormKey::Commission.spec())
+                .and_then(|_| writer.write_rows(&rows)),
+            Err(crate::ExcelError::OtherForm)
+        ));
+        let mut out = Vec::new();
+        writer.finish(&mut out).unwrap();
+        out
+    };
+    let sheet = |bytes: &[u8]| sheet_xml(bytes, "xl/worksheets/sheet1.xml");
+    assert_eq!(sheet(&one_by_one), sheet(&encoded));
+    // Dates and timestamps keep their formats (the column's).
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(&encoded)).unwrap();
+    let range = book.worksheet_range("Sesión").unwrap();
+    let row: Vec<&Data> = range.rows().nth(1).unwrap().iter().collect();
+    assert_eq!(
+        row.iter()
+            .filter(|c| matches!(c, Data::DateTime(_)))
+            .count(),
+        3,
+        "the session date, registered at, changed at: {row:?}"
+    );
+}

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use diesel_async::AsyncPgConnection;
 use serde_json::{json, Map, Value};
 use sintra_domain::access::Scope;
-use sintra_domain::duplicates::{blocking_keys, compare, MatchLevel, PersonFacts};
+use sintra_domain::duplicates::{MatchLevel, Matchable, PersonFacts};
 use sintra_persistence::duplicates as store;
 use sintra_persistence::org;
 use sintra_persistence::records::RecordRow;
@@ -64,15 +64,15 @@ pub fn facts(data: &Map<String, Value>) -> PersonFacts {
 /// on, worked out once per record (an import needs them three times).
 #[derive(Debug, Clone)]
 pub struct Person {
-    pub facts: PersonFacts,
+    pub matchable: Matchable,
     pub keys: Vec<String>,
 }
 
 impl Person {
     pub fn of(data: &Map<String, Value>) -> Person {
-        let facts = facts(data);
-        let keys = blocking_keys(&facts);
-        Person { facts, keys }
+        let matchable = Matchable::of(&facts(data));
+        let keys = matchable.keys();
+        Person { matchable, keys }
     }
 }
 
@@ -117,7 +117,10 @@ pub async fn find_many(
             by_key.entry(k).or_default().push(i);
         }
     }
-    let their_facts: Vec<PersonFacts> = candidates.iter().map(|(c, _)| facts_of(c)).collect();
+    let theirs: Vec<Matchable> = candidates
+        .iter()
+        .map(|(c, _)| Matchable::of(&facts_of(c)))
+        .collect();
     // Blocks per person first: nothing borrowed from the maps lives across an await.
     let blocks: Vec<Vec<usize>> = people
         .iter()
@@ -149,7 +152,7 @@ pub async fn find_many(
             if Some(c.id) == *id || dismissed.contains(&c.id) {
                 continue;
             }
-            let Some(m) = compare(&person.facts, &their_facts[i]) else {
+            let Some(m) = person.matchable.compare(&theirs[i]) else {
                 continue;
             };
             let name = match institutions.get(&c.institution_id) {

@@ -1,6 +1,9 @@
 //! `sintra`: runs the API (`serve`, the default), prints the OpenAPI spec
 //! (`openapi`) or applies the migrations (`migrate`).
 
+#[global_allocator]
+static ALLOCATOR: sintra_http::Allocator = sintra_http::Allocator;
+
 use actix_web::HttpServer;
 use clap::{Parser, Subcommand};
 use sintra_http::bootstrap::{self, Bootstrap};

@@ -11,7 +11,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use sintra_domain::access::{Permission, Scope, FEDERAL_ENTITY};
+use sintra_domain::access::{Actor, Permission, Scope, FEDERAL_ENTITY};
 use sintra_domain::consistency;
 use sintra_domain::forms::{FieldType, FormKey, FormSpec};
 use sintra_domain::i18n::Message;
@@ -390,23 +390,72 @@ pub(crate) async fn prepare_with(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    finish(&auth.actor, spec, data, parent_row.as_ref(), previous)
+}
 
+/// Whether preparing a record of this form reads other records (a parent,
+/// links, a timeline). Records of the other forms are prepared from what
+/// was sent and the catalogs alone, with [`prepare_alone`].
+pub(crate) fn reads_records(spec: &FormSpec) -> bool {
+    spec.fields
+        .iter()
+        .any(|f| matches!(f.ty, FieldType::Reference { .. }))
+        || consistency::related(spec.key).is_some()
+}
+
+/// [`prepare_with`] for a form that reads no other record
+/// ([`reads_records`] is false): no database, so an import prepares its
+/// rows on every core.
+pub(crate) fn prepare_alone(
+    actor: &Actor,
+    spec: &FormSpec,
+    input: &Map<String, Value>,
+    previous: Option<&RecordRow>,
+    lookup: &CatalogSnapshot,
+) -> ApiResult<Prepared> {
+    debug_assert!(!reads_records(spec));
+    let previous_fields = previous.map(RecordRow::fields);
+    let data = validate_record(spec, input, previous_fields.as_ref(), lookup, today())
+        .map_err(ApiError::Validation)?;
+    let ctx = consistency::Context {
+        previous: previous_fields.as_ref(),
+        id: previous.map(|p| p.id),
+        related: &[],
+    };
+    let errors = consistency::check_in(spec.key, &data, &[], &ctx);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    finish(actor, spec, data, None, previous)
+}
+
+/// The last step of preparing a record, once it is valid and agrees with
+/// its ancestors: whose entity it is, whether the caller may record there,
+/// and for people what matching needs.
+fn finish(
+    actor: &Actor,
+    spec: &FormSpec,
+    data: Map<String, Value>,
+    parent_row: Option<&RecordRow>,
+    previous: Option<&RecordRow>,
+) -> ApiResult<Prepared> {
+    let scope = actor.scope();
     // Whose record it is: the form's own entity field, else its parent's,
     // else (on update) what it was, else the caller's.
     let entity_code = match (
         data.get("entity_code").and_then(Value::as_str),
-        &parent_row,
+        parent_row,
         previous,
     ) {
         (Some(e), _, _) => e.to_string(),
         (None, Some(p), _) => p.entity_code.clone(),
         (None, None, Some(prev)) => prev.entity_code.clone(),
-        (None, None, None) => auth.actor.entity_code.clone(),
+        (None, None, None) => actor.entity_code.clone(),
     };
     let allowed = match &scope {
         Scope::National => true,
         Scope::Entity(e) => *e == entity_code,
-        Scope::Institution(_) => auth.actor.entity_code == entity_code,
+        Scope::Institution(_) => actor.entity_code == entity_code,
     };
     if !allowed {
         return Err(ApiError::Validation(vec![FieldError::new(
@@ -848,29 +897,28 @@ pub async fn upsert_by_folio(
     }
 }
 
-/// Lists records in the caller's scope, filtered by the query: `entity_code`,
-/// `institution_id`, the parent's id (`commission_id`, …), any non-personal
-/// field of the form by value (a list field by one of its values), any date
-/// field by `<field>_from` / `<field>_to`, `overdue=true` for agreements and
-/// `age_group=<code of the age_group catalog>` for victims.
-pub async fn list(
-    state: &AppState,
-    auth: &Authenticated,
+/// The query keys that page a list rather than filter it.
+pub(crate) const PAGING_KEYS: [&str; 2] = ["limit", "cursor"];
+
+/// The filters every record form takes: they name columns all records share.
+pub(crate) const SHARED_FILTERS: [&str; 2] = ["entity_code", "institution_id"];
+
+/// The records of `form` a query names, as a list or an export reads it:
+/// `entity_code`, `institution_id`, the parent's id (`commission_id`, …),
+/// any non-personal field of the form by value (a list field by one of its
+/// values), any date field by `<field>_from` / `<field>_to`, `overdue=true`
+/// for agreements and `age_group=<code of the age_group catalog>` for
+/// victims. Personal fields are never filters, whoever asks: their values
+/// would travel in URLs, proxy logs and the audit trail. Any other key, or
+/// a value that does not parse, is a 422 naming every offending key. The
+/// paging keys ([`PAGING_KEYS`]) are the caller's to take out first.
+pub(crate) async fn filter_from_query(
+    conn: &mut AsyncPgConnection,
     form: FormKey,
-    query: HashMap<String, String>,
-    parent: Option<Uuid>,
-) -> ApiResult<HttpResponse> {
+    query: &HashMap<String, String>,
+) -> ApiResult<RecordFilter> {
     let spec = form.spec();
-    let page = PageParams {
-        limit: query.get("limit").map(|l| l.parse().unwrap_or(0)),
-        cursor: query.get("cursor").cloned(),
-    };
-    let limit = page.limit()?;
-    let mut filter = RecordFilter {
-        after_id: page.after()?,
-        parent_id: parent,
-        ..Default::default()
-    };
+    let mut filter = RecordFilter::default();
     let mut errors = vec![];
     let bad_value = |k: &str| {
         FieldError::new(
@@ -882,22 +930,23 @@ pub async fn list(
             ),
         )
     };
-    for (key, value) in &query {
+    // Sorted, so the errors come in the same order whatever the hash map's.
+    let mut pairs: Vec<(&String, &String)> = query.iter().collect();
+    pairs.sort();
+    for (key, value) in pairs {
         let key = key.as_str();
         if value.chars().count() > 200 {
             errors.push(bad_value(key));
             continue;
         }
         match key {
-            "limit" | "cursor" => {}
             "entity_code" => filter.entity_code = Some(value.clone()),
             "institution_id" => match value.parse() {
                 Ok(id) => filter.institution_id = Some(id),
                 Err(_) => errors.push(bad_value(key)),
             },
             "age_group" if form == FormKey::Victim => {
-                let mut conn = db::conn(&state.pool).await?;
-                match catalogs::get_item(&mut conn, "age_group", &value.to_uppercase()).await {
+                match catalogs::get_item(conn, "age_group", &value.to_uppercase()).await {
                     Ok(item) => {
                         let bound =
                             |k: &str| item.extra.get(k).and_then(Value::as_i64).map(|n| n as i32);
@@ -970,7 +1019,33 @@ pub async fn list(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    Ok(filter)
+}
+
+/// Lists records in the caller's scope, filtered by the query as
+/// `filter_from_query` reads it and paged by `limit` and `cursor`.
+pub async fn list(
+    state: &AppState,
+    auth: &Authenticated,
+    form: FormKey,
+    mut query: HashMap<String, String>,
+    parent: Option<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let spec = form.spec();
+    let page = PageParams {
+        limit: query.remove("limit").map(|l| l.parse().unwrap_or(0)),
+        cursor: query.remove("cursor"),
+    };
+    let limit = page.limit()?;
+    let after = page.after()?;
     let mut conn = db::conn(&state.pool).await?;
+    let mut filter = filter_from_query(&mut conn, form, &query).await?;
+    filter.after_id = after;
+    // A nested route's parent, unless the query names one itself (the
+    // records are in the caller's scope either way).
+    if filter.parent_id.is_none() {
+        filter.parent_id = parent;
+    }
     let rows = records::list(
         &mut conn,
         &auth.actor.scope(),

@@ -114,6 +114,20 @@ pub async fn get_institution(
         .await?)
 }
 
+/// The names of these institutions, whatever their scope; ids with no
+/// institution are left out.
+pub async fn institution_names(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> StoreResult<std::collections::HashMap<Uuid, String>> {
+    let rows: Vec<(Uuid, String)> = institutions::table
+        .filter(institutions::id.eq_any(ids))
+        .select((institutions::id, institutions::name))
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
 pub async fn insert_institution(
     conn: &mut AsyncPgConnection,
     new: &NewInstitution,

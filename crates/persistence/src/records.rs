@@ -108,7 +108,7 @@ pub async fn find_by_folios(
     folios: &[String],
 ) -> StoreResult<std::collections::HashMap<String, RecordRow>> {
     let mut out = std::collections::HashMap::new();
-    for chunk in folios.chunks(5_000) {
+    for chunk in folios.chunks(50_000) {
         let rows: Vec<RecordRow> = records::table
             .filter(records::institution_id.eq(institution_id))
             .filter(records::form.eq(form))
@@ -214,6 +214,66 @@ pub async fn list(
     filter: &RecordFilter,
     limit: i64,
 ) -> StoreResult<Vec<RecordRow>> {
+    Ok(filtered(form, scope, filter)
+        .select(RecordRow::as_select())
+        .order(records::id)
+        .limit(limit)
+        .load(conn)
+        .await?)
+}
+
+/// A record's fields as the JSON text PostgreSQL sends, unparsed: a reader
+/// that only looks at some values parses them borrowed, allocating nothing
+/// per value (an export).
+#[derive(Debug, Clone, PartialEq, Eq, diesel::deserialize::FromSqlRow)]
+pub struct JsonText(pub String);
+
+impl diesel::deserialize::FromSql<diesel::sql_types::Jsonb, diesel::pg::Pg> for JsonText {
+    fn from_sql(value: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<JsonText> {
+        // The binary jsonb format: a version byte, then the JSON text.
+        match value.as_bytes().split_first() {
+            Some((1, text)) => Ok(JsonText(std::str::from_utf8(text)?.to_owned())),
+            _ => Err("unsupported jsonb encoding version".into()),
+        }
+    }
+}
+
+/// A record as an export reads it: the shared columns, and the fields
+/// unparsed.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = records)]
+pub struct RawRecordRow {
+    pub id: Uuid,
+    pub entity_code: String,
+    pub institution_id: Uuid,
+    pub data: JsonText,
+    pub created_at: DateTime<Utc>,
+    pub created_by: Option<Uuid>,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: Option<Uuid>,
+}
+
+/// Every record [`list`] would page through, in one query whose rows are
+/// read as PostgreSQL sends them (an export): no page is planned and sorted
+/// again, and memory stays bounded by the connection's buffers, the
+/// server waiting while the reader is behind.
+pub async fn stream<'c>(
+    conn: &'c mut AsyncPgConnection,
+    scope: &Scope,
+    form: &str,
+    filter: &RecordFilter,
+) -> StoreResult<impl futures_util::Stream<Item = StoreResult<RawRecordRow>> + Send + 'c> {
+    use futures_util::TryStreamExt;
+    let rows = filtered(form, scope, filter)
+        .select(RawRecordRow::as_select())
+        .order(records::id)
+        .load_stream::<RawRecordRow>(conn)
+        .await?;
+    Ok(rows.map_err(StoreError::from))
+}
+
+/// The records of a form in the scope that the filter keeps.
+fn filtered(form: &str, scope: &Scope, filter: &RecordFilter) -> Boxed<'static> {
     let mut q = scoped(form, scope);
     if let Some(e) = &filter.entity_code {
         q = q.filter(records::entity_code.eq(e.clone()));
@@ -230,11 +290,7 @@ pub async fn list(
     if let Some(after) = filter.after_id {
         q = q.filter(records::id.gt(after));
     }
-    Ok(q.select(RecordRow::as_select())
-        .order(records::id)
-        .limit(limit)
-        .load(conn)
-        .await?)
+    q
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewRecord) -> StoreResult<RecordRow> {

@@ -125,6 +125,20 @@ pub async fn get(conn: &mut AsyncPgConnection, scope: &Scope, id: Uuid) -> Store
     Ok(User { row, entity_code })
 }
 
+/// The usernames of these users, whatever their scope (an export names who
+/// registered each record); ids with no user are left out.
+pub async fn usernames(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> StoreResult<std::collections::HashMap<Uuid, String>> {
+    let rows: Vec<(Uuid, String)> = users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::username))
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewUser) -> StoreResult<UserRow> {
     Ok(diesel::insert_into(users::table)
         .values(new)

@@ -41,6 +41,28 @@ pub use normalize::{normalize_given_names, normalize_name};
 pub use phonetic::phonetic_key;
 pub use score::{compare, POSSIBLE_THRESHOLD, PROBABLE_THRESHOLD};
 
+/// A person normalized once (names folded and keyed phonetically, birth
+/// read), to be keyed and compared many times: an import compares each row
+/// with several others, and normalizing is most of a comparison's cost.
+#[derive(Debug, Clone)]
+pub struct Matchable(prepared::Prepared);
+
+impl Matchable {
+    pub fn of(facts: &PersonFacts) -> Matchable {
+        Matchable(prepared::prepare(facts))
+    }
+
+    /// The same keys as [`blocking_keys`] of the facts.
+    pub fn keys(&self) -> Vec<String> {
+        blocking::keys_of(&self.0)
+    }
+
+    /// The same answer as [`compare`] of the facts.
+    pub fn compare(&self, other: &Matchable) -> Option<MatchResult> {
+        score::compare_prepared(&self.0, &other.0)
+    }
+}
+
 /// What duplicate detection looks at in a person record. Every field is
 /// optional: names may be withheld, the CURP is often unknown and many
 /// records carry an age instead of a date of birth.

@@ -541,3 +541,36 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------- matchable
+
+#[test]
+fn a_matchable_person_keys_and_compares_as_its_facts_do() {
+    let people = [
+        person("María Guadalupe", "Hernández", Some("Cruz")),
+        person("MARIA GUADALUPE", "HERNANDEZ", None),
+        person("Guadalupe", "Cruz", Some("Hernández")),
+        PersonFacts {
+            curp: Some(with_digit("HECM990412MNLRRR0")),
+            ..person("Ana", "Ruiz", Some("Soto"))
+        },
+        PersonFacts {
+            birth_date: None,
+            age_years: Some(25),
+            age_reference_date: Some(date(2024, 1, 10)),
+            ..person("Ana", "Ruiz", None)
+        },
+    ];
+    let matchable: Vec<Matchable> = people.iter().map(Matchable::of).collect();
+    for (i, a) in people.iter().enumerate() {
+        assert_eq!(matchable[i].keys(), blocking_keys(a));
+        for (j, b) in people.iter().enumerate() {
+            let by_facts = compare(a, b).map(|m| (m.level, m.score));
+            let prepared = matchable[i]
+                .compare(&matchable[j])
+                .map(|m| (m.level, m.score));
+            assert_eq!(by_facts, prepared, "{i} vs {j}");
+        }
+    }
+    assert!(matchable[0].compare(&matchable[1]).is_some());
+}

@@ -1,25 +1,62 @@
-//! The export of everything the caller may see.
+//! The export of everything the caller may see, filtered as the lists are.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::pin::pin;
 
 use actix_web::{get, web, HttpResponse};
 use diesel_async::AsyncPgConnection;
+use futures_util::TryStreamExt;
+use serde::Deserialize;
 use serde_json::json;
-use sintra_domain::access::{Permission, Scope};
-use sintra_domain::forms::{all_specs, FormKey};
-use sintra_excel::{ExportOptions, ExportWriter, RecordMeta};
+use sintra_domain::access::Permission;
+use sintra_domain::forms::{all_specs, FormKey, FormSpec};
+use sintra_domain::i18n::Message;
+use sintra_domain::validation::FieldError;
+use sintra_excel::{EncodedRows, ExcelError, ExportOptions, ExportWriter, RecordMeta, RowEncoder};
 use sintra_persistence::audit::{self, AuditEntry};
-use sintra_persistence::records::{self as rows, RecordFilter};
+use sintra_persistence::records::{self as rows, RawRecordRow, RecordFilter};
 use sintra_persistence::{db, org, users};
+use tokio::sync::mpsc;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::records::{filter_from_query, PAGING_KEYS, SHARED_FILTERS};
 use crate::state::AppState;
 
 use super::{attachment, record_form, XLSX};
 
-/// Names of users and institutions met while exporting, fetched once each.
+/// Records handed to the writer at a time: enough that the channel costs
+/// nothing per row, few enough that encoding a page (a few milliseconds)
+/// keeps this worker's other requests waiting only briefly.
+const PAGE_ROWS: usize = 1_000;
+
+/// Pages encoded ahead of the writer (about half a MiB each for victims):
+/// enough to ride out a slow moment on either side, few enough that memory
+/// stays bounded.
+const PAGES_IN_FLIGHT: usize = 4;
+
+/// Zip compression of exports: level 3 (what Excel itself uses) instead of
+/// zlib's default 6. Compressing is the one step that cannot overlap the
+/// reading, as it starts once every row is written; for 100,000 victims
+/// it takes 0.3 s instead of 0.6 s, for a file about 20% larger (12.4 MiB
+/// against 10.3 MiB; see [`ExportOptions::compression_level`]).
+const COMPRESSION_LEVEL: u8 = 3;
+
+/// The filters every record form shares, documented for both exports.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // The query is parsed by `filter_from_query`; this documents it.
+pub struct SharedFilters {
+    /// Only records of this entity (`19` for Nuevo León).
+    entity_code: Option<String>,
+    /// Only records of this institution.
+    institution_id: Option<Uuid>,
+}
+
+/// Names of users and institutions met while exporting, fetched once each,
+/// a page's worth in one query.
 #[derive(Default)]
 struct Names {
     users: HashMap<Uuid, String>,
@@ -27,133 +64,232 @@ struct Names {
 }
 
 impl Names {
-    async fn user(&mut self, conn: &mut AsyncPgConnection, id: Option<Uuid>) -> ApiResult<String> {
-        let Some(id) = id else {
-            return Ok(String::new());
-        };
-        if let Some(n) = self.users.get(&id) {
-            return Ok(n.clone());
+    async fn learn(
+        &mut self,
+        conn: &mut AsyncPgConnection,
+        page: &[RawRecordRow],
+    ) -> ApiResult<()> {
+        let mut unseen: Vec<Uuid> = page
+            .iter()
+            .flat_map(|r| [r.created_by, r.updated_by])
+            .flatten()
+            .filter(|id| !self.users.contains_key(id))
+            .collect();
+        if !unseen.is_empty() {
+            unseen.sort_unstable();
+            unseen.dedup();
+            let mut found = users::usernames(conn, &unseen).await?;
+            for id in unseen {
+                let name = found.remove(&id).unwrap_or_default();
+                self.users.insert(id, name);
+            }
         }
-        let name = users::get(conn, &Scope::National, id)
-            .await
-            .map(|u| u.row.username)
-            .unwrap_or_default();
-        self.users.insert(id, name.clone());
-        Ok(name)
+        let mut unseen: Vec<Uuid> = page
+            .iter()
+            .map(|r| r.institution_id)
+            .filter(|id| !self.institutions.contains_key(id))
+            .collect();
+        if !unseen.is_empty() {
+            unseen.sort_unstable();
+            unseen.dedup();
+            let mut found = org::institution_names(conn, &unseen).await?;
+            for id in unseen {
+                let name = found.remove(&id).unwrap_or_default();
+                self.institutions.insert(id, name);
+            }
+        }
+        Ok(())
     }
 
-    async fn institution(&mut self, conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<String> {
-        if let Some(n) = self.institutions.get(&id) {
-            return Ok(n.clone());
-        }
-        let name = org::get_institution(conn, &Scope::National, id).await?.name;
-        self.institutions.insert(id, name.clone());
-        Ok(name)
+    fn user(&self, id: Option<Uuid>) -> &str {
+        id.and_then(|id| self.users.get(&id))
+            .map_or("", |n| n.as_str())
+    }
+
+    fn institution(&self, id: Uuid) -> &str {
+        self.institutions.get(&id).map_or("", |n| n.as_str())
     }
 }
 
-/// Writes every record of `forms` the caller may see into one workbook.
+/// What the fetching side hands the writing thread.
+enum Batch {
+    Sheet(&'static FormSpec),
+    /// A page of the current sheet's records, already encoded as cells.
+    Rows(EncodedRows),
+    /// Everything was sent: write the workbook out.
+    End,
+}
+
+/// The writing thread: a sheet per [`Batch::Sheet`], the rows of each
+/// [`Batch::Rows`], and the workbook on [`Batch::End`]. `None` when the
+/// fetching side hung up first (it failed, or the client left).
+fn write_batches(
+    options: ExportOptions,
+    mut batches: mpsc::Receiver<Batch>,
+) -> Result<Option<Vec<u8>>, ExcelError> {
+    let mut writer = ExportWriter::new(options)?;
+    while let Some(batch) = batches.blocking_recv() {
+        match batch {
+            Batch::Sheet(spec) => writer.begin_sheet(spec)?,
+            Batch::Rows(rows) => writer.write_rows(&rows)?,
+            Batch::End => {
+                let mut out = Vec::new();
+                writer.finish(&mut out)?;
+                return Ok(Some(out));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Reads every record of `forms` the caller may see, page after page, and
+/// hands the pages to the writer encoded as cells: the parsing of the
+/// records and the decisions about how each value shows happen here, on
+/// this side of the channel, so the writer's thread only writes. The number
+/// of rows sent, or `None` when the writer stopped taking them (it failed).
+async fn fetch_batches(
+    state: &AppState,
+    auth: &Authenticated,
+    options: &ExportOptions,
+    forms: Vec<(FormKey, RecordFilter)>,
+    batches: &mpsc::Sender<Batch>,
+) -> ApiResult<Option<usize>> {
+    let mut conn = db::conn(&state.pool).await?;
+    // Names are looked up on a second connection: the first is streaming.
+    let mut names_conn = db::conn(&state.pool).await?;
+    let mut names = Names::default();
+    let scope = auth.actor.scope();
+    let mut id = Uuid::encode_buffer();
+    let mut total = 0usize;
+    for (form, filter) in forms {
+        let spec = form.spec();
+        if batches.send(Batch::Sheet(spec)).await.is_err() {
+            return Ok(None);
+        }
+        let encoder = RowEncoder::new(spec, options);
+        let mut records = pin!(rows::stream(&mut conn, &scope, form.as_str(), &filter).await?);
+        let mut page = Vec::with_capacity(PAGE_ROWS);
+        let mut more = true;
+        while more {
+            match records.try_next().await? {
+                Some(r) => page.push(r),
+                None => more = false,
+            }
+            if page.is_empty() || (more && page.len() < PAGE_ROWS) {
+                continue;
+            }
+            names.learn(&mut names_conn, &page).await?;
+            total += page.len();
+            let mut encoded = EncodedRows::with_capacity(&encoder, page.len());
+            for r in &page {
+                let meta = RecordMeta {
+                    id: r.id.hyphenated().encode_lower(&mut id),
+                    entity: &r.entity_code,
+                    institution: names.institution(r.institution_id),
+                    created_by: names.user(r.created_by),
+                    created_at: r.created_at.naive_utc(),
+                    updated_by: names.user(r.updated_by),
+                    updated_at: r.updated_at.naive_utc(),
+                };
+                encoder
+                    .encode_json(&r.data.0, &meta, &mut encoded)
+                    .map_err(|e| {
+                        tracing::error!(error = %e, record = %r.id, "export: unreadable record");
+                        ApiError::Internal
+                    })?;
+            }
+            page.clear();
+            if batches.send(Batch::Rows(encoded)).await.is_err() {
+                return Ok(None);
+            }
+        }
+    }
+    if batches.send(Batch::End).await.is_err() {
+        return Ok(None);
+    }
+    Ok(Some(total))
+}
+
+/// Writes every record of `forms` the caller may see, each form filtered
+/// by its own filter, into one workbook. The writer runs on a blocking
+/// thread while this task reads the next pages, so the database and the
+/// writer work at once.
 async fn export_forms(
     state: &AppState,
     auth: &Authenticated,
-    forms: Vec<FormKey>,
+    forms: Vec<(FormKey, RecordFilter)>,
 ) -> ApiResult<(Vec<u8>, usize)> {
     let options = ExportOptions {
         lang: auth.meta.lang,
         personal_data: auth.actor.can(Permission::ReadPersonalData),
+        compression_level: COMPRESSION_LEVEL,
         ..Default::default()
     };
-    let mut writer = web::block(move || ExportWriter::new(options))
-        .await
-        .map_err(|_| ApiError::Internal)?
-        .map_err(|_| ApiError::Internal)?;
-    let mut conn = db::conn(&state.pool).await?;
-    let mut names = Names::default();
-    let scope = auth.actor.scope();
-    let mut total = 0usize;
-    for form in forms {
-        let spec = form.spec();
-        writer = web::block(move || writer.begin_sheet(spec).map(|_| writer))
-            .await
-            .map_err(|_| ApiError::Internal)?
-            .map_err(|_| ApiError::Internal)?;
-        let mut after = None;
-        loop {
-            let filter = RecordFilter {
-                after_id: after,
-                ..Default::default()
-            };
-            let page = rows::list(&mut conn, &scope, form.as_str(), &filter, 1_000).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id);
-            let mut batch = Vec::with_capacity(page.len());
-            for r in &page {
-                batch.push((
-                    r.fields(),
-                    r.id.to_string(),
-                    r.entity_code.clone(),
-                    names.institution(&mut conn, r.institution_id).await?,
-                    names.user(&mut conn, r.created_by).await?,
-                    r.created_at.naive_utc(),
-                    names.user(&mut conn, r.updated_by).await?,
-                    r.updated_at.naive_utc(),
-                ));
-            }
-            total += batch.len();
-            writer = web::block(move || {
-                for (
-                    fields,
-                    id,
-                    entity,
-                    institution,
-                    created_by,
-                    created_at,
-                    updated_by,
-                    updated_at,
-                ) in &batch
-                {
-                    let meta = RecordMeta {
-                        id,
-                        entity,
-                        institution,
-                        created_by,
-                        created_at: *created_at,
-                        updated_by,
-                        updated_at: *updated_at,
-                    };
-                    writer.write_row(fields, &meta)?;
-                }
-                Ok::<_, sintra_excel::ExcelError>(writer)
-            })
-            .await
-            .map_err(|_| ApiError::Internal)?
-            .map_err(|_| ApiError::Internal)?;
-            if page.len() < 1_000 {
-                break;
-            }
+    let (sender, receiver) = mpsc::channel(PAGES_IN_FLIGHT);
+    let writing = web::block({
+        let options = options.clone();
+        move || write_batches(options, receiver)
+    });
+    let fetched = fetch_batches(state, auth, &options, forms, &sender).await;
+    // The writer stops on its own once nothing more can come.
+    drop(sender);
+    let written = writing.await.map_err(|_| ApiError::Internal)?;
+    let total = fetched?;
+    match (written, total) {
+        (Ok(Some(bytes)), Some(total)) => Ok((bytes, total)),
+        (Err(e), _) => {
+            tracing::error!(error = %e, "export failed");
+            Err(ApiError::Internal)
         }
+        _ => Err(ApiError::Internal),
     }
-    let bytes = web::block(move || {
-        let mut out = Vec::new();
-        writer.finish(&mut out).map(|_| out)
-    })
-    .await
-    .map_err(|_| ApiError::Internal)?
-    .map_err(|_| ApiError::Internal)?;
-    Ok((bytes, total))
+}
+
+/// An export has no pages: `limit` or `cursor` would suggest it does.
+fn refuse_paging(query: &HashMap<String, String>) -> ApiResult<()> {
+    let mut errors: Vec<FieldError> = PAGING_KEYS
+        .iter()
+        .filter(|k| query.contains_key(**k))
+        .map(|&k| {
+            FieldError::new(
+                k,
+                "not_for_export",
+                Message::new(
+                    format!(
+                        "«{k}» pagina las listas; una exportación trae todos los registros que cumplen los filtros."
+                    ),
+                    format!(
+                        "\"{k}\" pages lists; an export carries every record that matches the filters."
+                    ),
+                ),
+            )
+        })
+        .collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    errors.sort_by(|a, b| a.field.cmp(&b.field));
+    Err(ApiError::Validation(errors))
 }
 
 async fn export_response(
     state: &AppState,
     auth: &Authenticated,
-    forms: Vec<FormKey>,
+    forms: Vec<(FormKey, RecordFilter)>,
+    query: &HashMap<String, String>,
     name: &str,
 ) -> ApiResult<HttpResponse> {
-    let labels: Vec<&str> = forms.iter().map(|f| f.as_str()).collect();
-    let (bytes, total) = export_forms(state, auth, forms.clone()).await?;
+    let labels: Vec<&str> = forms.iter().map(|(f, _)| f.as_str()).collect();
+    let (bytes, total) = export_forms(state, auth, forms).await?;
+    // Personal fields are never filters, so the filters hold no personal data.
+    let filters: BTreeMap<&String, &String> = query.iter().collect();
     let mut conn = db::conn(&state.pool).await?;
-    let entry = AuditEntry::access(&auth.audit_context(), "export", "excel")
-        .details(json!({"forms": labels, "rows": total, "personal_data": auth.actor.can(Permission::ReadPersonalData)}));
+    let entry = AuditEntry::access(&auth.audit_context(), "export", "excel").details(json!({
+        "forms": labels,
+        "filters": filters,
+        "rows": total,
+        "personal_data": auth.actor.can(Permission::ReadPersonalData),
+    }));
     audit::append(&mut conn, &[entry]).await?;
     Ok(HttpResponse::Ok()
         .content_type(XLSX)
@@ -163,14 +299,26 @@ async fn export_response(
 
 /// Every record of a form the caller may see, with who registered and last
 /// changed each (user name), their institution and entity, and when.
-/// Personal-data columns only for roles that may read them. Audited.
+///
+/// Filtered by the query exactly as the form's list is (`entity_code`,
+/// `institution_id`, the parent's id, any non-personal field by value,
+/// dates by `<field>_from`/`<field>_to`, …); an unknown filter or a bad
+/// value is a 422. `limit` and `cursor` do not apply (422): an export
+/// carries every matching record. Personal-data columns only for roles that
+/// may read them. Audited, with the filters used.
 #[utoipa::path(
     tag = "excel",
     security(("bearer" = [])),
-    params(("form" = String, Path)),
+    params(
+        ("form" = String, Path),
+        SharedFilters,
+        ("filters" = Option<HashMap<String, String>>, Query, style = Form, explode,
+            description = "Any other filter of the form's list, as `<field>=<value>` (a non-personal field of the form; `<field>_from`/`<field>_to` for dates)")
+    ),
     responses(
         (status = 200, description = "The workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-        (status = 404, body = Problem, content_type = "application/problem+json")
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown filter, bad value, or `limit`/`cursor`", body = Problem, content_type = "application/problem+json")
     )
 )]
 #[get("/excel/exports/{form}")]
@@ -178,31 +326,79 @@ pub async fn export_form(
     state: web::Data<AppState>,
     auth: Authenticated,
     form: web::Path<String>,
+    query: web::Query<HashMap<String, String>>,
 ) -> ApiResult<HttpResponse> {
     let key = record_form(&form)?;
+    let query = query.into_inner();
+    refuse_paging(&query)?;
+    let filter = {
+        let mut conn = db::conn(&state.pool).await?;
+        filter_from_query(&mut conn, key, &query).await?
+    };
     export_response(
         &state,
         &auth,
-        vec![key],
+        vec![(key, filter)],
+        &query,
         &format!("sintra_{}.xlsx", key.as_str()),
     )
     .await
 }
 
 /// One workbook with a sheet per form: everything the caller may see.
+///
+/// Filtered by what every form shares, `entity_code` and `institution_id`
+/// (422 for any other filter: export the form alone to filter by its
+/// fields). Audited, with the filters used.
 #[utoipa::path(
     tag = "excel",
     security(("bearer" = [])),
-    responses((status = 200, description = "The workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+    params(SharedFilters),
+    responses(
+        (status = 200, description = "The workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 422, description = "A filter other than `entity_code` and `institution_id`, or a bad value", body = Problem, content_type = "application/problem+json")
+    )
 )]
 #[get("/excel/exports")]
 pub async fn export_all(
     state: web::Data<AppState>,
     auth: Authenticated,
+    query: web::Query<HashMap<String, String>>,
 ) -> ApiResult<HttpResponse> {
-    let forms: Vec<FormKey> = all_specs()
+    let query = query.into_inner();
+    refuse_paging(&query)?;
+    let mut errors: Vec<FieldError> = query
+        .keys()
+        .filter(|k| !SHARED_FILTERS.contains(&k.as_str()))
+        .map(|k| {
+            FieldError::new(
+                k,
+                "unknown_filter",
+                Message::new(
+                    format!(
+                        "La exportación de todos los formularios solo se filtra por «entity_code» e «institution_id», comunes a todos; para filtrar por «{k}», exporte su formulario (/excel/exports/{{formulario}})."
+                    ),
+                    format!(
+                        "The export of every form is filtered only by \"entity_code\" and \"institution_id\", which all share; to filter by \"{k}\", export its form (/excel/exports/{{form}})."
+                    ),
+                ),
+            )
+        })
+        .collect();
+    if !errors.is_empty() {
+        errors.sort_by(|a, b| a.field.cmp(&b.field));
+        return Err(ApiError::Validation(errors));
+    }
+    let keys: Vec<FormKey> = all_specs()
         .map(|s| s.key)
         .filter(|k| !matches!(k, FormKey::CatalogItem | FormKey::User))
         .collect();
-    export_response(&state, &auth, forms, "sintra_todo.xlsx").await
+    let mut forms = Vec::with_capacity(keys.len());
+    {
+        let mut conn = db::conn(&state.pool).await?;
+        for key in keys {
+            forms.push((key, filter_from_query(&mut conn, key, &query).await?));
+        }
+    }
+    export_response(&state, &auth, forms, &query, "sintra_todo.xlsx").await
 }

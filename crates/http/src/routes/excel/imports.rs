@@ -9,7 +9,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use sintra_domain::duplicates::{compare, MatchLevel};
+use sintra_domain::duplicates::MatchLevel;
 use sintra_domain::forms::FormSpec;
 use sintra_domain::i18n::{Lang, Message};
 use sintra_domain::validation::FieldError;
@@ -140,7 +140,7 @@ pub async fn import(
         return Err(repeated_import());
     }
     let parse_bytes = bytes.clone();
-    let sheet = web::block(move || read_rows(&parse_bytes, spec, &limits))
+    let mut sheet = web::block(move || read_rows(&parse_bytes, spec, &limits))
         .await
         .map_err(|_| ApiError::Internal)?
         .map_err(|e| ApiError::Refused {
@@ -149,7 +149,7 @@ pub async fn import(
             detail: e.message(),
         })?;
 
-    let (mut valid, mut errors) = check_rows(&mut conn, &auth, spec, &sheet).await?;
+    let (mut valid, mut errors) = check_rows(&mut conn, &auth, spec, &mut sheet).await?;
     let mut warnings: Vec<Value> = vec![];
     let mut in_file: Vec<InFilePair> = vec![];
     if key.as_str() == duplicates::PERSON_FORM && errors.is_empty() {
@@ -256,18 +256,19 @@ struct ValidRow {
 
 /// Validates every row as the API validates one record, with what can be
 /// fetched once for the whole file fetched once: the catalog entries the
-/// file names, and the records its folios already designate.
+/// file names, and the records its folios already designate. Rows of forms
+/// that read no other record are validated on every core.
 async fn check_rows(
     conn: &mut AsyncPgConnection,
     auth: &Authenticated,
     spec: &'static FormSpec,
-    sheet: &ImportSheet,
+    sheet: &mut ImportSheet,
 ) -> ApiResult<(Vec<ValidRow>, Vec<CellError>)> {
     let mut errors = sheet.header_errors();
     if !errors.is_empty() {
         return Ok((vec![], errors));
     }
-    let inputs: Vec<Map<String, Value>> = sheet.rows.iter().map(|r| r.values()).collect();
+    let inputs: Vec<Map<String, Value>> = sheet.rows.iter_mut().map(|r| r.take_values()).collect();
     let lookup = records::snapshot_for(conn, auth, spec, &inputs).await?;
     let folios: Vec<String> = inputs
         .iter()
@@ -276,9 +277,12 @@ async fn check_rows(
         .collect();
     let mut existing =
         rows::find_by_folios(conn, auth.actor.institution_id, spec.key.as_str(), &folios).await?;
-    let mut valid = Vec::with_capacity(inputs.len());
+
+    // Rows to validate, with the record each replaces; the others' errors.
+    let mut todo: Vec<(usize, Map<String, Value>, Option<RecordRow>)> = vec![];
     let mut folios_seen: HashSet<String> = HashSet::new();
-    for (row, values) in sheet.rows.iter().zip(inputs) {
+    for (i, values) in inputs.into_iter().enumerate() {
+        let row = &sheet.rows[i];
         if !row.problems.is_empty() {
             errors.extend(sheet.locate(row, vec![]));
             continue;
@@ -294,9 +298,49 @@ async fn check_rows(
             }
         }
         let previous = folio.and_then(|f| existing.remove(&f));
-        match records::prepare_with(conn, auth, spec, values, previous.as_ref(), Some(&lookup))
+        todo.push((i, values, previous));
+    }
+
+    let checked: Vec<(usize, ApiResult<records::Prepared>, Option<RecordRow>)> =
+        if records::reads_records(spec) {
+            let mut out = Vec::with_capacity(todo.len());
+            for (i, values, previous) in todo {
+                let prepared = records::prepare_with(
+                    conn,
+                    auth,
+                    spec,
+                    values,
+                    previous.as_ref(),
+                    Some(&lookup),
+                )
+                .await;
+                out.push((i, prepared, previous));
+            }
+            out
+        } else {
+            let actor = auth.actor.clone();
+            web::block(move || {
+                use rayon::prelude::*;
+                todo.into_par_iter()
+                    .map(|(i, values, previous)| {
+                        let prepared = records::prepare_alone(
+                            &actor,
+                            spec,
+                            &values,
+                            previous.as_ref(),
+                            &lookup,
+                        );
+                        (i, prepared, previous)
+                    })
+                    .collect()
+            })
             .await
-        {
+            .map_err(|_| ApiError::Internal)?
+        };
+    let mut valid = Vec::with_capacity(checked.len());
+    for (i, prepared, previous) in checked {
+        let row = &sheet.rows[i];
+        match prepared {
             Ok(prepared) => valid.push(ValidRow {
                 row: row.row,
                 prepared,
@@ -337,7 +381,7 @@ fn duplicates_in_file(valid: &[ValidRow]) -> Vec<InFilePair> {
             let Some(other) = &valid[j].prepared.person else {
                 continue;
             };
-            if let Some(m) = compare(&person.facts, &other.facts) {
+            if let Some(m) = person.matchable.compare(&other.matchable) {
                 pairs.push(InFilePair {
                     row: i,
                     earlier: j,
