@@ -258,7 +258,7 @@ pub(crate) async fn prepare(
     input: Map<String, Value>,
     previous: Option<&RecordRow>,
 ) -> ApiResult<Prepared> {
-    prepare_with(conn, auth, spec, input, previous, None).await
+    prepare_with(conn, auth, spec, input, previous, None, None).await
 }
 
 /// The catalog entries a batch of submissions names, fetched in one query;
@@ -291,8 +291,62 @@ pub(crate) async fn snapshot_for(
     Ok(lookup)
 }
 
-/// [`prepare`] with the catalog entries already fetched (an Excel import
-/// fetches them once for the whole file).
+/// A parent in the caller's scope with its own ancestors, parent first.
+#[derive(Clone)]
+struct Lineage {
+    row: RecordRow,
+    ancestors: Vec<(FormKey, Map<String, Value>)>,
+    ancestor_ids: Vec<(FormKey, Uuid)>,
+}
+
+/// The parents an import has already read: a file of 100,000 attentions
+/// names a few thousand people, each looked up once instead of once per
+/// row. Lives for one request: nothing in it outlasts the caller's scope.
+#[derive(Default)]
+pub(crate) struct ParentCache {
+    by_folio: HashMap<(FormKey, String), Option<Uuid>>,
+    lineages: HashMap<Uuid, Lineage>,
+}
+
+/// Reads a parent in the caller's scope and its ancestors up the tree.
+async fn read_lineage(
+    conn: &mut AsyncPgConnection,
+    scope: &Scope,
+    parent_form: FormKey,
+    id: Uuid,
+    field: &str,
+) -> ApiResult<Lineage> {
+    let row = records::get(conn, scope, parent_form.as_str(), id)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::Validation(vec![unknown_reference(field)]),
+            other => other.into(),
+        })?;
+    let mut lineage = Lineage {
+        row: row.clone(),
+        ancestors: vec![],
+        ancestor_ids: vec![],
+    };
+    let mut form = parent_form;
+    let mut next = Some(row);
+    while let Some(r) = next {
+        lineage.ancestors.push((form, r.fields()));
+        lineage.ancestor_ids.push((form, r.id));
+        let grand = form.spec().parent;
+        next = match (r.parent_id, grand) {
+            (Some(pid), Some(g)) => {
+                form = g;
+                Some(records::get(conn, &Scope::National, g.as_str(), pid).await?)
+            }
+            _ => None,
+        };
+    }
+    Ok(lineage)
+}
+
+/// [`prepare`] with the catalog entries already fetched and parents
+/// remembered across calls (an Excel import fetches the catalogs once for
+/// the whole file and reads each parent once).
 pub(crate) async fn prepare_with(
     conn: &mut AsyncPgConnection,
     auth: &Authenticated,
@@ -300,6 +354,7 @@ pub(crate) async fn prepare_with(
     mut input: Map<String, Value>,
     previous: Option<&RecordRow>,
     prefetched: Option<&CatalogSnapshot>,
+    mut cache: Option<&mut ParentCache>,
 ) -> ApiResult<Prepared> {
     let scope = auth.actor.scope();
     let parent_field = spec.parent_field();
@@ -312,16 +367,29 @@ pub(crate) async fn prepare_with(
             if let Some(folio) = input.remove(folio_key) {
                 if input.get(field.key).is_none_or(|v| v.is_null()) {
                     let folio = folio.as_str().unwrap_or_default().trim().to_string();
-                    let found = records::find_by_folio(
-                        conn,
-                        auth.actor.institution_id,
-                        form.as_str(),
-                        &folio,
-                    )
-                    .await?;
+                    let known = cache
+                        .as_deref()
+                        .and_then(|c| c.by_folio.get(&(form, folio.clone())).copied());
+                    let found = match known {
+                        Some(found) => found,
+                        None => {
+                            let found = records::find_by_folio(
+                                conn,
+                                auth.actor.institution_id,
+                                form.as_str(),
+                                &folio,
+                            )
+                            .await?
+                            .map(|p| p.id);
+                            if let Some(c) = cache.as_deref_mut() {
+                                c.by_folio.insert((form, folio), found);
+                            }
+                            found
+                        }
+                    };
                     match found {
-                        Some(p) => {
-                            input.insert(field.key.into(), p.id.to_string().into());
+                        Some(id) => {
+                            input.insert(field.key.into(), id.to_string().into());
                         }
                         None => {
                             return Err(ApiError::Validation(vec![unknown_reference(folio_key)]))
@@ -345,40 +413,30 @@ pub(crate) async fn prepare_with(
         .map_err(ApiError::Validation)?;
 
     // The parent must be visible to the caller; then its own ancestors.
-    let mut ancestors: Vec<(FormKey, Map<String, Value>)> = vec![];
-    let mut ancestor_ids: Vec<(FormKey, Uuid)> = vec![];
-    let mut parent_row: Option<RecordRow> = None;
+    let mut lineage: Option<Lineage> = None;
     if let (Some(field), Some(parent_form)) = (parent_field, spec.parent) {
         if let Some(id) = data
             .get(field.key)
             .and_then(Value::as_str)
             .and_then(|s| s.parse::<Uuid>().ok())
         {
-            let row = records::get(conn, &scope, parent_form.as_str(), id)
-                .await
-                .map_err(|e| match e {
-                    StoreError::NotFound => {
-                        ApiError::Validation(vec![unknown_reference(field.key)])
+            let known = cache.as_deref().and_then(|c| c.lineages.get(&id)).cloned();
+            lineage = Some(match known {
+                Some(l) => l,
+                None => {
+                    let l = read_lineage(conn, &scope, parent_form, id, field.key).await?;
+                    if let Some(c) = cache {
+                        c.lineages.insert(id, l.clone());
                     }
-                    other => other.into(),
-                })?;
-            let mut form = parent_form;
-            let mut next = Some(row.clone());
-            while let Some(r) = next {
-                ancestors.push((form, r.fields()));
-                ancestor_ids.push((form, r.id));
-                let grand = form.spec().parent;
-                next = match (r.parent_id, grand) {
-                    (Some(pid), Some(g)) => {
-                        form = g;
-                        Some(records::get(conn, &Scope::National, g.as_str(), pid).await?)
-                    }
-                    _ => None,
-                };
-            }
-            parent_row = Some(row);
+                    l
+                }
+            });
         }
     }
+    let (parent_row, ancestors, ancestor_ids) = match lineage {
+        Some(l) => (Some(l.row), l.ancestors, l.ancestor_ids),
+        None => (None, vec![], vec![]),
+    };
     let mut errors = check_links(conn, auth, spec, &data, previous_fields.as_ref()).await?;
     let related = load_related(conn, spec.key, previous, &ancestor_ids).await?;
     let ctx = consistency::Context {

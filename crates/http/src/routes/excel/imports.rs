@@ -304,6 +304,7 @@ async fn check_rows(
     let checked: Vec<(usize, ApiResult<records::Prepared>, Option<RecordRow>)> =
         if records::reads_records(spec) {
             let mut out = Vec::with_capacity(todo.len());
+            let mut parents = records::ParentCache::default();
             for (i, values, previous) in todo {
                 let prepared = records::prepare_with(
                     conn,
@@ -312,6 +313,7 @@ async fn check_rows(
                     values,
                     previous.as_ref(),
                     Some(&lookup),
+                    Some(&mut parents),
                 )
                 .await;
                 out.push((i, prepared, previous));
