@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{Array, Bool, Integer, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use sintra_domain::access::Scope;
 use uuid::Uuid;
@@ -24,9 +25,15 @@ pub async fn candidates(
     if keys.is_empty() {
         return Ok(vec![]);
     }
+    // Through the function of migration 000011: left to itself the planner
+    // reads the whole table for this.
+    let in_block = diesel::dsl::sql::<Bool>("records.id = ANY(person_candidate_ids(")
+        .bind::<Array<Text>, _>(keys)
+        .sql(", ")
+        .bind::<Integer, _>(limit.clamp(0, i32::MAX as i64) as i32)
+        .sql("))");
     let mut q = records::table
-        .filter(records::blocking_keys.is_not_null())
-        .filter(records::blocking_keys.overlaps_with(keys))
+        .filter(in_block)
         .filter(records::form.eq(form))
         .into_boxed();
     if let Some(x) = exclude {
