@@ -19,6 +19,8 @@ use sintra_persistence::users::{self, NewUser};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
+pub mod excel;
+
 pub use sintra_http;
 pub use sintra_persistence;
 

@@ -4,81 +4,15 @@
 use std::io::{Cursor, Write};
 
 use actix_web::http::Method;
-use calamine::{open_workbook_auto_from_rs, Data, Reader};
+use calamine::{open_workbook_auto_from_rs, Reader};
 use serde_json::{json, Value};
 use sintra_domain::access::Role;
 use sintra_domain::forms::FormKey;
 use sintra_excel::columns::template_columns;
-use sintra_excel::Lang;
+use sintra_tests::excel::{
+    assert_template_of, calamine_first_sheet, export_rows, filled, sheet_rows, upload,
+};
 use sintra_tests::{Account, Answer, TestApp};
-
-/// A workbook with the template's headers and these rows (by JSON key), as
-/// an operator fills it in.
-fn filled(form: FormKey, rows: &[Value]) -> Vec<u8> {
-    let columns = template_columns(form.spec());
-    let mut wb = rust_xlsxwriter::Workbook::new();
-    let ws = wb.add_worksheet().set_name("Datos").unwrap();
-    for (c, col) in columns.iter().enumerate() {
-        ws.write_string(0, c as u16, col.header(Lang::Es)).unwrap();
-    }
-    for (r, row) in rows.iter().enumerate() {
-        for (c, col) in columns.iter().enumerate() {
-            let v = &row[col.json_key()];
-            let (r, c) = (r as u32 + 1, c as u16);
-            match v {
-                Value::String(s) => {
-                    ws.write_string(r, c, s).unwrap();
-                }
-                Value::Number(n) => {
-                    ws.write_number(r, c, n.as_f64().unwrap()).unwrap();
-                }
-                Value::Bool(b) => {
-                    ws.write_string(r, c, if *b { "Sí" } else { "No" }).unwrap();
-                }
-                Value::Array(items) => {
-                    let text: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
-                    ws.write_string(r, c, text.join("; ")).unwrap();
-                }
-                _ => {}
-            }
-        }
-    }
-    wb.save_to_buffer().unwrap()
-}
-
-fn multipart(bytes: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "sintra-test-boundary";
-    let mut body = Vec::new();
-    write!(
-        body,
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"datos.xlsx\"\r\nContent-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet\r\n\r\n"
-    )
-    .unwrap();
-    body.extend_from_slice(bytes);
-    write!(body, "\r\n--{boundary}--\r\n").unwrap();
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-async fn upload(app: &TestApp, who: &Account, form: &str, dry_run: bool, bytes: &[u8]) -> Answer {
-    let (content_type, body) = multipart(bytes);
-    let auth = format!("Bearer {}", who.token);
-    app.call_raw(
-        Method::POST,
-        &format!("/api/v1/excel/imports/{form}?dry_run={dry_run}"),
-        &[("authorization", &auth), ("content-type", &content_type)],
-        body,
-    )
-    .await
-}
-
-fn sheet_rows(bytes: &[u8], sheet: &str) -> Vec<Vec<Data>> {
-    let mut wb = open_workbook_auto_from_rs(Cursor::new(bytes.to_vec())).unwrap();
-    wb.worksheet_range(sheet)
-        .unwrap()
-        .rows()
-        .map(|r| r.to_vec())
-        .collect()
-}
 
 async fn operator(app: &TestApp) -> Account {
     let inst = app.institution("19", "CEAV Nuevo León").await;
@@ -103,24 +37,14 @@ async fn templates_of_every_record_form_carry_the_spec_headers() {
         assert!(res
             .content_type()
             .starts_with("application/vnd.openxmlformats"));
-        let mut wb = open_workbook_auto_from_rs(Cursor::new(res.body.clone())).unwrap();
-        let names = wb.sheet_names();
-        assert!(names.iter().any(|n| n == "Instrucciones"), "{names:?}");
-        let data = wb.worksheet_range("Datos").unwrap();
-        let headers: Vec<String> = data
-            .rows()
-            .next()
-            .unwrap()
-            .iter()
-            .map(|c| c.to_string())
-            .collect();
-        let expected: Vec<String> = template_columns(form.spec())
-            .iter()
-            .map(|c| c.header(Lang::Es))
-            .collect();
-        assert_eq!(headers, expected, "{}", form.as_str());
+        assert_template_of(form, &res.body);
     }
+    // The administration forms are for their administrators
+    // (`excel_admin.rs`); a form that does not exist is not found.
     app.get("/api/v1/excel/templates/user", &op.token)
+        .await
+        .assert_problem(403, "forbidden");
+    app.get("/api/v1/excel/templates/nothing", &op.token)
         .await
         .assert_problem(404, "not_found");
 }
@@ -286,11 +210,6 @@ async fn errors_are_reported_by_row_and_column_and_nothing_is_written() {
     app.get(&link, &other.token)
         .await
         .assert_problem(404, "not_found");
-}
-
-fn calamine_first_sheet(bytes: &[u8]) -> String {
-    let wb = open_workbook_auto_from_rs(Cursor::new(bytes.to_vec())).unwrap();
-    wb.sheet_names()[0].clone()
 }
 
 #[actix_web::test]
@@ -497,15 +416,6 @@ async fn exports_carry_who_registered_each_row_and_never_formulas() {
     );
 }
 
-/// The data rows of an export's first sheet, as text.
-fn export_rows(bytes: &[u8]) -> Vec<Vec<String>> {
-    sheet_rows(bytes, &calamine_first_sheet(bytes))
-        .into_iter()
-        .skip(1)
-        .map(|r| r.iter().map(|c| c.to_string()).collect())
-        .collect()
-}
-
 async fn commission(app: &TestApp, who: &Account, name: &str, kind: &str, installed: &str) {
     let res = app
         .post(
@@ -588,6 +498,10 @@ async fn exports_take_the_filters_of_the_forms_list() {
         .await;
     let mut wb = open_workbook_auto_from_rs(Cursor::new(none.body.clone())).unwrap();
     for name in wb.sheet_names() {
+        if name == "Elemento de catálogo" {
+            // Reference data, not records of an entity.
+            continue;
+        }
         let range = wb.worksheet_range(&name).unwrap();
         assert_eq!(range.rows().count(), 1, "{name}: headers only");
     }
@@ -721,6 +635,9 @@ async fn the_audit_row_of_an_export_carries_its_filters() {
         .find(|d| d["forms"].as_array().is_some_and(|f| f.len() > 1))
         .unwrap();
     assert_eq!(every["filters"], json!({"entity_code": "19"}));
-    assert_eq!(every["rows"], 2);
+    // The two commissions, and the catalogs' sheet that comes whole.
+    let catalog_rows = sheet_rows(&all.body, "Elemento de catálogo").len() - 1;
+    assert!(catalog_rows > 2_478, "every catalog, municipios included");
+    assert_eq!(every["rows"], json!(2 + catalog_rows));
     assert_eq!(details_of(json!(["victim"]))["filters"], json!({}));
 }

@@ -34,7 +34,7 @@ pub use export::{EncodedRows, ExportOptions, ExportWriter, RecordMeta, RowEncode
 pub use guard::{GuardError, ImportLimits};
 pub use import::{annotate, read_rows, CellError, ImportRow, ImportSheet};
 pub use sintra_domain::i18n::Lang;
-pub use template::template;
+pub use template::{template, template_within};
 
 use sha2::{Digest, Sha256};
 

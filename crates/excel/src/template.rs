@@ -72,7 +72,19 @@ pub fn template(
     lang: Lang,
     catalogs: Catalogs<'_>,
 ) -> Result<Vec<u8>, ExcelError> {
-    let limits = ImportLimits::default();
+    template_within(spec, lang, catalogs, &ImportLimits::default())
+}
+
+/// [`template()`] for a form whose imports take other limits than the
+/// default (fewer rows, say): the instructions state them and the data
+/// sheet's validation covers that many rows.
+pub fn template_within(
+    spec: &FormSpec,
+    lang: Lang,
+    catalogs: Catalogs<'_>,
+    limits: &ImportLimits,
+) -> Result<Vec<u8>, ExcelError> {
+    let limits = *limits;
     let columns = template_columns(spec);
 
     // The lists, one per catalog or choice field, shared between fields.

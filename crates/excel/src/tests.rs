@@ -17,7 +17,7 @@ use zip::CompressionMethod;
 use crate::columns::{match_header, template_columns, Column, ColumnKind};
 use crate::guard::{self, GuardError, ImportLimits};
 use crate::import::{annotate, read_rows, CellError};
-use crate::{export, template};
+use crate::{export, template, template_within};
 
 // ---------------------------------------------------------------- helpers
 
@@ -390,6 +390,25 @@ fn an_empty_template_uploads_as_no_rows_and_no_errors() {
         assert!(sheet.rows.is_empty());
         assert!(sheet.header_errors().is_empty(), "{}", spec.key);
     }
+}
+
+#[test]
+fn a_template_states_the_row_limit_of_its_form() {
+    let spec = FormKey::User.spec();
+    let limits = ImportLimits {
+        max_rows: 1_000,
+        ..ImportLimits::default()
+    };
+    let instructions = |bytes: &[u8]| -> String {
+        let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes.to_vec())).unwrap();
+        let range = book.worksheet_range("Instrucciones").unwrap();
+        range.rows().flatten().map(|c| c.to_string()).collect()
+    };
+    let few = instructions(&template_within(spec, Lang::Es, &catalogs, &limits).unwrap());
+    assert!(few.contains("1,000 registros"), "{few}");
+    assert!(!few.contains("100,000"), "{few}");
+    let default = instructions(&template(spec, Lang::Es, &catalogs).unwrap());
+    assert!(default.contains("100,000 registros"), "{default}");
 }
 
 #[test]

@@ -6,6 +6,7 @@
 
 use actix_web::http::Method;
 use sintra_domain::access::Permission;
+use sintra_domain::forms::FormKey;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteRule {
@@ -263,4 +264,28 @@ pub fn rule_for(method: &Method, pattern: &str) -> Option<RouteRule> {
 /// Whether the pattern has a rule for some method.
 pub fn has_any_rule(pattern: &str) -> bool {
     ROUTES.iter().any(|(_, p, _)| *p == pattern)
+}
+
+/// What a caller does with a form through Excel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExcelUse {
+    /// Download its template or import a workbook of it.
+    Import,
+    /// Export its rows.
+    Export,
+}
+
+/// The permission a form's Excel routes need beyond the route's own rule:
+/// the same as the form's own API. A workbook of users is a batch of user
+/// administration, one of catalog items a batch of catalog administration;
+/// records need nothing more than the route already asked for.
+pub fn excel_form_permission(form: FormKey, use_: ExcelUse) -> Permission {
+    match (form, use_) {
+        (FormKey::CatalogItem, ExcelUse::Import) => ManageCatalogs,
+        (FormKey::CatalogItem, ExcelUse::Export) => ReadCatalogs,
+        (FormKey::User, ExcelUse::Import) => ManageUsers,
+        (FormKey::User, ExcelUse::Export) => ReadUsers,
+        (_, ExcelUse::Import) => ImportExcel,
+        (_, ExcelUse::Export) => ExportExcel,
+    }
 }

@@ -158,6 +158,33 @@ pub async fn get_item(
         .await?)
 }
 
+/// The items with these (catalog, code) keys, in one query: what an Excel
+/// import of catalog items replaces.
+pub async fn items_by_keys(
+    conn: &mut AsyncPgConnection,
+    keys: &[(String, String)],
+) -> StoreResult<Vec<CatalogItem>> {
+    if keys.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut catalogs: Vec<&str> = keys.iter().map(|(c, _)| c.as_str()).collect();
+    catalogs.sort_unstable();
+    catalogs.dedup();
+    let codes: Vec<&str> = keys.iter().map(|(_, c)| c.as_str()).collect();
+    let wanted: std::collections::HashSet<(&str, &str)> =
+        keys.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let rows: Vec<CatalogItem> = catalog_items::table
+        .filter(catalog_items::catalog.eq_any(&catalogs))
+        .filter(catalog_items::code.eq_any(&codes))
+        .select(CatalogItem::as_select())
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|i| wanted.contains(&(i.catalog.as_str(), i.code.as_str())))
+        .collect())
+}
+
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = catalog_items)]
 pub struct NewItem {
@@ -178,7 +205,7 @@ pub async fn insert_item(conn: &mut AsyncPgConnection, new: &NewItem) -> StoreRe
 }
 
 /// What may change in an item: never its code or catalog.
-#[derive(Debug, Clone, Default, AsChangeset)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, AsChangeset)]
 #[diesel(table_name = catalog_items)]
 pub struct ItemChanges {
     pub label_es: Option<String>,
@@ -248,8 +275,10 @@ impl CatalogLookup for CatalogSnapshot {
 }
 
 impl CatalogSnapshot {
-    /// Adds an entry the catalog tables do not hold (the federal level
-    /// '00' where a form's own entity may be federal).
+    /// Adds (or replaces) an entry the catalog tables do not hold: the
+    /// federal level '00' where a form's own entity may be federal, or the
+    /// items an import of catalog items adds, which its other rows may name
+    /// as parent.
     pub fn insert(&mut self, catalog: &str, code: &str, entry: CatalogEntry) {
         self.entries
             .insert((catalog.to_string(), code.to_string()), entry);

@@ -139,6 +139,27 @@ pub async fn usernames(
     Ok(rows.into_iter().collect())
 }
 
+/// The users with these usernames, whatever their scope or kind: an Excel
+/// import tells a username of the caller's scope (an update) from one taken
+/// elsewhere (refused) with one query for the whole file.
+pub async fn by_usernames(
+    conn: &mut AsyncPgConnection,
+    names: &[String],
+) -> StoreResult<Vec<User>> {
+    if names.is_empty() {
+        return Ok(vec![]);
+    }
+    let rows: Vec<(UserRow, String)> = scoped(&Scope::National)
+        .filter(users::username.eq_any(names))
+        .select((UserRow::as_select(), institutions::entity_code))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, entity_code)| User { row, entity_code })
+        .collect())
+}
+
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewUser) -> StoreResult<UserRow> {
     Ok(diesel::insert_into(users::table)
         .values(new)

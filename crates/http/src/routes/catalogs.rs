@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use sintra_domain::forms::{catalog_def, FormKey};
 use sintra_domain::i18n::Message;
 use sintra_domain::validation::{diff, validate_record};
-use sintra_persistence::audit::{self, AuditEntry};
+use sintra_persistence::audit::{self, AuditContext, AuditEntry};
 use sintra_persistence::catalogs::{self, CatalogItem, ItemChanges, ItemFilter, NewItem};
 use sintra_persistence::{db, StoreError};
 use utoipa::{IntoParams, ToSchema};
@@ -253,6 +253,97 @@ fn to_map(value: Value) -> Map<String, Value> {
     }
 }
 
+/// A stored item as the `catalog_item` form spec describes it: what a
+/// change is validated against and diffed with.
+pub(crate) fn item_record(item: &CatalogItem) -> Map<String, Value> {
+    to_map(serde_json::json!({
+        "catalog": item.catalog, "code": item.code, "label_es": item.label_es,
+        "label_en": item.label_en, "parent_code": item.parent_code,
+        "sort_order": item.sort_order, "active": item.active,
+    }))
+}
+
+/// The parent item an item of `catalog` names, as the validator looks it
+/// up: nothing in a flat catalog.
+pub(crate) fn parent_refs(catalog: &str, parent_code: Option<&str>) -> Vec<(String, String)> {
+    match (catalog_def(catalog).and_then(|d| d.parent), parent_code) {
+        (Some(parent), Some(p)) => vec![(parent.to_string(), p.trim().to_uppercase())],
+        _ => vec![],
+    }
+}
+
+/// The item to insert, from a record the spec validated.
+pub(crate) fn new_item(catalog: &str, record: &Map<String, Value>) -> NewItem {
+    let text = |k: &str| record.get(k).and_then(Value::as_str).map(str::to_string);
+    NewItem {
+        catalog: catalog.to_string(),
+        code: text("code").unwrap_or_default(),
+        label_es: text("label_es").unwrap_or_default(),
+        label_en: text("label_en").unwrap_or_default(),
+        parent_code: text("parent_code"),
+        // Without an order, after the items that have one.
+        sort_order: record
+            .get("sort_order")
+            .and_then(Value::as_i64)
+            .map(|n| n as i32)
+            .unwrap_or(1_000_000),
+    }
+}
+
+/// Inserts an item and audits it inside the caller's transaction.
+pub(crate) async fn insert_item_audited(
+    conn: &mut diesel_async::AsyncPgConnection,
+    ctx: &AuditContext,
+    new: &NewItem,
+    changes: Value,
+) -> Result<CatalogItem, StoreError> {
+    let item = catalogs::insert_item(conn, new).await?;
+    let entry = AuditEntry::modification(ctx, "create", "catalog_item")
+        .resource(format!("{}/{}", item.catalog, item.code))
+        .changes(changes);
+    audit::append(conn, &[entry]).await?;
+    Ok(item)
+}
+
+/// A code the catalog already has: the primary key said so.
+pub(crate) fn code_taken(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict { .. } => ApiError::Conflict {
+            code: "code_taken",
+            detail: Message::new(
+                "Esa clave ya existe en el catálogo (las claves no se reutilizan).",
+                "That code already exists in the catalog (codes are never reused).",
+            ),
+        },
+        other => other.into(),
+    }
+}
+
+/// Changes an item at the version it was read at and audits it (as a
+/// deactivation or a reactivation when that is what changed) inside the
+/// caller's transaction.
+pub(crate) async fn update_item_audited(
+    conn: &mut diesel_async::AsyncPgConnection,
+    ctx: &AuditContext,
+    before: &CatalogItem,
+    expected_version: i32,
+    changes: &ItemChanges,
+    audit_changes: Value,
+) -> Result<CatalogItem, StoreError> {
+    let (catalog, code) = (&before.catalog, &before.code);
+    let (_, after) = catalogs::update_item(conn, catalog, code, expected_version, changes).await?;
+    let action = match (before.active, after.active) {
+        (true, false) => "deactivate",
+        (false, true) => "reactivate",
+        _ => "update",
+    };
+    let entry = AuditEntry::modification(ctx, action, "catalog_item")
+        .resource(format!("{catalog}/{code}"))
+        .changes(audit_changes);
+    audit::append(conn, &[entry]).await?;
+    Ok(after)
+}
+
 /// Add an item to a catalog (national admin). Validated by the
 /// `catalog_item` form spec; audited.
 #[utoipa::path(
@@ -287,52 +378,20 @@ pub async fn create_item(
         "parent_code": body.parent_code,
         "sort_order": body.sort_order,
     }));
-    let mut wanted = vec![];
-    if let (Some(parent), Some(p)) = (
-        catalog_def(&catalog).and_then(|d| d.parent),
-        &body.parent_code,
-    ) {
-        wanted.push((parent.to_string(), p.trim().to_uppercase()));
-    }
+    let wanted = parent_refs(&catalog, body.parent_code.as_deref());
     let lookup = catalogs::snapshot(&mut conn, &wanted).await?;
     let spec = FormKey::CatalogItem.spec();
     let record =
         validate_record(spec, &input, None, &lookup, today()).map_err(ApiError::Validation)?;
-    let text = |k: &str| record.get(k).and_then(Value::as_str).map(str::to_string);
-    let new = NewItem {
-        catalog: catalog.clone(),
-        code: text("code").unwrap_or_default(),
-        label_es: text("label_es").unwrap_or_default(),
-        label_en: text("label_en").unwrap_or_default(),
-        parent_code: text("parent_code"),
-        sort_order: record
-            .get("sort_order")
-            .and_then(Value::as_i64)
-            .map(|n| n as i32)
-            .unwrap_or(1_000_000),
-    };
+    let new = new_item(&catalog, &record);
     let ctx = auth.audit_context();
     let changes = Value::Object(diff(spec, &Map::new(), &record));
     let created = conn
         .transaction::<_, StoreError, _>(async |conn| {
-            let item = catalogs::insert_item(conn, &new).await?;
-            let entry = AuditEntry::modification(&ctx, "create", "catalog_item")
-                .resource(format!("{}/{}", item.catalog, item.code))
-                .changes(changes);
-            audit::append(conn, &[entry]).await?;
-            Ok(item)
+            insert_item_audited(conn, &ctx, &new, changes).await
         })
         .await
-        .map_err(|e| match e {
-            StoreError::Conflict { .. } => ApiError::Conflict {
-                code: "code_taken",
-                detail: Message::new(
-                    "Esa clave ya existe en el catálogo (las claves no se reutilizan).",
-                    "That code already exists in the catalog (codes are never reused).",
-                ),
-            },
-            other => other.into(),
-        })?;
+        .map_err(code_taken)?;
     Ok(HttpResponse::Created()
         .insert_header(etag(created.version))
         .json(CatalogItemOut::from(created)))
@@ -386,17 +445,8 @@ pub async fn update_item(
         "sort_order": body.sort_order.unwrap_or(current.sort_order),
         "active": body.active.unwrap_or(current.active),
     }));
-    let before_map = to_map(serde_json::json!({
-        "catalog": catalog, "code": current.code, "label_es": current.label_es, "label_en": current.label_en,
-        "parent_code": current.parent_code, "sort_order": current.sort_order, "active": current.active,
-    }));
-    let mut wanted = vec![];
-    if let (Some(parent), Some(p)) = (
-        catalog_def(&catalog).and_then(|d| d.parent),
-        &current.parent_code,
-    ) {
-        wanted.push((parent.to_string(), p.clone()));
-    }
+    let before_map = item_record(&current);
+    let wanted = parent_refs(&catalog, current.parent_code.as_deref());
     let lookup = catalogs::snapshot(&mut conn, &wanted).await?;
     let spec = FormKey::CatalogItem.spec();
     let after_map = validate_record(spec, &proposed, Some(&before_map), &lookup, today())
@@ -417,21 +467,9 @@ pub async fn update_item(
     };
     let audit_changes = Value::Object(diff(spec, &before_map, &after_map));
     let ctx = auth.audit_context();
-    let code = current.code.clone();
     let updated = conn
         .transaction::<_, StoreError, _>(async |conn| {
-            let (_, after) =
-                catalogs::update_item(conn, &catalog, &code, version, &changes).await?;
-            let action = match (current.active, after.active) {
-                (true, false) => "deactivate",
-                (false, true) => "reactivate",
-                _ => "update",
-            };
-            let entry = AuditEntry::modification(&ctx, action, "catalog_item")
-                .resource(format!("{catalog}/{code}"))
-                .changes(audit_changes);
-            audit::append(conn, &[entry]).await?;
-            Ok(after)
+            update_item_audited(conn, &ctx, &current, version, &changes, audit_changes).await
         })
         .await?;
     Ok(HttpResponse::Ok()

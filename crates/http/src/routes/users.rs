@@ -90,9 +90,24 @@ pub struct UserQuery {
     pub cursor: Option<String>,
 }
 
+/// Whether the actor could grant the user's current role: an entity admin
+/// never touches a national admin or an auditor of its entity.
+pub(crate) fn manages(auth: &Authenticated, target: &User) -> bool {
+    target
+        .row
+        .role
+        .parse::<Role>()
+        .is_ok_and(|role| auth.actor.role.may_grant(role))
+}
+
+/// Whether the actor may give a person's account this role (`system`
+/// belongs to service accounts, which nobody grants).
+pub(crate) fn may_give(auth: &Authenticated, role: Role) -> bool {
+    role != Role::System && auth.actor.role.may_grant(role)
+}
+
 fn may_manage(auth: &Authenticated, target: &User) -> ApiResult<()> {
-    let role: Role = target.row.role.parse().map_err(|_| ApiError::Internal)?;
-    if auth.actor.role.may_grant(role) {
+    if manages(auth, target) {
         Ok(())
     } else {
         Err(ApiError::forbidden_because(
@@ -115,7 +130,7 @@ fn parse_role(role: &str) -> ApiResult<Role> {
 
 /// A person's account fields as the `user` form spec validates them: the
 /// one description of what a username, a name or an email may be.
-fn validated_user(
+pub(crate) fn validated_user(
     fields: serde_json::Value,
 ) -> ApiResult<serde_json::Map<String, serde_json::Value>> {
     let input = match fields {
@@ -164,7 +179,7 @@ fn check_username(username: &str) -> ApiResult<String> {
 
 /// The institution must lie in the actor's scope (its entity, for an
 /// entity admin). Outside it reads as missing.
-async fn institution_in_scope(
+pub(crate) async fn institution_in_scope(
     conn: &mut AsyncPgConnection,
     scope: &Scope,
     id: Uuid,
@@ -312,6 +327,40 @@ pub struct NewUserIn {
     pub password: Option<String>,
 }
 
+/// Inserts an account and audits its creation (who, with which role and
+/// where; never its secret) inside the caller's transaction.
+pub(crate) async fn insert_account(
+    conn: &mut AsyncPgConnection,
+    ctx: &AuditContext,
+    new: &NewUser,
+) -> Result<users::UserRow, StoreError> {
+    let row = users::insert(conn, new).await?;
+    let entry = AuditEntry::modification(ctx, "create", "user")
+        .resource(row.id)
+        .changes(serde_json::json!({
+            "username": {"before": null, "after": row.username},
+            "role": {"before": null, "after": row.role},
+            "institution_id": {"before": null, "after": row.institution_id},
+            "full_name": {"before": null, "after": PERSONAL},
+        }));
+    audit::append(conn, &[entry]).await?;
+    Ok(row)
+}
+
+/// A username that another account already has: the unique index said so.
+pub(crate) fn username_taken(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict { .. } => ApiError::Conflict {
+            code: "username_taken",
+            detail: sintra_domain::i18n::Message::new(
+                "Ese nombre de usuario ya existe.",
+                "That username already exists.",
+            ),
+        },
+        other => other.into(),
+    }
+}
+
 async fn create_account(
     state: &AppState,
     auth: &Authenticated,
@@ -325,29 +374,11 @@ async fn create_account(
     let mut conn = db::conn(&state.pool).await?;
     let created = conn
         .transaction::<_, StoreError, _>(async |conn| {
-            let row = users::insert(conn, &new).await?;
-            let entry = AuditEntry::modification(&ctx, "create", "user")
-                .resource(row.id)
-                .changes(serde_json::json!({
-                    "username": {"before": null, "after": row.username},
-                    "role": {"before": null, "after": row.role},
-                    "institution_id": {"before": null, "after": row.institution_id},
-                    "full_name": {"before": null, "after": PERSONAL},
-                }));
-            audit::append(conn, &[entry]).await?;
+            let row = insert_account(conn, &ctx, &new).await?;
             users::get(conn, &Scope::National, row.id).await
         })
         .await
-        .map_err(|e| match e {
-            StoreError::Conflict { .. } => ApiError::Conflict {
-                code: "username_taken",
-                detail: sintra_domain::i18n::Message::new(
-                    "Ese nombre de usuario ya existe.",
-                    "That username already exists.",
-                ),
-            },
-            other => other.into(),
-        })?;
+        .map_err(username_taken)?;
     Ok(UserWithSecret {
         user: created.into(),
         one_time_secret: return_secret.then_some(secret),
@@ -375,7 +406,7 @@ pub async fn create_user(
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     let role = parse_role(&body.role)?;
-    if role == Role::System || !auth.actor.role.may_grant(role) {
+    if !may_give(&auth, role) {
         return Err(ApiError::forbidden_because(
             "No puede otorgar ese rol.",
             "You may not grant that role.",
@@ -461,37 +492,59 @@ pub struct UserPatch {
     pub institution_id: Option<Uuid>,
 }
 
+/// A change to a person's account, as the audit log names it.
+pub(crate) struct AccountChange {
+    pub id: Uuid,
+    /// The version the change was decided on; `None` applies it to
+    /// whatever version is stored.
+    pub expected_version: Option<i32>,
+    pub changes: UserChanges,
+    /// `update`, `deactivate`, `reactivate`, `reset_password`.
+    pub action: &'static str,
+    /// Whether the user's tokens stop working at once.
+    pub revoke: bool,
+}
+
+/// Applies a change to a user in the actor's scope and audits it, inside
+/// the caller's transaction. Whether the actor may manage the user is the
+/// caller's to check first.
+pub(crate) async fn apply_change(
+    conn: &mut AsyncPgConnection,
+    auth: &Authenticated,
+    change: &AccountChange,
+) -> Result<User, StoreError> {
+    let id = change.id;
+    let (before, after) = users::update(
+        conn,
+        &auth.actor.scope(),
+        id,
+        change.expected_version,
+        &change.changes,
+        auth.actor.user_id,
+    )
+    .await?;
+    if change.revoke {
+        tokens::revoke_all_for_user(conn, id).await?;
+    }
+    let entry = AuditEntry::modification(&auth.audit_context(), change.action, "user")
+        .resource(id)
+        .changes(user_changes_diff(&before, &after));
+    audit::append(conn, &[entry]).await?;
+    Ok(after)
+}
+
 /// Applies a change to a user the actor may manage, audited in the same
-/// transaction; revokes the user's tokens when `revoke` is set.
+/// transaction.
 async fn change_user(
     state: &AppState,
     auth: &Authenticated,
-    id: Uuid,
-    expected_version: Option<i32>,
-    changes: UserChanges,
-    action: &str,
-    revoke: bool,
+    change: AccountChange,
 ) -> ApiResult<User> {
-    let scope = auth.actor.scope();
-    let ctx: AuditContext = auth.audit_context();
-    let by = auth.actor.user_id;
     let mut conn = db::conn(&state.pool).await?;
-    let target = users::get(&mut conn, &scope, id).await?;
+    let target = users::get(&mut conn, &auth.actor.scope(), change.id).await?;
     may_manage(auth, &target)?;
-    let action = action.to_string();
     let after = conn
-        .transaction::<_, StoreError, _>(async |conn| {
-            let (before, after) =
-                users::update(conn, &scope, id, expected_version, &changes, by).await?;
-            if revoke {
-                tokens::revoke_all_for_user(conn, id).await?;
-            }
-            let entry = AuditEntry::modification(&ctx, &action, "user")
-                .resource(id)
-                .changes(user_changes_diff(&before, &after));
-            audit::append(conn, &[entry]).await?;
-            Ok(after)
-        })
+        .transaction::<_, StoreError, _>(async |conn| apply_change(conn, auth, &change).await)
         .await?;
     Ok(after)
 }
@@ -550,7 +603,7 @@ pub async fn update_user(
     };
     if let Some(role) = &body.role {
         let role = parse_role(role)?;
-        if id == auth.actor.user_id || role == Role::System || !auth.actor.role.may_grant(role) {
+        if id == auth.actor.user_id || !may_give(&auth, role) {
             return Err(ApiError::forbidden_because(
                 "No puede otorgar ese rol ni cambiar el suyo.",
                 "You may not grant that role nor change your own.",
@@ -563,7 +616,18 @@ pub async fn update_user(
         institution_in_scope(&mut conn, &auth.actor.scope(), inst).await?;
         changes.institution_id = Some(inst);
     }
-    let user = change_user(&state, &auth, id, Some(version), changes, "update", false).await?;
+    let user = change_user(
+        &state,
+        &auth,
+        AccountChange {
+            id,
+            expected_version: Some(version),
+            changes,
+            action: "update",
+            revoke: false,
+        },
+    )
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(user.row.version))
         .json(UserOut::from(user)))
@@ -594,7 +658,14 @@ pub async fn deactivate_user(
         active: Some(false),
         ..Default::default()
     };
-    let user = change_user(&state, &auth, id, None, changes, "deactivate", true).await?;
+    let change = AccountChange {
+        id,
+        expected_version: None,
+        changes,
+        action: "deactivate",
+        revoke: true,
+    };
+    let user = change_user(&state, &auth, change).await?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(user.row.version))
         .json(UserOut::from(user)))
@@ -617,16 +688,14 @@ pub async fn reactivate_user(
         active: Some(true),
         ..Default::default()
     };
-    let user = change_user(
-        &state,
-        &auth,
-        id.into_inner(),
-        None,
+    let change = AccountChange {
+        id: id.into_inner(),
+        expected_version: None,
         changes,
-        "reactivate",
-        false,
-    )
-    .await?;
+        action: "reactivate",
+        revoke: false,
+    };
+    let user = change_user(&state, &auth, change).await?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(user.row.version))
         .json(UserOut::from(user)))
@@ -651,16 +720,14 @@ pub async fn reset_password(
         password_hash: Some(password::hash(secret.clone()).await?),
         ..Default::default()
     };
-    let user = change_user(
-        &state,
-        &auth,
-        id.into_inner(),
-        None,
+    let change = AccountChange {
+        id: id.into_inner(),
+        expected_version: None,
         changes,
-        "reset_password",
-        true,
-    )
-    .await?;
+        action: "reset_password",
+        revoke: true,
+    };
+    let user = change_user(&state, &auth, change).await?;
     Ok(HttpResponse::Ok().json(UserWithSecret {
         user: user.into(),
         one_time_secret: Some(secret),

@@ -7,14 +7,16 @@ use actix_web::{get, web, HttpResponse};
 use diesel_async::AsyncPgConnection;
 use futures_util::TryStreamExt;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 use sintra_domain::access::Permission;
 use sintra_domain::forms::{all_specs, FormKey, FormSpec};
 use sintra_domain::i18n::Message;
 use sintra_domain::validation::FieldError;
 use sintra_excel::{EncodedRows, ExcelError, ExportOptions, ExportWriter, RecordMeta, RowEncoder};
 use sintra_persistence::audit::{self, AuditEntry};
+use sintra_persistence::catalogs::CatalogItem;
 use sintra_persistence::records::{self as rows, RawRecordRow, RecordFilter};
+use sintra_persistence::users::{User, UserFilter};
 use sintra_persistence::{db, org, users};
 use tokio::sync::mpsc;
 use utoipa::IntoParams;
@@ -25,7 +27,11 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::records::{filter_from_query, PAGING_KEYS, SHARED_FILTERS};
 use crate::state::AppState;
 
-use super::{attachment, record_form, XLSX};
+use crate::policy::ExcelUse;
+use crate::routes::catalogs::item_record;
+
+use super::users as users_sheet;
+use super::{attachment, catalog_items, excel_form, XLSX};
 
 /// Records handed to the writer at a time: enough that the channel costs
 /// nothing per row, few enough that encoding a page (a few milliseconds)
@@ -64,17 +70,24 @@ struct Names {
 }
 
 impl Names {
+    /// Learns the names of a page of records' users and institutions.
     async fn learn(
         &mut self,
         conn: &mut AsyncPgConnection,
         page: &[RawRecordRow],
     ) -> ApiResult<()> {
-        let mut unseen: Vec<Uuid> = page
-            .iter()
-            .flat_map(|r| [r.created_by, r.updated_by])
-            .flatten()
-            .filter(|id| !self.users.contains_key(id))
-            .collect();
+        let users = page.iter().flat_map(|r| [r.created_by, r.updated_by]);
+        let institutions = page.iter().map(|r| r.institution_id);
+        self.learn_ids(conn, users.flatten(), institutions).await
+    }
+
+    async fn learn_ids(
+        &mut self,
+        conn: &mut AsyncPgConnection,
+        user_ids: impl Iterator<Item = Uuid>,
+        institution_ids: impl Iterator<Item = Uuid>,
+    ) -> ApiResult<()> {
+        let mut unseen: Vec<Uuid> = user_ids.filter(|id| !self.users.contains_key(id)).collect();
         if !unseen.is_empty() {
             unseen.sort_unstable();
             unseen.dedup();
@@ -84,9 +97,7 @@ impl Names {
                 self.users.insert(id, name);
             }
         }
-        let mut unseen: Vec<Uuid> = page
-            .iter()
-            .map(|r| r.institution_id)
+        let mut unseen: Vec<Uuid> = institution_ids
             .filter(|id| !self.institutions.contains_key(id))
             .collect();
         if !unseen.is_empty() {
@@ -108,6 +119,25 @@ impl Names {
 
     fn institution(&self, id: Uuid) -> &str {
         self.institutions.get(&id).map_or("", |n| n.as_str())
+    }
+}
+
+/// What one sheet of an export carries.
+pub(super) enum Sheet {
+    /// Records of a form, filtered as its list.
+    Records(FormKey, RecordFilter),
+    CatalogItems(catalog_items::ExportFilter),
+    /// People's accounts of the caller's scope.
+    Users(UserFilter),
+}
+
+impl Sheet {
+    fn form(&self) -> FormKey {
+        match self {
+            Sheet::Records(form, _) => *form,
+            Sheet::CatalogItems(_) => FormKey::CatalogItem,
+            Sheet::Users(_) => FormKey::User,
+        }
     }
 }
 
@@ -142,7 +172,7 @@ fn write_batches(
     Ok(None)
 }
 
-/// Reads every record of `forms` the caller may see, page after page, and
+/// Reads every row of `sheets` the caller may see, page after page, and
 /// hands the pages to the writer encoded as cells: the parsing of the
 /// records and the decisions about how each value shows happen here, on
 /// this side of the channel, so the writer's thread only writes. The number
@@ -151,57 +181,44 @@ async fn fetch_batches(
     state: &AppState,
     auth: &Authenticated,
     options: &ExportOptions,
-    forms: Vec<(FormKey, RecordFilter)>,
+    sheets: Vec<Sheet>,
     batches: &mpsc::Sender<Batch>,
 ) -> ApiResult<Option<usize>> {
     let mut conn = db::conn(&state.pool).await?;
     // Names are looked up on a second connection: the first is streaming.
     let mut names_conn = db::conn(&state.pool).await?;
     let mut names = Names::default();
-    let scope = auth.actor.scope();
-    let mut id = Uuid::encode_buffer();
     let mut total = 0usize;
-    for (form, filter) in forms {
-        let spec = form.spec();
+    for sheet in sheets {
+        let spec = sheet.form().spec();
         if batches.send(Batch::Sheet(spec)).await.is_err() {
             return Ok(None);
         }
         let encoder = RowEncoder::new(spec, options);
-        let mut records = pin!(rows::stream(&mut conn, &scope, form.as_str(), &filter).await?);
-        let mut page = Vec::with_capacity(PAGE_ROWS);
-        let mut more = true;
-        while more {
-            match records.try_next().await? {
-                Some(r) => page.push(r),
-                None => more = false,
+        let sent = match sheet {
+            Sheet::Records(form, filter) => {
+                let args = (&mut *conn, &mut *names_conn, &mut names);
+                send_records(args, auth, &encoder, form, &filter, batches).await?
             }
-            if page.is_empty() || (more && page.len() < PAGE_ROWS) {
-                continue;
+            Sheet::CatalogItems(filter) => {
+                let items = catalog_items::items(&mut conn, &filter).await?;
+                send_catalog_items(&encoder, &items, batches).await
             }
-            names.learn(&mut names_conn, &page).await?;
-            total += page.len();
-            let mut encoded = EncodedRows::with_capacity(&encoder, page.len());
-            for r in &page {
-                let meta = RecordMeta {
-                    id: r.id.hyphenated().encode_lower(&mut id),
-                    entity: &r.entity_code,
-                    institution: names.institution(r.institution_id),
-                    created_by: names.user(r.created_by),
-                    created_at: r.created_at.naive_utc(),
-                    updated_by: names.user(r.updated_by),
-                    updated_at: r.updated_at.naive_utc(),
-                };
-                encoder
-                    .encode_json(&r.data.0, &meta, &mut encoded)
-                    .map_err(|e| {
-                        tracing::error!(error = %e, record = %r.id, "export: unreadable record");
-                        ApiError::Internal
-                    })?;
+            Sheet::Users(filter) => {
+                let accounts = users_sheet::accounts(&mut conn, auth, &filter).await?;
+                let ids = accounts
+                    .iter()
+                    .flat_map(|u| [u.row.created_by, u.row.updated_by]);
+                let institutions = accounts.iter().map(|u| u.row.institution_id);
+                names
+                    .learn_ids(&mut names_conn, ids.flatten(), institutions)
+                    .await?;
+                send_users(&encoder, &names, &accounts, batches).await
             }
-            page.clear();
-            if batches.send(Batch::Rows(encoded)).await.is_err() {
-                return Ok(None);
-            }
+        };
+        match sent {
+            Some(n) => total += n,
+            None => return Ok(None),
         }
     }
     if batches.send(Batch::End).await.is_err() {
@@ -210,14 +227,137 @@ async fn fetch_batches(
     Ok(Some(total))
 }
 
-/// Writes every record of `forms` the caller may see, each form filtered
+/// Streams a form's records in scope to the writer, a page at a time.
+async fn send_records(
+    (conn, names_conn, names): (&mut AsyncPgConnection, &mut AsyncPgConnection, &mut Names),
+    auth: &Authenticated,
+    encoder: &RowEncoder,
+    form: FormKey,
+    filter: &RecordFilter,
+    batches: &mpsc::Sender<Batch>,
+) -> ApiResult<Option<usize>> {
+    let scope = auth.actor.scope();
+    let mut id = Uuid::encode_buffer();
+    let mut total = 0;
+    let mut records = pin!(rows::stream(conn, &scope, form.as_str(), filter).await?);
+    let mut page = Vec::with_capacity(PAGE_ROWS);
+    let mut more = true;
+    while more {
+        match records.try_next().await? {
+            Some(r) => page.push(r),
+            None => more = false,
+        }
+        if page.is_empty() || (more && page.len() < PAGE_ROWS) {
+            continue;
+        }
+        names.learn(names_conn, &page).await?;
+        total += page.len();
+        let mut encoded = EncodedRows::with_capacity(encoder, page.len());
+        for r in &page {
+            let meta = RecordMeta {
+                id: r.id.hyphenated().encode_lower(&mut id),
+                entity: &r.entity_code,
+                institution: names.institution(r.institution_id),
+                created_by: names.user(r.created_by),
+                created_at: r.created_at.naive_utc(),
+                updated_by: names.user(r.updated_by),
+                updated_at: r.updated_at.naive_utc(),
+            };
+            encoder
+                .encode_json(&r.data.0, &meta, &mut encoded)
+                .map_err(|e| {
+                    tracing::error!(error = %e, record = %r.id, "export: unreadable record");
+                    ApiError::Internal
+                })?;
+        }
+        page.clear();
+        if batches.send(Batch::Rows(encoded)).await.is_err() {
+            return Ok(None);
+        }
+    }
+    Ok(Some(total))
+}
+
+/// Hands rows already in memory to the writer, a page at a time.
+async fn send_encoded<T>(
+    encoder: &RowEncoder,
+    rows: &[T],
+    encode: impl Fn(&T, &mut EncodedRows),
+    batches: &mpsc::Sender<Batch>,
+) -> Option<usize> {
+    for page in rows.chunks(PAGE_ROWS) {
+        let mut encoded = EncodedRows::with_capacity(encoder, page.len());
+        for row in page {
+            encode(row, &mut encoded);
+        }
+        batches.send(Batch::Rows(encoded)).await.ok()?;
+    }
+    Some(rows.len())
+}
+
+/// Catalog items, identified as their API path names them
+/// (`catalog/code`); they belong to no entity or institution, and the
+/// seeded ones were registered by nobody.
+async fn send_catalog_items(
+    encoder: &RowEncoder,
+    items: &[CatalogItem],
+    batches: &mpsc::Sender<Batch>,
+) -> Option<usize> {
+    let encode = |item: &CatalogItem, out: &mut EncodedRows| {
+        let id = format!("{}/{}", item.catalog, item.code);
+        let meta = RecordMeta {
+            id: &id,
+            entity: "",
+            institution: "",
+            created_by: "",
+            created_at: item.created_at.naive_utc(),
+            updated_by: "",
+            updated_at: item.updated_at.naive_utc(),
+        };
+        encoder.encode(&item_record(item), &meta, out);
+    };
+    send_encoded(encoder, items, encode, batches).await
+}
+
+/// People's accounts, with their institution's entity and name and who
+/// created and last changed each.
+async fn send_users(
+    encoder: &RowEncoder,
+    names: &Names,
+    accounts: &[User],
+    batches: &mpsc::Sender<Batch>,
+) -> Option<usize> {
+    let encode = |u: &User, out: &mut EncodedRows| {
+        let r = &u.row;
+        let id = r.id.to_string();
+        let meta = RecordMeta {
+            id: &id,
+            entity: &u.entity_code,
+            institution: names.institution(r.institution_id),
+            created_by: names.user(r.created_by),
+            created_at: r.created_at.naive_utc(),
+            updated_by: names.user(r.updated_by),
+            updated_at: r.updated_at.naive_utc(),
+        };
+        let record = json!({
+            "username": r.username, "full_name": r.full_name, "email": r.email,
+            "role": r.role, "institution_id": r.institution_id, "active": r.active,
+        });
+        if let Value::Object(record) = record {
+            encoder.encode(&record, &meta, out);
+        }
+    };
+    send_encoded(encoder, accounts, encode, batches).await
+}
+
+/// Writes every row of `sheets` the caller may see, each sheet filtered
 /// by its own filter, into one workbook. The writer runs on a blocking
 /// thread while this task reads the next pages, so the database and the
 /// writer work at once.
 async fn export_forms(
     state: &AppState,
     auth: &Authenticated,
-    forms: Vec<(FormKey, RecordFilter)>,
+    sheets: Vec<Sheet>,
 ) -> ApiResult<(Vec<u8>, usize)> {
     let options = ExportOptions {
         lang: auth.meta.lang,
@@ -230,7 +370,7 @@ async fn export_forms(
         let options = options.clone();
         move || write_batches(options, receiver)
     });
-    let fetched = fetch_batches(state, auth, &options, forms, &sender).await;
+    let fetched = fetch_batches(state, auth, &options, sheets, &sender).await;
     // The writer stops on its own once nothing more can come.
     drop(sender);
     let written = writing.await.map_err(|_| ApiError::Internal)?;
@@ -275,12 +415,12 @@ fn refuse_paging(query: &HashMap<String, String>) -> ApiResult<()> {
 async fn export_response(
     state: &AppState,
     auth: &Authenticated,
-    forms: Vec<(FormKey, RecordFilter)>,
+    sheets: Vec<Sheet>,
     query: &HashMap<String, String>,
     name: &str,
 ) -> ApiResult<HttpResponse> {
-    let labels: Vec<&str> = forms.iter().map(|(f, _)| f.as_str()).collect();
-    let (bytes, total) = export_forms(state, auth, forms).await?;
+    let labels: Vec<&str> = sheets.iter().map(|s| s.form().as_str()).collect();
+    let (bytes, total) = export_forms(state, auth, sheets).await?;
     // Personal fields are never filters, so the filters hold no personal data.
     let filters: BTreeMap<&String, &String> = query.iter().collect();
     let mut conn = db::conn(&state.pool).await?;
@@ -299,6 +439,10 @@ async fn export_response(
 
 /// Every record of a form the caller may see, with who registered and last
 /// changed each (user name), their institution and entity, and when.
+///
+/// `catalog_item` (filters `catalog`, `active`) and `user` (national and
+/// entity admins; filters `institution_id`, `entity_code`, `role`,
+/// `active`) export as their own lists do.
 ///
 /// Filtered by the query exactly as the form's list is (`entity_code`,
 /// `institution_id`, the parent's id, any non-personal field by value,
@@ -328,17 +472,23 @@ pub async fn export_form(
     form: web::Path<String>,
     query: web::Query<HashMap<String, String>>,
 ) -> ApiResult<HttpResponse> {
-    let key = record_form(&form)?;
+    let key = excel_form(&auth, &form, ExcelUse::Export)?;
     let query = query.into_inner();
     refuse_paging(&query)?;
-    let filter = {
-        let mut conn = db::conn(&state.pool).await?;
-        filter_from_query(&mut conn, key, &query).await?
+    let sheet = match key {
+        FormKey::CatalogItem => {
+            Sheet::CatalogItems(catalog_items::ExportFilter::from_query(&query)?)
+        }
+        FormKey::User => Sheet::Users(users_sheet::export_filter(&query)?),
+        _ => {
+            let mut conn = db::conn(&state.pool).await?;
+            Sheet::Records(key, filter_from_query(&mut conn, key, &query).await?)
+        }
     };
     export_response(
         &state,
         &auth,
-        vec![(key, filter)],
+        vec![sheet],
         &query,
         &format!("sintra_{}.xlsx", key.as_str()),
     )
@@ -349,7 +499,9 @@ pub async fn export_form(
 ///
 /// Filtered by what every form shares, `entity_code` and `institution_id`
 /// (422 for any other filter: export the form alone to filter by its
-/// fields). Audited, with the filters used.
+/// fields). The sheet of users comes only for roles that may read them
+/// (filtered the same way); the catalogs' sheet comes whole, to read the
+/// codes by. Audited, with the filters used.
 #[utoipa::path(
     tag = "excel",
     security(("bearer" = [])),
@@ -389,16 +541,22 @@ pub async fn export_all(
         errors.sort_by(|a, b| a.field.cmp(&b.field));
         return Err(ApiError::Validation(errors));
     }
-    let keys: Vec<FormKey> = all_specs()
-        .map(|s| s.key)
-        .filter(|k| !matches!(k, FormKey::CatalogItem | FormKey::User))
-        .collect();
-    let mut forms = Vec::with_capacity(keys.len());
+    let mut sheets = Vec::new();
     {
         let mut conn = db::conn(&state.pool).await?;
-        for key in keys {
-            forms.push((key, filter_from_query(&mut conn, key, &query).await?));
+        for key in all_specs().map(|s| s.key) {
+            match key {
+                FormKey::CatalogItem => sheets.push(Sheet::CatalogItems(Default::default())),
+                FormKey::User if auth.actor.can(Permission::ReadUsers) => {
+                    sheets.push(Sheet::Users(users_sheet::export_filter(&query)?))
+                }
+                FormKey::User => {}
+                _ => sheets.push(Sheet::Records(
+                    key,
+                    filter_from_query(&mut conn, key, &query).await?,
+                )),
+            }
         }
     }
-    export_response(&state, &auth, forms, &query, "sintra_todo.xlsx").await
+    export_response(&state, &auth, sheets, &query, "sintra_todo.xlsx").await
 }

@@ -2,6 +2,8 @@
 //! all-or-nothing commit.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
+use std::sync::Arc;
 
 use actix_multipart::Multipart;
 use actix_web::{get, post, web, HttpResponse};
@@ -10,7 +12,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sintra_domain::duplicates::MatchLevel;
-use sintra_domain::forms::FormSpec;
+use sintra_domain::forms::{FormKey, FormSpec};
 use sintra_domain::i18n::{Lang, Message};
 use sintra_domain::validation::FieldError;
 use sintra_excel::{annotate, read_rows, sha256_hex, CellError, ImportLimits, ImportSheet};
@@ -27,7 +29,9 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::records;
 use crate::state::AppState;
 
-use super::{attachment, record_form, XLSX};
+use crate::policy::ExcelUse;
+
+use super::{attachment, catalog_items, excel_form, limits_for, users, XLSX};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -38,7 +42,7 @@ pub struct ImportQuery {
 }
 
 /// Reads the `file` part of a multipart upload, refusing more than the limit.
-async fn read_upload(mut payload: Multipart, limit: u64) -> ApiResult<Vec<u8>> {
+pub(super) async fn read_upload(mut payload: Multipart, limit: u64) -> ApiResult<Vec<u8>> {
     let mut file: Option<Vec<u8>> = None;
     while let Some(field) = payload.next().await {
         let mut field = field.map_err(|_| {
@@ -79,7 +83,7 @@ async fn read_upload(mut payload: Multipart, limit: u64) -> ApiResult<Vec<u8>> {
     })
 }
 
-fn repeated_import() -> ApiError {
+pub(super) fn repeated_import() -> ApiError {
     ApiError::Conflict {
         code: "repeated_import",
         detail: Message::new(
@@ -89,7 +93,7 @@ fn repeated_import() -> ApiError {
     }
 }
 
-fn cell_error_json(e: &CellError, lang: Lang) -> Value {
+pub(super) fn cell_error_json(e: &CellError, lang: Lang) -> Value {
     json!({
         "row": e.row,
         "column": e.column,
@@ -97,6 +101,223 @@ fn cell_error_json(e: &CellError, lang: Lang) -> Value {
         "code": e.code,
         "message": e.message.get(lang),
     })
+}
+
+/// What checking an upload comes to.
+pub(super) enum Checked {
+    /// A dry run, or a file with errors: stored, audited and answered.
+    Answered(HttpResponse),
+    /// Every row is valid and a commit was asked for: the report to
+    /// complete with what the commit writes.
+    ToCommit(Value),
+}
+
+/// One uploaded workbook on its way through an import, with what its
+/// report, its stored row and its audit entries share. The steps of
+/// [`import`], which the forms whose rows are not records
+/// (`catalog_items.rs`, `users.rs`) take too.
+pub(super) struct Upload {
+    pub id: Uuid,
+    pub form: FormKey,
+    pub dry_run: bool,
+    pub sha: String,
+    /// Shared with the blocking threads that read it.
+    pub bytes: Arc<[u8]>,
+    pub limits: ImportLimits,
+}
+
+impl Upload {
+    /// Reads the multipart upload (before any database connection is
+    /// taken: a slow client holds none).
+    pub(super) async fn read(
+        form: FormKey,
+        dry_run: bool,
+        payload: Multipart,
+        limits: ImportLimits,
+    ) -> ApiResult<Upload> {
+        let bytes = read_upload(payload, limits.max_file_bytes).await?;
+        Ok(Upload {
+            id: Uuid::now_v7(),
+            form,
+            dry_run,
+            sha: sha256_hex(&bytes),
+            bytes: bytes.into(),
+            limits,
+        })
+    }
+
+    async fn refuse_repeat(
+        &self,
+        conn: &mut AsyncPgConnection,
+        auth: &Authenticated,
+    ) -> ApiResult<()> {
+        let form = self.form.as_str();
+        if imports::already_committed(conn, auth.actor.institution_id, form, &self.sha).await? {
+            return Err(repeated_import());
+        }
+        Ok(())
+    }
+
+    /// The rows of the workbook, read against its form's spec after the
+    /// hostile-file checks, on a blocking thread; 409 first when the
+    /// caller's institution already committed this very file for this form.
+    pub(super) async fn sheet(
+        &self,
+        conn: &mut AsyncPgConnection,
+        auth: &Authenticated,
+    ) -> ApiResult<ImportSheet> {
+        self.refuse_repeat(conn, auth).await?;
+        let (bytes, limits, spec) = (self.bytes.clone(), self.limits, self.form.spec());
+        web::block(move || read_rows(&bytes, spec, &limits))
+            .await
+            .map_err(|_| ApiError::Internal)?
+            .map_err(|e| ApiError::Refused {
+                status: e.status(),
+                code: e.code(),
+                detail: e.message(),
+            })
+    }
+
+    /// Reports the checked rows (`errors` in any order). A dry run, or a
+    /// file with errors, ends here: stored with its report and annotated
+    /// workbook, audited, and answered (the second as a 422). Otherwise the
+    /// report comes back for the commit to complete.
+    pub(super) async fn conclude_check(
+        &self,
+        conn: &mut AsyncPgConnection,
+        auth: &Authenticated,
+        rows_read: usize,
+        rows_valid: usize,
+        mut errors: Vec<CellError>,
+        warnings: Vec<Value>,
+    ) -> ApiResult<Checked> {
+        let lang = auth.meta.lang;
+        errors.sort_by_key(|e| e.row);
+        let workbook = self.annotated(self.form.spec(), &errors, lang).await?;
+        let mut report = self.report(rows_read, rows_valid, &errors, workbook.is_some(), lang);
+        report["warnings"] = Value::Array(warnings);
+        if self.dry_run || !errors.is_empty() {
+            let answer = self.finish_unwritten(conn, auth, report, workbook).await?;
+            return Ok(Checked::Answered(answer));
+        }
+        Ok(Checked::ToCommit(report))
+    }
+
+    /// The workbook given back with `errors` marked (sorted by row); none
+    /// without errors, or when it cannot be re-read.
+    async fn annotated(
+        &self,
+        spec: &'static FormSpec,
+        errors: &[CellError],
+        lang: Lang,
+    ) -> ApiResult<Option<Vec<u8>>> {
+        if errors.is_empty() {
+            return Ok(None);
+        }
+        let (b, e, limits) = (self.bytes.clone(), errors.to_vec(), self.limits);
+        Ok(web::block(move || annotate(&b, spec, &e, lang, &limits))
+            .await
+            .map_err(|_| ApiError::Internal)?
+            .ok())
+    }
+
+    /// The report, as [`import`] answers it: nothing created or updated yet.
+    fn report(
+        &self,
+        rows_read: usize,
+        rows_valid: usize,
+        errors: &[CellError],
+        has_annotated: bool,
+        lang: Lang,
+    ) -> Value {
+        let id = self.id;
+        json!({
+            "import_id": id,
+            "form": self.form.as_str(),
+            "dry_run": self.dry_run,
+            "file_sha256": self.sha,
+            "rows_read": rows_read,
+            "rows_valid": rows_valid,
+            "rows_created": 0,
+            "rows_updated": 0,
+            "errors": errors.iter().map(|e| cell_error_json(e, lang)).collect::<Vec<_>>(),
+            "warnings": [],
+            "annotated_workbook": has_annotated.then(|| format!("/api/v1/excel/imports/{id}/annotated.xlsx")),
+        })
+    }
+
+    fn stored(
+        &self,
+        auth: &Authenticated,
+        status: &str,
+        report: &Value,
+        workbook: Option<Vec<u8>>,
+    ) -> NewImport {
+        NewImport {
+            id: self.id,
+            institution_id: auth.actor.institution_id,
+            form: self.form.as_str().into(),
+            file_sha256: self.sha.clone(),
+            status: status.into(),
+            report: report.clone(),
+            annotated: workbook,
+            created_by: auth.actor.user_id,
+        }
+    }
+
+    /// Stores a dry run, or a commit refused for its errors, with its report
+    /// and annotated workbook, and audits the check. The dry run's answer
+    /// is the report; the refused commit's, a 422 carrying it.
+    async fn finish_unwritten(
+        &self,
+        conn: &mut AsyncPgConnection,
+        auth: &Authenticated,
+        report: Value,
+        workbook: Option<Vec<u8>>,
+    ) -> ApiResult<HttpResponse> {
+        let status = if self.dry_run { "dry_run" } else { "rejected" };
+        imports::insert(conn, &self.stored(auth, status, &report, workbook)).await?;
+        let details = json!({
+            "rows_read": report["rows_read"],
+            "rows_valid": report["rows_valid"],
+            "errors": report["errors"].as_array().map_or(0, Vec::len),
+        });
+        let entry = AuditEntry::access(&auth.audit_context(), "import_check", self.form.as_str())
+            .resource(self.id)
+            .details(details);
+        audit::append(conn, &[entry]).await?;
+        if self.dry_run {
+            Ok(HttpResponse::Ok().json(report))
+        } else {
+            Err(ApiError::ImportRejected { report })
+        }
+    }
+
+    /// Inside the commit's transaction: stores the committed import with
+    /// its report (a repeat that raced this one is a 409) and audits it as
+    /// one import.
+    pub(super) async fn record_commit(
+        &self,
+        conn: &mut AsyncPgConnection,
+        auth: &Authenticated,
+        report: &Value,
+    ) -> ApiResult<()> {
+        imports::insert(conn, &self.stored(auth, "committed", report, None))
+            .await
+            .map_err(|e| match e {
+                sintra_persistence::StoreError::Conflict { .. } => repeated_import(),
+                other => other.into(),
+            })?;
+        let entry = AuditEntry::modification(&auth.audit_context(), "import", self.form.as_str())
+            .resource(self.id)
+            .details(json!({
+                "file_sha256": self.sha,
+                "rows_created": report["rows_created"],
+                "rows_updated": report["rows_updated"],
+            }));
+        audit::append(conn, &[entry]).await?;
+        Ok(())
+    }
 }
 
 /// Import a workbook of a form (multipart, field `file`). With
@@ -128,28 +349,19 @@ pub async fn import(
     query: web::Query<ImportQuery>,
     payload: Multipart,
 ) -> ApiResult<HttpResponse> {
-    let key = record_form(&form)?;
-    let spec = key.spec();
+    let key = excel_form(&auth, &form, ExcelUse::Import)?;
     let dry_run = query.dry_run.unwrap_or(true);
-    let lang = auth.meta.lang;
-    let limits = ImportLimits::default();
-    let bytes = read_upload(payload, limits.max_file_bytes).await?;
-    let sha = sha256_hex(&bytes);
-    let mut conn = db::conn(&state.pool).await?;
-    if imports::already_committed(&mut conn, auth.actor.institution_id, key.as_str(), &sha).await? {
-        return Err(repeated_import());
+    let upload = Upload::read(key, dry_run, payload, limits_for(key)).await?;
+    match key {
+        FormKey::CatalogItem => return catalog_items::import(&state, &auth, upload).await,
+        FormKey::User => return users::import(&state, &auth, upload).await,
+        _ => {}
     }
-    let parse_bytes = bytes.clone();
-    let mut sheet = web::block(move || read_rows(&parse_bytes, spec, &limits))
-        .await
-        .map_err(|_| ApiError::Internal)?
-        .map_err(|e| ApiError::Refused {
-            status: e.status(),
-            code: e.code(),
-            detail: e.message(),
-        })?;
+    let spec = key.spec();
+    let mut conn = db::conn(&state.pool).await?;
+    let mut sheet = upload.sheet(&mut conn, &auth).await?;
 
-    let (mut valid, mut errors) = check_rows(&mut conn, &auth, spec, &mut sheet).await?;
+    let (mut valid, errors) = check_rows(&mut conn, &auth, spec, &mut sheet).await?;
     let mut warnings: Vec<Value> = vec![];
     let mut in_file: Vec<InFilePair> = vec![];
     if key.as_str() == duplicates::PERSON_FORM && errors.is_empty() {
@@ -160,87 +372,53 @@ pub async fn import(
         warnings.extend(duplicates_in_system(&mut conn, &auth, &mut valid).await?);
     }
     let rows_read = sheet.rows.len();
-    let rows_valid = valid.len();
-    let import_id = Uuid::now_v7();
-    let annotated_bytes = if errors.is_empty() {
-        None
-    } else {
-        errors.sort_by_key(|e| e.row);
-        let (b, e) = (bytes.clone(), errors.clone());
-        web::block(move || annotate(&b, spec, &e, lang, &limits))
-            .await
-            .map_err(|_| ApiError::Internal)?
-            .ok()
+    let checked = upload
+        .conclude_check(&mut conn, &auth, rows_read, valid.len(), errors, warnings)
+        .await?;
+    let mut report = match checked {
+        Checked::Answered(answer) => return Ok(answer),
+        Checked::ToCommit(report) => report,
     };
-    let mut report = json!({
-        "import_id": import_id,
-        "form": key.as_str(),
-        "dry_run": dry_run,
-        "file_sha256": sha,
-        "rows_read": rows_read,
-        "rows_valid": rows_valid,
-        "rows_created": 0,
-        "rows_updated": 0,
-        "errors": errors.iter().map(|e| cell_error_json(e, lang)).collect::<Vec<_>>(),
-        "warnings": warnings,
-        "annotated_workbook": annotated_bytes.as_ref().map(|_| format!("/api/v1/excel/imports/{import_id}/annotated.xlsx")),
-    });
-    let ctx = auth.audit_context();
-    let base = NewImport {
-        id: import_id,
-        institution_id: auth.actor.institution_id,
-        form: key.as_str().into(),
-        file_sha256: sha.clone(),
-        status: String::new(),
-        report: Value::Null,
-        annotated: annotated_bytes,
-        created_by: auth.actor.user_id,
-    };
-    if dry_run || !errors.is_empty() {
-        let status = if dry_run { "dry_run" } else { "rejected" };
-        let new = NewImport {
-            status: status.into(),
-            report: report.clone(),
-            ..base
-        };
-        imports::insert(&mut conn, &new).await?;
-        let entry = AuditEntry::access(&ctx, "import_check", key.as_str())
-            .resource(import_id)
-            .details(
-                json!({"rows_read": rows_read, "rows_valid": rows_valid, "errors": errors.len()}),
-            );
-        audit::append(&mut conn, &[entry]).await?;
-        if !dry_run {
-            return Err(ApiError::ImportRejected { report });
-        }
-        return Ok(HttpResponse::Ok().json(report));
-    }
-    let (created, updated) = conn
+    let report = conn
         .transaction::<_, ApiError, _>(async |conn| {
             let (created, updated) = store_rows(conn, &auth, spec, valid, &in_file).await?;
             report["rows_created"] = json!(created);
             report["rows_updated"] = json!(updated);
-            let new = NewImport {
-                status: "committed".into(),
-                report: report.clone(),
-                ..base
-            };
-            imports::insert(conn, &new).await.map_err(|e| match e {
-                sintra_persistence::StoreError::Conflict { .. } => repeated_import(),
-                other => other.into(),
-            })?;
-            let entry = AuditEntry::modification(&ctx, "import", key.as_str())
-                .resource(import_id)
-                .details(
-                    json!({"file_sha256": sha, "rows_created": created, "rows_updated": updated}),
-                );
-            audit::append(conn, &[entry]).await?;
-            Ok((created, updated))
+            upload.record_commit(conn, &auth, &report).await?;
+            Ok(report)
         })
         .await?;
-    report["rows_created"] = json!(created);
-    report["rows_updated"] = json!(updated);
     Ok(HttpResponse::Ok().json(report))
+}
+
+/// The rows worth validating, each with the key it names (a folio, a
+/// username, a catalog code): a row whose cells could not be read, or whose
+/// key an earlier row of the file already named, goes to `errors` instead.
+pub(super) fn distinct_rows<K: Eq + Hash + Clone>(
+    sheet: &ImportSheet,
+    inputs: Vec<Map<String, Value>>,
+    key_of: impl Fn(&Map<String, Value>) -> Option<K>,
+    repeated: fn() -> FieldError,
+    errors: &mut Vec<CellError>,
+) -> Vec<(usize, Map<String, Value>, Option<K>)> {
+    let mut seen: HashSet<K> = HashSet::new();
+    let mut out = Vec::with_capacity(inputs.len());
+    for (i, values) in inputs.into_iter().enumerate() {
+        let row = &sheet.rows[i];
+        if !row.problems.is_empty() {
+            errors.extend(sheet.locate(row, vec![]));
+            continue;
+        }
+        let key = key_of(&values);
+        if let Some(k) = &key {
+            if !seen.insert(k.clone()) {
+                errors.extend(sheet.locate(row, vec![repeated()]));
+                continue;
+            }
+        }
+        out.push((i, values, key));
+    }
+    out
 }
 
 /// A row that passed every check, ready to be stored.
@@ -279,27 +457,15 @@ async fn check_rows(
         rows::find_by_folios(conn, auth.actor.institution_id, spec.key.as_str(), &folios).await?;
 
     // Rows to validate, with the record each replaces; the others' errors.
-    let mut todo: Vec<(usize, Map<String, Value>, Option<RecordRow>)> = vec![];
-    let mut folios_seen: HashSet<String> = HashSet::new();
-    for (i, values) in inputs.into_iter().enumerate() {
-        let row = &sheet.rows[i];
-        if !row.problems.is_empty() {
-            errors.extend(sheet.locate(row, vec![]));
-            continue;
-        }
-        let folio = values
-            .get("external_folio")
-            .and_then(Value::as_str)
-            .map(|f| f.trim().to_string());
-        if let Some(f) = &folio {
-            if !folios_seen.insert(f.clone()) {
-                errors.extend(sheet.locate(row, vec![folio_repeated()]));
-                continue;
-            }
-        }
-        let previous = folio.and_then(|f| existing.remove(&f));
-        todo.push((i, values, previous));
-    }
+    let folio_of = |values: &Map<String, Value>| {
+        let folio = values.get("external_folio").and_then(Value::as_str)?;
+        Some(folio.trim().to_string())
+    };
+    let todo: Vec<(usize, Map<String, Value>, Option<RecordRow>)> =
+        distinct_rows(sheet, inputs, folio_of, folio_repeated, &mut errors)
+            .into_iter()
+            .map(|(i, values, folio)| (i, values, folio.and_then(|f| existing.remove(&f))))
+            .collect();
 
     let checked: Vec<(usize, ApiResult<records::Prepared>, Option<RecordRow>)> =
         if records::reads_records(spec) {

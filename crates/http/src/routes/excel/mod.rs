@@ -1,27 +1,60 @@
-//! Excel for every record form (DESIGN.md §6): templates to fill, bulk
+//! Excel for every form (DESIGN.md §6): templates to fill, bulk
 //! import with a dry run and an annotated workbook, and the export of
 //! everything the caller may see, with who registered and last changed each
 //! row. Files are checked for hostility before anything parses them.
 //!
 //! `templates.rs` builds the workbooks to fill, `imports.rs` reads them
-//! back, `exports.rs` writes what the caller may see.
+//! back, `exports.rs` writes what the caller may see. Catalog items and
+//! users are not records: `catalog_items.rs` and `users.rs` import and
+//! export them through the same steps, with the checks of their own API.
 
 use actix_web::http::header;
 use sintra_domain::forms::FormKey;
 
-use crate::error::{ApiError, ApiResult};
+use sintra_domain::i18n::Message;
+use sintra_domain::validation::FieldError;
+use sintra_excel::ImportLimits;
 
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ApiResult};
+use crate::policy::{excel_form_permission, ExcelUse};
+
+mod catalog_items;
 pub mod exports;
 pub mod imports;
 pub mod templates;
+mod users;
 
 pub(crate) const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
-/// The forms whose records live in the record store: the ones Excel moves.
-pub(crate) fn record_form(form: &str) -> ApiResult<FormKey> {
-    match form.parse::<FormKey>() {
-        Ok(FormKey::CatalogItem | FormKey::User) | Err(_) => Err(ApiError::NotFound),
-        Ok(key) => Ok(key),
+/// The form a path names, if the caller may move it through Excel that
+/// way (`policy::excel_form_permission`); 404 for a form that does not
+/// exist, 403 for one the caller may not administer.
+pub(crate) fn excel_form(auth: &Authenticated, form: &str, use_: ExcelUse) -> ApiResult<FormKey> {
+    let key = form.parse::<FormKey>().map_err(|_| ApiError::NotFound)?;
+    auth.require(excel_form_permission(key, use_))?;
+    Ok(key)
+}
+
+/// Rows of a workbook of user accounts: each new account costs a password
+/// hash (about 50 ms of one core), so a file of them is kept to what an
+/// answer can wait for.
+pub const MAX_USER_ROWS: u32 = 1_000;
+
+/// Rows of a workbook of catalog items: more than any catalog has (the
+/// municipios are 2,478).
+pub const MAX_CATALOG_ITEM_ROWS: u32 = 10_000;
+
+/// What an upload of `form` may be.
+pub(crate) fn limits_for(form: FormKey) -> ImportLimits {
+    let max_rows = match form {
+        FormKey::User => MAX_USER_ROWS,
+        FormKey::CatalogItem => MAX_CATALOG_ITEM_ROWS,
+        _ => ImportLimits::default().max_rows,
+    };
+    ImportLimits {
+        max_rows,
+        ..ImportLimits::default()
     }
 }
 
@@ -30,4 +63,42 @@ pub(crate) fn attachment(name: &str) -> (header::HeaderName, String) {
         header::CONTENT_DISPOSITION,
         format!("attachment; filename=\"{name}\""),
     )
+}
+
+/// A yes/no filter of an export: `true` or `false`.
+pub(crate) fn parse_bool(key: &str, value: &str) -> Result<bool, FieldError> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(FieldError::new(
+            key,
+            "invalid_boolean",
+            Message::new(
+                format!("«{key}» vale «true» o «false»."),
+                format!("\"{key}\" takes \"true\" or \"false\"."),
+            ),
+        )),
+    }
+}
+
+/// A filter the export of a form does not take.
+pub(crate) fn unknown_filter(key: &str, known: &[&str]) -> FieldError {
+    let known = known.join(", ");
+    FieldError::new(
+        key,
+        "unknown_filter",
+        Message::new(
+            format!("La exportación no se filtra por «{key}»; sus filtros son: {known}."),
+            format!("The export is not filtered by \"{key}\"; its filters are: {known}."),
+        ),
+    )
+}
+
+/// 422 with every error of a query, sorted by field; nothing when none.
+pub(crate) fn refuse_errors(mut errors: Vec<FieldError>) -> ApiResult<()> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    errors.sort_by(|a, b| a.field.cmp(&b.field));
+    Err(ApiError::Validation(errors))
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use actix_web::{get, web, HttpResponse};
 use diesel_async::AsyncPgConnection;
 use sintra_domain::forms::{FieldType, FormSpec};
-use sintra_excel::template;
+use sintra_excel::template_within;
 use sintra_persistence::catalogs::{self, ItemFilter};
 use sintra_persistence::db;
 
@@ -13,7 +13,9 @@ use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 
-use super::{attachment, record_form, XLSX};
+use crate::policy::ExcelUse;
+
+use super::{attachment, excel_form, limits_for, XLSX};
 
 /// Active items of every catalog a form's fields use, for dropdowns.
 async fn catalog_values(
@@ -46,7 +48,7 @@ async fn catalog_values(
 #[utoipa::path(
     tag = "excel",
     security(("bearer" = [])),
-    params(("form" = String, Path, description = "A record form: commission, session, agreement, agreement_follow_up, victim, attention, investigation, criminal_case, procedural_event, defendant, sentence")),
+    params(("form" = String, Path, description = "A form: commission, session, agreement, agreement_follow_up, victim, attention, investigation, criminal_case, procedural_event, defendant, sentence; catalog_item (national admin) and user (national and entity admins)")),
     responses(
         (status = 200, description = "The template", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         (status = 404, body = Problem, content_type = "application/problem+json")
@@ -58,14 +60,14 @@ pub async fn get_template(
     auth: Authenticated,
     form: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let key = record_form(&form)?;
+    let key = excel_form(&auth, &form, ExcelUse::Import)?;
     let mut conn = db::conn(&state.pool).await?;
     let values = catalog_values(&mut conn, key.spec()).await?;
     drop(conn);
     let lang = auth.meta.lang;
     let bytes = web::block(move || {
         let lookup = |catalog: &str| values.get(catalog).cloned().unwrap_or_default();
-        template(key.spec(), lang, &lookup)
+        template_within(key.spec(), lang, &lookup, &limits_for(key))
     })
     .await
     .map_err(|_| ApiError::Internal)?

@@ -1,0 +1,123 @@
+//! Excel as the tests use it: a template filled in as an operator fills
+//! it, the multipart upload of a workbook, and the sheets of an answer.
+
+use std::io::{Cursor, Write};
+
+use actix_web::http::Method;
+use calamine::{open_workbook_auto_from_rs, Data, Reader};
+use serde_json::Value;
+use sintra_domain::forms::FormKey;
+use sintra_excel::columns::template_columns;
+use sintra_excel::Lang;
+
+use crate::{Account, Answer, TestApp};
+
+/// A workbook with the template's headers and these rows (by JSON key), as
+/// an operator fills it in.
+pub fn filled(form: FormKey, rows: &[Value]) -> Vec<u8> {
+    let columns = template_columns(form.spec());
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet().set_name("Datos").unwrap();
+    for (c, col) in columns.iter().enumerate() {
+        ws.write_string(0, c as u16, col.header(Lang::Es)).unwrap();
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, col) in columns.iter().enumerate() {
+            let v = &row[col.json_key()];
+            let (r, c) = (r as u32 + 1, c as u16);
+            match v {
+                Value::String(s) => {
+                    ws.write_string(r, c, s).unwrap();
+                }
+                Value::Number(n) => {
+                    ws.write_number(r, c, n.as_f64().unwrap()).unwrap();
+                }
+                Value::Bool(b) => {
+                    ws.write_string(r, c, if *b { "Sí" } else { "No" }).unwrap();
+                }
+                Value::Array(items) => {
+                    let text: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+                    ws.write_string(r, c, text.join("; ")).unwrap();
+                }
+                _ => {}
+            }
+        }
+    }
+    wb.save_to_buffer().unwrap()
+}
+
+pub fn multipart(bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "sintra-test-boundary";
+    let mut body = Vec::new();
+    write!(
+        body,
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"datos.xlsx\"\r\nContent-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet\r\n\r\n"
+    )
+    .unwrap();
+    body.extend_from_slice(bytes);
+    write!(body, "\r\n--{boundary}--\r\n").unwrap();
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+pub async fn upload(
+    app: &TestApp,
+    who: &Account,
+    form: &str,
+    dry_run: bool,
+    bytes: &[u8],
+) -> Answer {
+    let (content_type, body) = multipart(bytes);
+    let auth = format!("Bearer {}", who.token);
+    app.call_raw(
+        Method::POST,
+        &format!("/api/v1/excel/imports/{form}?dry_run={dry_run}"),
+        &[("authorization", &auth), ("content-type", &content_type)],
+        body,
+    )
+    .await
+}
+
+pub fn sheet_rows(bytes: &[u8], sheet: &str) -> Vec<Vec<Data>> {
+    let mut wb = open_workbook_auto_from_rs(Cursor::new(bytes.to_vec())).unwrap();
+    wb.worksheet_range(sheet)
+        .unwrap()
+        .rows()
+        .map(|r| r.to_vec())
+        .collect()
+}
+
+/// The name of a workbook's first sheet.
+pub fn calamine_first_sheet(bytes: &[u8]) -> String {
+    let wb = open_workbook_auto_from_rs(Cursor::new(bytes.to_vec())).unwrap();
+    wb.sheet_names()[0].clone()
+}
+
+/// The data rows of an export's first sheet, as text.
+pub fn export_rows(bytes: &[u8]) -> Vec<Vec<String>> {
+    sheet_rows(bytes, &calamine_first_sheet(bytes))
+        .into_iter()
+        .skip(1)
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect()
+}
+
+/// Asserts that `bytes` is the template of `form`: its instructions, and a
+/// data sheet whose headers are the form's columns in Spanish.
+pub fn assert_template_of(form: FormKey, bytes: &[u8]) {
+    let mut wb = open_workbook_auto_from_rs(Cursor::new(bytes.to_vec())).unwrap();
+    let names = wb.sheet_names();
+    assert!(names.iter().any(|n| n == "Instrucciones"), "{names:?}");
+    let data = wb.worksheet_range("Datos").unwrap();
+    let headers: Vec<String> = data
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let expected: Vec<String> = template_columns(form.spec())
+        .iter()
+        .map(|c| c.header(Lang::Es))
+        .collect();
+    assert_eq!(headers, expected, "{}", form.as_str());
+}
