@@ -347,7 +347,7 @@ async fn a_users_workbook_cannot_reach_past_the_admins_powers() {
             json!({"username": "nuevo.nacional", "full_name": "Alguien", "role": "national_admin", "institution_id": ceav.to_string()}),
             json!({"username": "nuevo.cdmx", "full_name": "Alguien", "role": "operator", "institution_id": cdmx.to_string()}),
             json!({"username": other_entity.username, "full_name": "Cambio ajeno", "role": "operator", "institution_id": ceav.to_string()}),
-            json!({"username": admin.username, "full_name": "Yo", "role": "national_admin", "institution_id": ceav.to_string()}),
+            json!({"username": admin.username, "full_name": "Otro nombre", "role": "entity_admin", "institution_id": ceav.to_string()}),
             json!({"username": "repetido", "full_name": "Uno", "role": "operator", "institution_id": ceav.to_string()}),
             json!({"username": "repetido", "full_name": "Dos", "role": "operator", "institution_id": ceav.to_string()}),
             json!({"username": "nueva.baja", "full_name": "Baja", "role": "operator", "institution_id": ceav.to_string(), "active": false}),
@@ -420,6 +420,17 @@ async fn users_and_catalogs_export_as_their_lists_show_them() {
     app.get("/api/v1/excel/exports/user", &operator.token)
         .await
         .assert_problem(403, "forbidden");
+    // The export comes back as a workbook of users that changes nothing,
+    // the admin's own account included.
+    let again = upload(&app, &admin, "user", false, &res.body).await;
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(
+        (
+            again.json["rows_valid"].clone(),
+            again.json["rows_updated"].clone()
+        ),
+        (json!(2), json!(0))
+    );
 
     // Catalogs are everyone's to read.
     let sexes = app
@@ -431,6 +442,11 @@ async fn users_and_catalogs_export_as_their_lists_show_them() {
     assert_eq!(sexes.status, 200, "{}", sexes.text());
     let listed = items(&app, &operator, "sex", "").await;
     assert_eq!(export_rows(&sexes.body).len(), listed.len());
+    let national = national_admin(&app).await;
+    let again = upload(&app, &national, "catalog_item", true, &sexes.body).await;
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(again.json["errors"], json!([]));
+    assert_eq!(again.json["rows_valid"], json!(listed.len()));
     app.get(
         "/api/v1/excel/exports/catalog_item?catalog=nada",
         &operator.token,

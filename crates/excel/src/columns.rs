@@ -8,7 +8,7 @@
 //! a second column with the referenced record's id.
 
 use sintra_domain::forms::{FieldSpec, FieldType, FormSpec};
-use sintra_domain::i18n::Lang;
+use sintra_domain::i18n::{Lang, Text};
 use unicode_normalization::UnicodeNormalization;
 
 /// What a column holds of its field.
@@ -154,6 +154,33 @@ pub fn match_header(spec: &FormSpec, header: &str) -> Option<Column> {
 pub(crate) fn is_errors_header(header: &str) -> bool {
     let h = normalize_header(header);
     h == normalize_header(ERRORS_HEADER.es) || h == normalize_header(ERRORS_HEADER.en)
+}
+
+/// The columns an export writes before a record's fields: what the system
+/// knows of where the record comes from, not fields of its form.
+pub(crate) const META_BEFORE: [Text; 3] = [
+    Text::new("ID del registro", "Record ID"),
+    Text::new("Entidad del registro", "Record entity"),
+    Text::new("Institución del registro", "Record institution"),
+];
+
+/// The columns an export writes after a record's fields.
+pub(crate) const META_AFTER: [Text; 4] = [
+    Text::new("Registrado por", "Registered by"),
+    Text::new("Fecha de registro", "Registered at"),
+    Text::new("Modificado por última vez por", "Last changed by"),
+    Text::new("Fecha de última modificación", "Last changed at"),
+];
+
+/// Whether a header is one of the columns an export adds about each record
+/// (its id, who registered it, …): an export that comes back as an import,
+/// corrected, brings them, and the import passes over them.
+pub(crate) fn is_export_meta_header(header: &str) -> bool {
+    let h = normalize_header(header);
+    META_BEFORE
+        .iter()
+        .chain(&META_AFTER)
+        .any(|t| h == normalize_header(t.es) || h == normalize_header(t.en))
 }
 
 /// The header of the errors column of an annotated workbook.

@@ -35,9 +35,9 @@ use chrono::{NaiveDate, NaiveDateTime, Timelike};
 use rust_xlsxwriter::{Color, Format, FormatAlign, Workbook, Worksheet};
 use serde_json::{Map, Value};
 use sintra_domain::forms::{FieldType, FormKey, FormSpec};
-use sintra_domain::i18n::{Lang, Text};
+use sintra_domain::i18n::Lang;
 
-use crate::columns::{export_columns, Column, ColumnKind};
+use crate::columns::{export_columns, Column, ColumnKind, META_AFTER, META_BEFORE};
 use crate::import::{excel_datetime, sheet_name, CODE_LABEL_SEPARATOR};
 use crate::json::{self, JsonView, View};
 use crate::{write_text, ExcelError};
@@ -103,19 +103,6 @@ pub struct RecordMeta<'a> {
 /// The label of a catalog item (`catalog`, `code`), to show codes as
 /// `CODE — Label`; `None` leaves the bare code.
 pub type CatalogLabels = dyn Fn(&str, &str) -> Option<String> + Send + Sync;
-
-const META_BEFORE: [Text; 3] = [
-    Text::new("ID del registro", "Record ID"),
-    Text::new("Entidad del registro", "Record entity"),
-    Text::new("Institución del registro", "Record institution"),
-];
-
-const META_AFTER: [Text; 4] = [
-    Text::new("Registrado por", "Registered by"),
-    Text::new("Fecha de registro", "Registered at"),
-    Text::new("Modificado por última vez por", "Last changed by"),
-    Text::new("Fecha de última modificación", "Last changed at"),
-];
 
 struct Formats {
     header: Format,

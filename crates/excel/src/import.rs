@@ -54,8 +54,8 @@ use sintra_domain::i18n::{Lang, Message, Text};
 use sintra_domain::validation::FieldError;
 
 use crate::columns::{
-    column_letter, is_errors_header, match_header, normalize_header, Column, ColumnKind,
-    ERRORS_HEADER,
+    column_letter, is_errors_header, is_export_meta_header, match_header, normalize_header, Column,
+    ColumnKind, ERRORS_HEADER,
 };
 use crate::guard::{self, GuardError, ImportLimits};
 use crate::ExcelError;
@@ -63,9 +63,11 @@ use crate::ExcelError;
 /// Machine codes of the problems the import itself finds (validation adds
 /// those of [`sintra_domain::validation::codes`]).
 pub mod codes {
-    /// A header that names no field of the form; the column is ignored.
+    /// A header that names no field of the form: its data would be lost,
+    /// so the file is refused until the header is corrected or the column
+    /// removed.
     pub const UNKNOWN_COLUMN: &str = "unknown_column";
-    /// A second column for a field that already has one; it is ignored.
+    /// A second column for a field that already has one (refused likewise).
     pub const DUPLICATE_COLUMN: &str = "duplicate_column";
     /// A required field without a column.
     pub const MISSING_COLUMN: &str = "missing_column";
@@ -110,12 +112,17 @@ impl CellError {
 pub enum ColumnStatus {
     /// It names this column of the form.
     Matched(Column),
-    /// Its header names no field: ignored, reported.
+    /// Its header names no field: reported as an error of the header row
+    /// (its data would otherwise be lost without a word).
     Unknown,
-    /// It names a column already matched further left: ignored, reported.
+    /// It names a column already matched further left: reported likewise.
     Duplicate { of: String },
-    /// The errors column of an annotated workbook: ignored silently.
+    /// The errors column of an annotated workbook: passed over silently.
     Errors,
+    /// A column an export adds about each record (its id, entity,
+    /// institution, who registered and changed it, and when): passed over
+    /// silently, so an export can come back corrected.
+    ExportMeta,
 }
 
 /// One column of the data sheet, as found in its header row.
@@ -271,12 +278,12 @@ impl ImportSheet {
                     message: Message::new(
                         format!(
                             "La columna «{shown}» no corresponde a ningún campo del formulario \
-                             «{}» y se ignora.",
+                             «{}»: corrija su encabezado o quite la columna.",
                             form.es
                         ),
                         format!(
-                            "The column \"{shown}\" matches no field of the form \"{}\" and is \
-                             ignored.",
+                            "The column \"{shown}\" matches no field of the form \"{}\": \
+                             correct its header or remove the column.",
                             form.en
                         ),
                     ),
@@ -288,16 +295,16 @@ impl ImportSheet {
                     code: codes::DUPLICATE_COLUMN,
                     message: Message::new(
                         format!(
-                            "La columna «{shown}» repite el campo de la columna {of} y se \
-                             ignora."
+                            "La columna «{shown}» repite el campo de la columna {of}: quite \
+                             una de las dos."
                         ),
                         format!(
-                            "The column \"{shown}\" repeats the field of column {of} and is \
-                             ignored."
+                            "The column \"{shown}\" repeats the field of column {of}: remove \
+                             one of them."
                         ),
                     ),
                 }),
-                ColumnStatus::Matched(_) | ColumnStatus::Errors => {}
+                ColumnStatus::Matched(_) | ColumnStatus::Errors | ColumnStatus::ExportMeta => {}
             }
         }
         for field in &self.missing_fields {
@@ -463,6 +470,8 @@ fn classify(spec: &FormSpec, headers: &[(u32, String)]) -> Vec<SheetColumn> {
             let letter = column_letter(*index);
             let status = if is_errors_header(header) {
                 ColumnStatus::Errors
+            } else if is_export_meta_header(header) {
+                ColumnStatus::ExportMeta
             } else {
                 match match_header(spec, header) {
                     None => ColumnStatus::Unknown,

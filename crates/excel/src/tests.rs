@@ -1126,15 +1126,14 @@ fn an_export_reads_back_through_the_import() {
     assert_eq!(row["number"], json!(3));
     assert_eq!(row["date"], json!("2024-06-03"));
     assert_eq!(row["quorum"], json!(false));
-    // The metadata columns are not the form's: reported, ignored.
-    assert_eq!(
-        sheet
-            .header_errors()
-            .iter()
-            .filter(|e| e.code == "unknown_column")
-            .count(),
-        7
-    );
+    // The columns the export adds about the record are passed over.
+    assert_eq!(sheet.header_errors(), vec![]);
+    let passed_over = sheet
+        .columns
+        .iter()
+        .filter(|c| c.status == crate::import::ColumnStatus::ExportMeta)
+        .count();
+    assert_eq!(passed_over, 7);
 }
 
 #[test]

@@ -177,7 +177,7 @@ async fn check_rows(
         let row = &sheet.rows[i];
         let before = username.and_then(|u| existing.remove(&u));
         if let Some(b) = &before {
-            if let Err(e) = may_change(auth, b) {
+            if let Err(e) = in_reach(auth, b) {
                 errors.extend(sheet.locate(row, vec![e]));
                 continue;
             }
@@ -221,7 +221,15 @@ async fn check_rows(
         let text = |k: &str| record.get(k).and_then(Value::as_str).map(str::to_string);
         let active = record.get("active").and_then(Value::as_bool);
         match before {
-            Some(before) => planned.push(plan_update(before, &record, role, institution)),
+            Some(before) => match plan_update(&before, &record, role, institution) {
+                // An unchanged row asks nothing (an export comes back with
+                // the caller's own account and those above its powers).
+                Planned::Unchanged => planned.push(Planned::Unchanged),
+                change => match may_change(auth, &before) {
+                    Ok(()) => planned.push(change),
+                    Err(e) => errors.extend(sheet.locate(row, vec![e])),
+                },
+            },
             None if active == Some(false) => {
                 errors.extend(sheet.locate(row, vec![new_inactive()]));
             }
@@ -268,20 +276,10 @@ fn keep_empty_cells(values: &mut Map<String, Value>, before: &User) {
     }
 }
 
-/// Whether a row may change this stored account: the same answers as the
-/// API, but per row. An account outside the caller's scope, or a service
-/// account, reads as a username already taken.
-fn may_change(auth: &Authenticated, before: &User) -> Result<(), FieldError> {
-    if before.row.id == auth.actor.user_id {
-        return Err(FieldError::new(
-            "username",
-            "own_account",
-            Message::new(
-                "Es su propia cuenta: no se modifica por importación.",
-                "It is your own account: it is not changed by an import.",
-            ),
-        ));
-    }
+/// Whether a row may name this stored account at all: one outside the
+/// caller's scope, or a service account, reads as a username already taken,
+/// as `POST /users` answers.
+fn in_reach(auth: &Authenticated, before: &User) -> Result<(), FieldError> {
     let in_scope = auth.actor.scope().covers_entity(&before.entity_code);
     if before.row.kind != "person" || !in_scope {
         return Err(FieldError::new(
@@ -290,6 +288,23 @@ fn may_change(auth: &Authenticated, before: &User) -> Result<(), FieldError> {
             Message::new(
                 "Ese nombre de usuario ya existe.",
                 "That username already exists.",
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a row may change this account of the caller's scope: not the
+/// caller's own, and only one whose role the caller could grant, as
+/// `PATCH /users/{id}` decides.
+fn may_change(auth: &Authenticated, before: &User) -> Result<(), FieldError> {
+    if before.row.id == auth.actor.user_id {
+        return Err(FieldError::new(
+            "username",
+            "own_account",
+            Message::new(
+                "Es su propia cuenta: no se modifica por importación.",
+                "It is your own account: it is not changed by an import.",
             ),
         ));
     }
@@ -308,7 +323,7 @@ fn may_change(auth: &Authenticated, before: &User) -> Result<(), FieldError> {
 
 /// The change a row makes to a stored account.
 fn plan_update(
-    before: User,
+    before: &User,
     record: &Map<String, Value>,
     role: Role,
     institution: Uuid,
