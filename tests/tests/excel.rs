@@ -758,3 +758,81 @@ async fn every_record_form_round_trips_from_its_template_to_its_export() {
         assert_eq!(again.json["rows_valid"], 1, "{name}");
     }
 }
+
+#[actix_web::test]
+async fn an_exported_workbook_imported_again_changes_the_records_it_came_from() {
+    let app = TestApp::new().await;
+    let op = operator(&app).await;
+    // Registered by API, without a folio of the sender's own.
+    let created = app
+        .post(
+            "/api/v1/commissions",
+            &op.token,
+            json!({"name": "Comisión estatal", "kind": "COMISION", "entity_code": "19", "installation_date": "2013-06-14"}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let id = created.json["data"]["id"]
+        .as_str()
+        .or(created.json["id"].as_str())
+        .unwrap()
+        .to_string();
+    // The state's administrator exports its entity and uploads it back.
+    let admin = app.account(Role::EntityAdmin, op.institution_id).await;
+    let export = app
+        .get("/api/v1/excel/exports/commission", &admin.token)
+        .await;
+    assert_eq!(export.status, 200, "{}", export.text());
+    let again = upload(&app, &admin, "commission", false, &export.body).await;
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(
+        (
+            again.json["rows_created"].clone(),
+            again.json["rows_updated"].clone()
+        ),
+        (json!(0), json!(1)),
+        "the row names its record by id: {}",
+        again.text()
+    );
+    let listed = app.get("/api/v1/commissions", &admin.token).await;
+    let items = listed.json["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "no second copy");
+    assert_eq!(items[0]["id"], id.as_str());
+    assert_eq!(
+        items[0]["institution_id"],
+        op.institution_id.to_string(),
+        "it stays the operator's institution's record"
+    );
+
+    // An id that names no record within reach is an error of its row.
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet().set_name("Datos").unwrap();
+    let headers = [
+        "ID del registro",
+        "name",
+        "kind",
+        "entity_code",
+        "installation_date",
+    ];
+    for (c, h) in headers.iter().enumerate() {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    let values = [
+        &uuid::Uuid::now_v7().to_string(),
+        "Otra",
+        "COMISION",
+        "19",
+        "2014-01-01",
+    ];
+    for (c, v) in values.iter().enumerate() {
+        ws.write_string(1, c as u16, *v).unwrap();
+    }
+    let file = wb.save_to_buffer().unwrap();
+    let res = upload(&app, &admin, "commission", true, &file).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let errors = res.json["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{}", res.text());
+    assert_eq!(errors[0]["code"], "unknown_record");
+    assert_eq!(errors[0]["column"], "A");
+    assert_eq!(errors[0]["row"], 2);
+}

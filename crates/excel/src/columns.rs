@@ -172,6 +172,26 @@ pub(crate) const META_AFTER: [Text; 4] = [
     Text::new("Fecha de última modificación", "Last changed at"),
 ];
 
+/// The record id column of an export, read back by an import of a record
+/// form under the key `record_id`: a row that carries it changes that very
+/// record (a row without it is matched by folio, or is new).
+pub static RECORD_ID: FieldSpec = FieldSpec::new(
+    "record_id",
+    META_BEFORE[0],
+    Text::new(
+        "El identificador que el sistema dio al registro (columna de las exportaciones): la \
+         fila cambia ese registro.",
+        "The id the system gave the record (a column of exports): the row changes that record.",
+    ),
+    FieldType::Uuid,
+);
+
+/// Whether a header names the record id column of an export.
+pub(crate) fn is_record_id_header(header: &str) -> bool {
+    let h = normalize_header(header);
+    h == normalize_header(META_BEFORE[0].es) || h == normalize_header(META_BEFORE[0].en)
+}
+
 /// Whether a header is one of the columns an export adds about each record
 /// (its id, who registered it, …): an export that comes back as an import,
 /// corrected, brings them, and the import passes over them.

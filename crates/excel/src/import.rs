@@ -49,13 +49,13 @@ use chrono::{Datelike, Duration, NaiveDate};
 use rust_xlsxwriter::{Color, ExcelDateTime, Format, FormatAlign, Note, Workbook};
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
-use sintra_domain::forms::{FieldSpec, FieldType, FormSpec};
+use sintra_domain::forms::{FieldSpec, FieldType, FormKey, FormSpec};
 use sintra_domain::i18n::{Lang, Message, Text};
 use sintra_domain::validation::FieldError;
 
 use crate::columns::{
-    column_letter, is_errors_header, is_export_meta_header, match_header, normalize_header, Column,
-    ColumnKind, ERRORS_HEADER,
+    column_letter, is_errors_header, is_export_meta_header, is_record_id_header, match_header,
+    normalize_header, Column, ColumnKind, ERRORS_HEADER, RECORD_ID,
 };
 use crate::guard::{self, GuardError, ImportLimits};
 use crate::ExcelError;
@@ -462,6 +462,12 @@ fn check_column(r: u32, c: u32, limits: &ImportLimits) -> Result<(), GuardError>
     Ok(())
 }
 
+/// Whether the form's rows are records, which have ids (catalog items and
+/// users are matched by their own keys).
+fn is_record_form(spec: &FormSpec) -> bool {
+    !matches!(spec.key, FormKey::CatalogItem | FormKey::User)
+}
+
 fn classify(spec: &FormSpec, headers: &[(u32, String)]) -> Vec<SheetColumn> {
     let mut taken: HashMap<(&'static str, ColumnKind), String> = HashMap::new();
     headers
@@ -470,6 +476,11 @@ fn classify(spec: &FormSpec, headers: &[(u32, String)]) -> Vec<SheetColumn> {
             let letter = column_letter(*index);
             let status = if is_errors_header(header) {
                 ColumnStatus::Errors
+            } else if is_record_id_header(header) && is_record_form(spec) {
+                ColumnStatus::Matched(Column {
+                    field: &RECORD_ID,
+                    kind: ColumnKind::Value,
+                })
             } else if is_export_meta_header(header) {
                 ColumnStatus::ExportMeta
             } else {

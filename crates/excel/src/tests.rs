@@ -1126,14 +1126,16 @@ fn an_export_reads_back_through_the_import() {
     assert_eq!(row["number"], json!(3));
     assert_eq!(row["date"], json!("2024-06-03"));
     assert_eq!(row["quorum"], json!(false));
-    // The columns the export adds about the record are passed over.
+    // The record's id comes back, to say which record the row changes; the
+    // other columns the export adds about it are passed over.
+    assert_eq!(row["record_id"], json!(meta().id));
     assert_eq!(sheet.header_errors(), vec![]);
     let passed_over = sheet
         .columns
         .iter()
         .filter(|c| c.status == crate::import::ColumnStatus::ExportMeta)
         .count();
-    assert_eq!(passed_over, 7);
+    assert_eq!(passed_over, 6);
 }
 
 #[test]

@@ -83,6 +83,26 @@ pub async fn get(
         .await?)
 }
 
+/// The records of a form with these ids that the scope covers, by id: the
+/// ones the rows of an exported workbook, imported again, change.
+pub async fn get_many(
+    conn: &mut AsyncPgConnection,
+    scope: &Scope,
+    form: &str,
+    ids: &[Uuid],
+) -> StoreResult<std::collections::HashMap<Uuid, RecordRow>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in ids.chunks(50_000) {
+        let rows: Vec<RecordRow> = scoped(form, scope)
+            .filter(records::id.eq_any(chunk))
+            .select(RecordRow::as_select())
+            .load(conn)
+            .await?;
+        out.extend(rows.into_iter().map(|r| (r.id, r)));
+    }
+    Ok(out)
+}
+
 /// The record an institution sent under its own folio.
 pub async fn find_by_folio(
     conn: &mut AsyncPgConnection,

@@ -143,7 +143,9 @@ async fn check_rows(
         .collect();
 
     let mut planned = Vec::with_capacity(inputs.len());
-    for (i, mut values, key) in distinct_rows(sheet, inputs, key_of, code_repeated, &mut errors) {
+    for (i, mut values, key) in
+        distinct_rows(sheet, inputs, key_of, |_| code_repeated(), &mut errors)
+    {
         let row = &sheet.rows[i];
         let before = key.and_then(|k| stored.remove(&k));
         let before_map = before.as_ref().map(item_record);

@@ -15,6 +15,7 @@ use sintra_domain::duplicates::MatchLevel;
 use sintra_domain::forms::{FormKey, FormSpec};
 use sintra_domain::i18n::{Lang, Message};
 use sintra_domain::validation::FieldError;
+use sintra_excel::columns::RECORD_ID;
 use sintra_excel::{annotate, read_rows, sha256_hex, CellError, ImportLimits, ImportSheet};
 use sintra_persistence::audit::{self, AuditEntry};
 use sintra_persistence::db;
@@ -326,7 +327,10 @@ impl Upload {
 /// warnings for people (within the file and against the system). With
 /// `dry_run=false` a workbook without errors is committed whole, in one
 /// transaction, audited as one import; the same file is refused the second
-/// time (409). Hostile files (not a workbook, macros, password, zip bombs,
+/// time (409). A row changes the record that its «ID del registro» names
+/// (the column exports carry: an export, corrected, imports back) or,
+/// without one, the caller's institution's record with its folio; other
+/// rows are new records. Hostile files (not a workbook, macros, password, zip bombs,
 /// enormous sheets, too many rows) are refused before they are parsed.
 #[utoipa::path(
     tag = "excel",
@@ -398,7 +402,7 @@ pub(super) fn distinct_rows<K: Eq + Hash + Clone>(
     sheet: &ImportSheet,
     inputs: Vec<Map<String, Value>>,
     key_of: impl Fn(&Map<String, Value>) -> Option<K>,
-    repeated: fn() -> FieldError,
+    repeated: impl Fn(&K) -> FieldError,
     errors: &mut Vec<CellError>,
 ) -> Vec<(usize, Map<String, Value>, Option<K>)> {
     let mut seen: HashSet<K> = HashSet::new();
@@ -412,7 +416,7 @@ pub(super) fn distinct_rows<K: Eq + Hash + Clone>(
         let key = key_of(&values);
         if let Some(k) = &key {
             if !seen.insert(k.clone()) {
-                errors.extend(sheet.locate(row, vec![repeated()]));
+                errors.extend(sheet.locate(row, vec![repeated(k)]));
                 continue;
             }
         }
@@ -448,24 +452,40 @@ async fn check_rows(
     }
     let inputs: Vec<Map<String, Value>> = sheet.rows.iter_mut().map(|r| r.take_values()).collect();
     let lookup = records::snapshot_for(conn, auth, spec, &inputs).await?;
-    let folios: Vec<String> = inputs
-        .iter()
-        .filter_map(|i| i.get("external_folio").and_then(Value::as_str))
-        .map(|f| f.trim().to_string())
-        .collect();
-    let mut existing =
-        rows::find_by_folios(conn, auth.actor.institution_id, spec.key.as_str(), &folios).await?;
+    let keys: Vec<RowKey> = inputs.iter().filter_map(RowKey::of).collect();
+    let (mut by_id, mut by_folio) = {
+        let form = spec.key.as_str();
+        let (ids, folios) = RowKey::split(&keys);
+        let scope = auth.actor.scope();
+        let by_id = rows::get_many(conn, &scope, form, &ids).await?;
+        let institution = auth.actor.institution_id;
+        (
+            by_id,
+            rows::find_by_folios(conn, institution, form, &folios).await?,
+        )
+    };
 
     // Rows to validate, with the record each replaces; the others' errors.
-    let folio_of = |values: &Map<String, Value>| {
-        let folio = values.get("external_folio").and_then(Value::as_str)?;
-        Some(folio.trim().to_string())
+    let mut todo: Vec<(usize, Map<String, Value>, Option<RecordRow>)> = vec![];
+    let repeated = |key: &RowKey| match key {
+        RowKey::Id(_) => record_repeated(),
+        RowKey::Folio(_) => folio_repeated(),
     };
-    let todo: Vec<(usize, Map<String, Value>, Option<RecordRow>)> =
-        distinct_rows(sheet, inputs, folio_of, folio_repeated, &mut errors)
-            .into_iter()
-            .map(|(i, values, folio)| (i, values, folio.and_then(|f| existing.remove(&f))))
-            .collect();
+    for (i, mut values, key) in distinct_rows(sheet, inputs, RowKey::of, repeated, &mut errors) {
+        values.remove(RECORD_ID.key);
+        let previous = match key {
+            Some(RowKey::Id(id)) => match by_id.remove(&id) {
+                Some(record) => Some(record),
+                None => {
+                    errors.extend(sheet.locate(&sheet.rows[i], vec![unknown_record()]));
+                    continue;
+                }
+            },
+            Some(RowKey::Folio(folio)) => by_folio.remove(&folio),
+            None => None,
+        };
+        todo.push((i, values, previous));
+    }
 
     let checked: Vec<(usize, ApiResult<records::Prepared>, Option<RecordRow>)> =
         if records::reads_records(spec) {
@@ -651,6 +671,59 @@ async fn store_rows(
         .map_err(records::write_conflict)?;
     duplicates::raise_new(conn, &pairs).await?;
     Ok((news.len(), updated))
+}
+
+/// What names the stored record a row changes: the record id an exported
+/// workbook carries, else the sender's folio.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum RowKey {
+    Id(Uuid),
+    Folio(String),
+}
+
+impl RowKey {
+    fn of(values: &Map<String, Value>) -> Option<RowKey> {
+        let text = |k: &str| values.get(k).and_then(Value::as_str).map(str::trim);
+        if let Some(id) = text(RECORD_ID.key).and_then(|s| s.parse().ok()) {
+            return Some(RowKey::Id(id));
+        }
+        text("external_folio").map(|f| RowKey::Folio(f.to_string()))
+    }
+
+    /// The ids and the folios among `keys`.
+    fn split(keys: &[RowKey]) -> (Vec<Uuid>, Vec<String>) {
+        let mut ids = vec![];
+        let mut folios = vec![];
+        for k in keys {
+            match k {
+                RowKey::Id(id) => ids.push(*id),
+                RowKey::Folio(f) => folios.push(f.clone()),
+            }
+        }
+        (ids, folios)
+    }
+}
+
+fn unknown_record() -> FieldError {
+    FieldError::new(
+        RECORD_ID.key,
+        "unknown_record",
+        Message::new(
+            "No hay un registro de este formulario con ese ID a su alcance; para dar de alta uno nuevo, deje vacía la columna «ID del registro».",
+            "There is no record of this form with that id within your scope; to add a new one, leave the \"Record ID\" column empty.",
+        ),
+    )
+}
+
+fn record_repeated() -> FieldError {
+    FieldError::new(
+        RECORD_ID.key,
+        "record_repeated_in_file",
+        Message::new(
+            "Ese ID de registro ya aparece en una fila anterior del archivo.",
+            "That record id already appears in an earlier row of the file.",
+        ),
+    )
 }
 
 fn folio_repeated() -> FieldError {

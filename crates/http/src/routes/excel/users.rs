@@ -172,7 +172,13 @@ async fn check_rows(
         .collect();
     let mut institutions = Institutions(HashMap::new());
     let mut planned = Vec::with_capacity(inputs.len());
-    let rows = distinct_rows(sheet, inputs, username_of, username_repeated, &mut errors);
+    let rows = distinct_rows(
+        sheet,
+        inputs,
+        username_of,
+        |_| username_repeated(),
+        &mut errors,
+    );
     for (i, mut values, username) in rows {
         let row = &sheet.rows[i];
         let before = username.and_then(|u| existing.remove(&u));
