@@ -438,8 +438,8 @@ struct ValidRow {
 
 /// Validates every row as the API validates one record, with what can be
 /// fetched once for the whole file fetched once: the catalog entries the
-/// file names, and the records its folios already designate. Rows of forms
-/// that read no other record are validated on every core.
+/// file names, and the records its ids and folios already designate. Rows
+/// of forms that read no other record are validated on every core.
 async fn check_rows(
     conn: &mut AsyncPgConnection,
     auth: &Authenticated,
