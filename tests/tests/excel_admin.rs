@@ -99,6 +99,21 @@ async fn templates_of_the_administration_forms_are_for_their_administrators() {
         assert_eq!(res.status, 200, "{}: {}", form.as_str(), res.text());
         assert_template_of(form, &res.body);
     }
+    // The user template offers the institutions of the admin's entity.
+    let cdmx = app.institution("09", "Fiscalía CDMX").await;
+    let res = app
+        .get("/api/v1/excel/templates/user", &entity_admin.token)
+        .await;
+    let lists: Vec<String> = sheet_rows(&res.body, "Catálogos")
+        .into_iter()
+        .flatten()
+        .map(|c| c.to_string())
+        .collect();
+    assert!(
+        lists.contains(&format!("{inst} — CEAV Nuevo León (19)")),
+        "{lists:?}"
+    );
+    assert!(!lists.iter().any(|l| l.contains(&cdmx.to_string())));
     for (path, who) in [
         ("catalog_item", &entity_admin),
         ("catalog_item", &operator),
@@ -253,7 +268,8 @@ async fn an_entity_admin_loads_its_users_from_a_workbook() {
     let file = filled(
         FormKey::User,
         &[
-            json!({"username": "ana.torres", "full_name": "Ana Torres Garza", "email": "ana.torres@nl.gob.mx", "role": "operator", "institution_id": ceav.to_string()}),
+            // The institution as the template's list offers it.
+            json!({"username": "ana.torres", "full_name": "Ana Torres Garza", "email": "ana.torres@nl.gob.mx", "role": "operator", "institution_id": format!("{ceav} — CEAV Nuevo León (19)")}),
             json!({"username": renamed.username, "full_name": "Nombre Corregido", "role": "analyst"}),
             // Only the change: the empty cells keep what the account has.
             json!({"username": leaving.username, "active": false}),

@@ -758,8 +758,9 @@ fn convert(column: &Column, raw: Raw) -> Result<Value, Problem> {
         FieldType::Text { .. }
         | FieldType::LongText { .. }
         | FieldType::Curp
-        | FieldType::Uuid
         | FieldType::Reference { .. } => text_value(raw.into_text()),
+        // `<uuid> — <name>` as the template's list offers it.
+        FieldType::Uuid => text_value(strip_label(&raw.into_text()).to_string()),
         FieldType::Choice { options } => {
             let text = raw.into_text();
             let code = strip_label(&text);

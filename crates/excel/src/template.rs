@@ -30,7 +30,9 @@ use crate::import::CODE_LABEL_SEPARATOR;
 use crate::{truncate_utf16, write_text, ExcelError};
 
 /// The active items of a catalog, `(code, label)` in display order, with
-/// labels in the template's language.
+/// labels in the template's language. Asked with a UUID field's key
+/// instead, the ids that field may take with their names (the
+/// institutions a user may be given, say); none leaves it a plain UUID.
 pub type Catalogs<'a> = &'a dyn Fn(&str) -> Vec<(String, String)>;
 
 /// Lists at most this long are spelled out in the instructions.
@@ -50,7 +52,7 @@ impl Lists {
     fn for_field(&self, field: &FieldSpec) -> Option<&List> {
         let key = match field.ty {
             FieldType::Catalog { catalog, .. } => catalog,
-            FieldType::Choice { .. } => field.key,
+            FieldType::Choice { .. } | FieldType::Uuid => field.key,
             _ => return None,
         };
         self.list_of.get(key).map(|&i| &self.lists[i])
@@ -111,6 +113,20 @@ pub fn template_within(
                     .map(|o| format!("{}{CODE_LABEL_SEPARATOR}{}", o.code, o.label.get(lang)))
                     .collect(),
             ),
+            FieldType::Uuid => {
+                let items = catalogs(field.key);
+                if items.is_empty() {
+                    continue;
+                }
+                (
+                    field.key,
+                    field.label.get(lang).to_string(),
+                    items
+                        .into_iter()
+                        .map(|(id, name)| format!("{id}{CODE_LABEL_SEPARATOR}{name}"))
+                        .collect(),
+                )
+            }
             _ => continue,
         };
         if list_of.contains_key(key) {
@@ -370,11 +386,28 @@ fn allowed_text(spec: &FormSpec, field: &FieldSpec, lang: Lang, lists: &Lists) -
             "18 caracteres; se verifica el dígito verificador.",
             "18 characters; the check digit is verified.",
         )),
-        FieldType::Uuid => parts.push(tr(
-            lang,
-            "Como 0193a1b2-0c3d-7e4f-8a5b-6c7d8e9f0a1b.",
-            "Like 0193a1b2-0c3d-7e4f-8a5b-6c7d8e9f0a1b.",
-        )),
+        FieldType::Uuid => match lists.for_field(field) {
+            Some(list) => {
+                let letter = column_letter(list.column);
+                let sheet = SHEET_LISTS.get(lang);
+                let n = thousands(list.items.len() as u64);
+                parts.push(match lang {
+                    Lang::Es => format!(
+                        "Elija de la lista ({n} valores: hoja «{sheet}», columna {letter}) o \
+                         escriba el identificador."
+                    ),
+                    Lang::En => format!(
+                        "Pick from the list ({n} values: sheet \"{sheet}\", column {letter}) or \
+                         type the identifier."
+                    ),
+                })
+            }
+            None => parts.push(tr(
+                lang,
+                "Como 0193a1b2-0c3d-7e4f-8a5b-6c7d8e9f0a1b.",
+                "Like 0193a1b2-0c3d-7e4f-8a5b-6c7d8e9f0a1b.",
+            )),
+        },
         FieldType::Reference { form, .. } => {
             let other = form.spec().label.get(lang);
             parts.push(match lang {
@@ -506,7 +539,7 @@ fn validation_for(
 ) -> Result<Option<DataValidation>, XlsxError> {
     let label = field.label.get(lang);
     let (validation, style, message) = match field.ty {
-        FieldType::Catalog { .. } | FieldType::Choice { .. } => {
+        FieldType::Catalog { .. } | FieldType::Choice { .. } | FieldType::Uuid => {
             let multiple = matches!(field.ty, FieldType::Catalog { multiple: true, .. });
             let Some(list) = lists.for_field(field).filter(|l| !l.items.is_empty()) else {
                 return Ok(None);
@@ -603,7 +636,7 @@ fn validation_for(
                 "A CURP has 18 characters.",
             ),
         ),
-        FieldType::Reference { .. } | FieldType::Uuid => return Ok(None),
+        FieldType::Reference { .. } => return Ok(None),
     };
     let validation = validation
         .set_error_style(style)

@@ -412,6 +412,38 @@ fn a_template_states_the_row_limit_of_its_form() {
 }
 
 #[test]
+fn a_uuid_field_with_choices_gets_a_list_and_reads_back_as_the_id() {
+    let spec = FormKey::User.spec();
+    let choices = |key: &str| -> Vec<(String, String)> {
+        match key {
+            "institution_id" => vec![(UUID_2.into(), "CEAV Nuevo León (19)".into())],
+            other => catalogs(other),
+        }
+    };
+    let bytes = template(spec, Lang::Es, &choices).unwrap();
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).unwrap();
+    let lists = book.worksheet_range("Catálogos").unwrap();
+    let offered = format!("{UUID_2} — CEAV Nuevo León (19)");
+    assert!(lists.rows().flatten().any(|c| c.to_string() == offered));
+
+    let columns = template_columns(spec);
+    let headers: Vec<String> = columns.iter().map(|c| c.header(Lang::Es)).collect();
+    let row: Vec<Option<Cell>> = columns
+        .iter()
+        .map(|c| match c.field.key {
+            "username" => Some(text("oper.nl")),
+            "full_name" => Some(text("Ana Torres")),
+            "role" => Some(text("operator — Captura")),
+            "institution_id" => Some(text(&offered)),
+            _ => None,
+        })
+        .collect();
+    let filled = workbook("Datos", &headers, &[row]);
+    let sheet = read_rows(&filled, spec, &ImportLimits::default()).unwrap();
+    assert_eq!(sheet.rows[0].values()["institution_id"], json!(UUID_2));
+}
+
+#[test]
 fn child_templates_name_their_parent_by_folio() {
     let bytes = template(FormKey::Session.spec(), Lang::Es, &catalogs).unwrap();
     let mut book: Xlsx<_> = Xlsx::new(Cursor::new(&bytes)).unwrap();

@@ -4,10 +4,11 @@ use std::collections::HashMap;
 
 use actix_web::{get, web, HttpResponse};
 use diesel_async::AsyncPgConnection;
-use sintra_domain::forms::{FieldType, FormSpec};
+use sintra_domain::forms::{FieldType, FormKey, FormSpec};
 use sintra_excel::template_within;
 use sintra_persistence::catalogs::{self, ItemFilter};
 use sintra_persistence::db;
+use sintra_persistence::org::{self, InstitutionFilter};
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult, Problem};
@@ -42,9 +43,27 @@ async fn catalog_values(
     Ok(out)
 }
 
+/// The institutions a user of the caller's may be given (active, in its
+/// scope), for the user template's dropdown: `id`, `name (entity)`.
+async fn institution_choices(
+    conn: &mut AsyncPgConnection,
+    auth: &Authenticated,
+) -> ApiResult<Vec<(String, String)>> {
+    let filter = InstitutionFilter {
+        active: Some(true),
+        ..Default::default()
+    };
+    let found = org::list_institutions(conn, &auth.actor.scope(), &filter, 10_000).await?;
+    Ok(found
+        .into_iter()
+        .map(|i| (i.id.to_string(), format!("{} ({})", i.name, i.entity_code)))
+        .collect())
+}
+
 /// The workbook to fill in for a form: instructions, Spanish headers with
 /// help notes, dropdowns bound to the active catalogs, date formats, and
-/// parents named by their folio.
+/// parents named by their folio. The user template offers the institutions
+/// of the caller's scope.
 #[utoipa::path(
     tag = "excel",
     security(("bearer" = [])),
@@ -62,7 +81,11 @@ pub async fn get_template(
 ) -> ApiResult<HttpResponse> {
     let key = excel_form(&auth, &form, ExcelUse::Import)?;
     let mut conn = db::conn(&state.pool).await?;
-    let values = catalog_values(&mut conn, key.spec()).await?;
+    let mut values = catalog_values(&mut conn, key.spec()).await?;
+    if key == FormKey::User {
+        let choices = institution_choices(&mut conn, &auth).await?;
+        values.insert("institution_id".into(), choices);
+    }
     drop(conn);
     let lang = auth.meta.lang;
     let bytes = web::block(move || {
