@@ -49,7 +49,7 @@ use chrono::{Datelike, Duration, NaiveDate};
 use rust_xlsxwriter::{Color, ExcelDateTime, Format, FormatAlign, Note, Workbook};
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
-use sintra_domain::forms::{FieldSpec, FieldType, FormKey, FormSpec};
+use sintra_domain::forms::{FieldSpec, FieldType, FormSpec};
 use sintra_domain::i18n::{Lang, Message, Text};
 use sintra_domain::validation::FieldError;
 
@@ -462,12 +462,6 @@ fn check_column(r: u32, c: u32, limits: &ImportLimits) -> Result<(), GuardError>
     Ok(())
 }
 
-/// Whether the form's rows are records, which have ids (catalog items and
-/// users are matched by their own keys).
-fn is_record_form(spec: &FormSpec) -> bool {
-    !matches!(spec.key, FormKey::CatalogItem | FormKey::User)
-}
-
 fn classify(spec: &FormSpec, headers: &[(u32, String)]) -> Vec<SheetColumn> {
     let mut taken: HashMap<(&'static str, ColumnKind), String> = HashMap::new();
     headers
@@ -476,7 +470,7 @@ fn classify(spec: &FormSpec, headers: &[(u32, String)]) -> Vec<SheetColumn> {
             let letter = column_letter(*index);
             let status = if is_errors_header(header) {
                 ColumnStatus::Errors
-            } else if is_record_id_header(header) && is_record_form(spec) {
+            } else if is_record_id_header(header) && spec.key.is_record() {
                 ColumnStatus::Matched(Column {
                     field: &RECORD_ID,
                     kind: ColumnKind::Value,

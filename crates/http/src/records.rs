@@ -961,6 +961,30 @@ pub(crate) const PAGING_KEYS: [&str; 2] = ["limit", "cursor"];
 /// The filters every record form takes: they name columns all records share.
 pub(crate) const SHARED_FILTERS: [&str; 2] = ["entity_code", "institution_id"];
 
+/// A filter whose value does not parse (the value is not echoed).
+pub(crate) fn invalid_filter(key: &str) -> FieldError {
+    FieldError::new(
+        key,
+        "invalid_filter",
+        Message::new(
+            format!("El filtro «{key}» no tiene un valor válido."),
+            format!("The filter \"{key}\" has an invalid value."),
+        ),
+    )
+}
+
+/// A filter the list (or export) does not take.
+pub(crate) fn unknown_filter(key: &str) -> FieldError {
+    FieldError::new(
+        key,
+        "unknown_filter",
+        Message::new(
+            format!("No se puede filtrar por «{key}»."),
+            format!("Cannot filter by \"{key}\"."),
+        ),
+    )
+}
+
 /// The records of `form` a query names, as a list or an export reads it:
 /// `entity_code`, `institution_id`, the parent's id (`commission_id`, …),
 /// any non-personal field of the form by value (a list field by one of its
@@ -978,16 +1002,7 @@ pub(crate) async fn filter_from_query(
     let spec = form.spec();
     let mut filter = RecordFilter::default();
     let mut errors = vec![];
-    let bad_value = |k: &str| {
-        FieldError::new(
-            k,
-            "invalid_filter",
-            Message::new(
-                format!("El filtro «{k}» no tiene un valor válido."),
-                format!("The filter \"{k}\" has an invalid value."),
-            ),
-        )
-    };
+    let bad_value = invalid_filter;
     // Sorted, so the errors come in the same order whatever the hash map's.
     let mut pairs: Vec<(&String, &String)> = query.iter().collect();
     pairs.sort();
@@ -1035,14 +1050,7 @@ pub(crate) async fn filter_from_query(
                     },
                 };
                 let Some(field) = spec.field(field_key).filter(|f| !f.personal) else {
-                    errors.push(FieldError::new(
-                        key,
-                        "unknown_filter",
-                        Message::new(
-                            format!("No se puede filtrar por «{key}»."),
-                            format!("Cannot filter by \"{key}\"."),
-                        ),
-                    ));
+                    errors.push(unknown_filter(key));
                     continue;
                 };
                 match (&field.ty, bound) {

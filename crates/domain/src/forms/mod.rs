@@ -90,6 +90,13 @@ impl FormKey {
     pub fn spec(self) -> &'static FormSpec {
         spec(self)
     }
+
+    /// Whether the form's rows live in the record store (each with an id,
+    /// an entity and an institution); catalog items and users are the
+    /// administration's own tables, keyed by their code and username.
+    pub fn is_record(self) -> bool {
+        !matches!(self, FormKey::CatalogItem | FormKey::User)
+    }
 }
 
 impl fmt::Display for FormKey {

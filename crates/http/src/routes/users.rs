@@ -90,6 +90,20 @@ pub struct UserQuery {
     pub cursor: Option<String>,
 }
 
+/// A person's account as the `user` form spec describes it: what an Excel
+/// export writes and what an imported row is completed with.
+pub(crate) fn user_record(user: &User) -> serde_json::Map<String, serde_json::Value> {
+    let r = &user.row;
+    let record = serde_json::json!({
+        "username": r.username, "full_name": r.full_name, "email": r.email,
+        "role": r.role, "institution_id": r.institution_id, "active": r.active,
+    });
+    match record {
+        serde_json::Value::Object(m) => m,
+        _ => unreachable!("a JSON object literal"),
+    }
+}
+
 /// Whether the actor could grant the user's current role: an entity admin
 /// never touches a national admin or an auditor of its entity.
 pub(crate) fn manages(auth: &Authenticated, target: &User) -> bool {

@@ -19,13 +19,14 @@ use sintra_persistence::db;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
+use crate::records::{invalid_filter, unknown_filter};
 use crate::routes::catalogs::{
     code_taken, insert_item_audited, item_record, new_item, parent_refs, update_item_audited,
 };
 use crate::state::AppState;
 use crate::today;
 
-use super::imports::{distinct_rows, Checked, Upload};
+use super::imports::{distinct_rows, keep_empty_cells, Checked, Upload};
 
 /// What committing a valid row does.
 enum Planned {
@@ -150,12 +151,7 @@ async fn check_rows(
         let before = key.and_then(|k| stored.remove(&k));
         let before_map = before.as_ref().map(item_record);
         if let Some(b) = &before_map {
-            // An empty cell keeps what the item has, as a PATCH would.
-            for (k, v) in b {
-                if values.get(k).is_none_or(Value::is_null) {
-                    values.insert(k.clone(), v.clone());
-                }
-            }
+            keep_empty_cells(&mut values, b);
         }
         let record = match validate_record(spec, &values, before_map.as_ref(), &lookup, today()) {
             Ok(r) => r,
@@ -266,16 +262,12 @@ impl ExportFilter {
                 "catalog" if sintra_domain::forms::catalog_def(v).is_some() => {
                     filter.catalog = Some(v.clone())
                 }
-                "catalog" => errors.push(FieldError::new(
-                    "catalog",
-                    "unknown_catalog",
-                    Message::new("Ese catálogo no existe.", "That catalog does not exist."),
-                )),
+                "catalog" => errors.push(invalid_filter("catalog")),
                 "active" => match super::parse_bool("active", v) {
                     Ok(b) => filter.active = Some(b),
                     Err(e) => errors.push(e),
                 },
-                other => errors.push(super::unknown_filter(other, &["catalog", "active"])),
+                other => errors.push(unknown_filter(other)),
             }
         }
         super::refuse_errors(errors)?;

@@ -7,7 +7,7 @@ use actix_web::{get, web, HttpResponse};
 use diesel_async::AsyncPgConnection;
 use futures_util::TryStreamExt;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use sintra_domain::access::Permission;
 use sintra_domain::forms::{all_specs, FormKey, FormSpec};
 use sintra_domain::i18n::Message;
@@ -29,6 +29,7 @@ use crate::state::AppState;
 
 use crate::policy::ExcelUse;
 use crate::routes::catalogs::item_record;
+use crate::routes::users::user_record;
 
 use super::users as users_sheet;
 use super::{attachment, catalog_items, excel_form, XLSX};
@@ -339,13 +340,7 @@ async fn send_users(
             updated_by: names.user(r.updated_by),
             updated_at: r.updated_at.naive_utc(),
         };
-        let record = json!({
-            "username": r.username, "full_name": r.full_name, "email": r.email,
-            "role": r.role, "institution_id": r.institution_id, "active": r.active,
-        });
-        if let Value::Object(record) = record {
-            encoder.encode(&record, &meta, out);
-        }
+        encoder.encode(&user_record(u), &meta, out);
     };
     send_encoded(encoder, accounts, encode, batches).await
 }

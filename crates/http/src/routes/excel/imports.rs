@@ -425,6 +425,16 @@ pub(super) fn distinct_rows<K: Eq + Hash + Clone>(
     out
 }
 
+/// Completes a row that changes a stored item or account with what it
+/// already has: an empty cell keeps the stored value, as a PATCH would.
+pub(super) fn keep_empty_cells(values: &mut Map<String, Value>, stored: &Map<String, Value>) {
+    for (k, v) in stored {
+        if values.get(k).is_none_or(Value::is_null) {
+            values.insert(k.clone(), v.clone());
+        }
+    }
+}
+
 /// A row that passed every check, ready to be stored.
 struct ValidRow {
     /// The row number Excel shows.

@@ -11,7 +11,6 @@
 use actix_web::http::header;
 use sintra_domain::forms::FormKey;
 
-use sintra_domain::i18n::Message;
 use sintra_domain::validation::FieldError;
 use sintra_excel::ImportLimits;
 
@@ -70,28 +69,8 @@ pub(crate) fn parse_bool(key: &str, value: &str) -> Result<bool, FieldError> {
     match value {
         "true" => Ok(true),
         "false" => Ok(false),
-        _ => Err(FieldError::new(
-            key,
-            "invalid_boolean",
-            Message::new(
-                format!("«{key}» vale «true» o «false»."),
-                format!("\"{key}\" takes \"true\" or \"false\"."),
-            ),
-        )),
+        _ => Err(crate::records::invalid_filter(key)),
     }
-}
-
-/// A filter the export of a form does not take.
-pub(crate) fn unknown_filter(key: &str, known: &[&str]) -> FieldError {
-    let known = known.join(", ");
-    FieldError::new(
-        key,
-        "unknown_filter",
-        Message::new(
-            format!("La exportación no se filtra por «{key}»; sus filtros son: {known}."),
-            format!("The export is not filtered by \"{key}\"; its filters are: {known}."),
-        ),
-    )
 }
 
 /// 422 with every error of a query, sorted by field; nothing when none.

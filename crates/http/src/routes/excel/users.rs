@@ -25,13 +25,14 @@ use uuid::Uuid;
 
 use crate::auth::{password, Authenticated};
 use crate::error::{ApiError, ApiResult};
+use crate::records::{invalid_filter, unknown_filter};
 use crate::routes::users::{
-    apply_change, insert_account, institution_in_scope, manages, may_give, username_taken,
-    validated_user, AccountChange,
+    apply_change, insert_account, institution_in_scope, manages, may_give, user_record,
+    username_taken, validated_user, AccountChange,
 };
 use crate::state::AppState;
 
-use super::imports::{distinct_rows, Checked, Upload};
+use super::imports::{distinct_rows, keep_empty_cells, Checked, Upload};
 
 /// What committing a valid row does.
 enum Planned {
@@ -187,7 +188,7 @@ async fn check_rows(
                 errors.extend(sheet.locate(row, vec![e]));
                 continue;
             }
-            keep_empty_cells(&mut values, b);
+            keep_empty_cells(&mut values, &user_record(b));
         }
         let record = match validated_user(Value::Object(values)) {
             Ok(r) => r,
@@ -263,23 +264,6 @@ async fn check_rows(
 fn username_of(values: &Map<String, Value>) -> Option<String> {
     let u = values.get("username")?.as_str()?.trim().to_lowercase();
     (!u.is_empty()).then_some(u)
-}
-
-/// An empty cell keeps what the account has, as a PATCH would.
-fn keep_empty_cells(values: &mut Map<String, Value>, before: &User) {
-    let r = &before.row;
-    let stored = [
-        ("full_name", json!(r.full_name)),
-        ("email", json!(r.email)),
-        ("role", json!(r.role)),
-        ("institution_id", json!(r.institution_id)),
-        ("active", json!(r.active)),
-    ];
-    for (k, v) in stored {
-        if values.get(k).is_none_or(Value::is_null) {
-            values.insert(k.into(), v);
-        }
-    }
 }
 
 /// Whether a row may name this stored account at all: one outside the
@@ -401,7 +385,6 @@ fn username_repeated() -> FieldError {
 /// `entity_code`, `role` and `active`. Only people's accounts: service
 /// accounts are administered apart.
 pub(super) fn export_filter(query: &HashMap<String, String>) -> ApiResult<UserFilter> {
-    const KNOWN: [&str; 4] = ["institution_id", "entity_code", "role", "active"];
     let mut filter = UserFilter {
         kind: Some("person".into()),
         ..Default::default()
@@ -411,27 +394,16 @@ pub(super) fn export_filter(query: &HashMap<String, String>) -> ApiResult<UserFi
         match k.as_str() {
             "institution_id" => match v.parse() {
                 Ok(id) => filter.institution_id = Some(id),
-                Err(_) => errors.push(FieldError::new(
-                    "institution_id",
-                    "invalid_uuid",
-                    Message::new(
-                        "«institution_id» debe ser un UUID.",
-                        "\"institution_id\" must be a UUID.",
-                    ),
-                )),
+                Err(_) => errors.push(invalid_filter(k)),
             },
             "entity_code" => filter.entity_code = Some(v.clone()),
             "role" if v.parse::<Role>().is_ok() => filter.role = Some(v.clone()),
-            "role" => errors.push(FieldError::new(
-                "role",
-                "unknown_code",
-                Message::new("Ese rol no existe.", "That role does not exist."),
-            )),
+            "role" => errors.push(invalid_filter(k)),
             "active" => match super::parse_bool("active", v) {
                 Ok(b) => filter.active = Some(b),
                 Err(e) => errors.push(e),
             },
-            other => errors.push(super::unknown_filter(other, &KNOWN)),
+            other => errors.push(unknown_filter(other)),
         }
     }
     super::refuse_errors(errors)?;
