@@ -20,6 +20,7 @@ use utoipa::IntoParams;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::records::invalid_filter;
 use crate::state::AppState;
 
 crate::record_routes!(
@@ -91,23 +92,12 @@ enum GroupBy {
     Entity,
 }
 
-fn bad_filter(key: &str) -> FieldError {
-    FieldError::new(
-        key,
-        "invalid_filter",
-        Message::new(
-            format!("El filtro «{key}» no tiene un valor válido."),
-            format!("The filter \"{key}\" has an invalid value."),
-        ),
-    )
-}
-
 fn parse_date(key: &str, value: Option<&str>, errors: &mut Vec<FieldError>) -> Option<NaiveDate> {
     let v = value?;
     match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
         Ok(d) => Some(d),
         Err(_) => {
-            errors.push(bad_filter(key));
+            errors.push(invalid_filter(key));
             None
         }
     }
@@ -275,7 +265,7 @@ pub async fn counts(
         None | Some("month") => GroupBy::Month,
         Some("entity") => GroupBy::Entity,
         Some(_) => {
-            errors.push(bad_filter("group_by"));
+            errors.push(invalid_filter("group_by"));
             GroupBy::Month
         }
     };
@@ -301,7 +291,7 @@ pub async fn counts(
             .lookup("fuero", f)
             .is_some();
         if !known {
-            errors.push(bad_filter("fuero"));
+            errors.push(invalid_filter("fuero"));
         }
     }
     if !errors.is_empty() {
