@@ -5,3 +5,9 @@
 //!
 //! One module per use-case family; each takes the caller's scope and a
 //! database connection or pool from its caller.
+
+pub mod clock;
+pub mod duplicates;
+pub mod error;
+pub mod page;
+pub mod records;

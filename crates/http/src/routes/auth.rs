@@ -348,9 +348,9 @@ pub struct Me {
 pub async fn me(auth: Authenticated) -> web::Json<Me> {
     web::Json(Me {
         id: auth.actor.user_id,
-        username: auth.actor.username,
+        username: auth.actor.username.clone(),
         role: auth.actor.role.as_str().to_string(),
         institution_id: auth.actor.institution_id,
-        entity_code: auth.actor.entity_code,
+        entity_code: auth.actor.entity_code.clone(),
     })
 }

@@ -19,12 +19,12 @@ use sintra_persistence::db;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
-use crate::records::{invalid_filter, unknown_filter};
 use crate::routes::catalogs::{
     code_taken, insert_item_audited, item_record, new_item, parent_refs, update_item_audited,
 };
 use crate::state::AppState;
 use crate::today;
+use sintra_services::records::{invalid_filter, unknown_filter};
 
 use super::imports::{distinct_rows, keep_empty_cells, Checked, Upload};
 

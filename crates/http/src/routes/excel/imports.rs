@@ -25,10 +25,11 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::auth::Authenticated;
-use crate::duplicates;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::records;
 use crate::state::AppState;
+use sintra_services::duplicates;
+use sintra_services::error::ServiceError;
+use sintra_services::records::{self, Lookups, Submission};
 
 use crate::policy::ExcelUse;
 
@@ -192,7 +193,7 @@ impl Upload {
         mut errors: Vec<CellError>,
         warnings: Vec<Value>,
     ) -> ApiResult<Checked> {
-        let lang = auth.meta.lang;
+        let lang = auth.lang;
         errors.sort_by_key(|e| e.row);
         let workbook = self.annotated(self.form.spec(), &errors, lang).await?;
         let mut report = self.report(rows_read, rows_valid, &errors, workbook.is_some(), lang);
@@ -497,44 +498,43 @@ async fn check_rows(
         todo.push((i, values, previous));
     }
 
-    let checked: Vec<(usize, ApiResult<records::Prepared>, Option<RecordRow>)> =
-        if records::reads_records(spec) {
-            let mut out = Vec::with_capacity(todo.len());
-            let mut parents = records::ParentCache::default();
-            for (i, values, previous) in todo {
-                let prepared = records::prepare_with(
-                    conn,
-                    auth,
-                    spec,
-                    values,
-                    previous.as_ref(),
-                    Some(&lookup),
-                    Some(&mut parents),
-                )
-                .await;
-                out.push((i, prepared, previous));
-            }
-            out
-        } else {
-            let actor = auth.actor.clone();
-            web::block(move || {
-                use rayon::prelude::*;
-                todo.into_par_iter()
-                    .map(|(i, values, previous)| {
-                        let prepared = records::prepare_alone(
-                            &actor,
-                            spec,
-                            &values,
-                            previous.as_ref(),
-                            &lookup,
-                        );
-                        (i, prepared, previous)
-                    })
-                    .collect()
-            })
-            .await
-            .map_err(|_| ApiError::Internal)?
-        };
+    let checked: Vec<(
+        usize,
+        Result<records::Prepared, ServiceError>,
+        Option<RecordRow>,
+    )> = if records::reads_records(spec) {
+        let mut out = Vec::with_capacity(todo.len());
+        let mut parents = records::ParentCache::default();
+        for (i, values, previous) in todo {
+            let submission = Submission {
+                caller: auth,
+                spec,
+                input: values,
+                previous: previous.as_ref(),
+            };
+            let lookups = Lookups {
+                catalogs: Some(&lookup),
+                parents: Some(&mut parents),
+            };
+            let prepared = records::prepare_with(conn, submission, lookups).await;
+            out.push((i, prepared, previous));
+        }
+        out
+    } else {
+        let actor = auth.actor.clone();
+        web::block(move || {
+            use rayon::prelude::*;
+            todo.into_par_iter()
+                .map(|(i, values, previous)| {
+                    let prepared =
+                        records::prepare_alone(&actor, spec, &values, previous.as_ref(), &lookup);
+                    (i, prepared, previous)
+                })
+                .collect()
+        })
+        .await
+        .map_err(|_| ApiError::Internal)?
+    };
     let mut valid = Vec::with_capacity(checked.len());
     for (i, prepared, previous) in checked {
         let row = &sheet.rows[i];
@@ -545,10 +545,10 @@ async fn check_rows(
                 previous,
                 found: vec![],
             }),
-            Err(ApiError::Validation(field_errors)) => {
+            Err(ServiceError::Validation(field_errors)) => {
                 errors.extend(sheet.locate(row, field_errors))
             }
-            Err(other) => return Err(other),
+            Err(other) => return Err(other.into()),
         }
     }
     Ok((valid, errors))
@@ -636,7 +636,7 @@ async fn duplicates_in_system(
 async fn store_rows(
     conn: &mut AsyncPgConnection,
     auth: &Authenticated,
-    spec: &FormSpec,
+    spec: &'static FormSpec,
     valid: Vec<ValidRow>,
     in_file: &[InFilePair],
 ) -> ApiResult<(usize, usize)> {

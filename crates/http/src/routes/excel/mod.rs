@@ -69,7 +69,7 @@ pub(crate) fn parse_bool(key: &str, value: &str) -> Result<bool, FieldError> {
     match value {
         "true" => Ok(true),
         "false" => Ok(false),
-        _ => Err(crate::records::invalid_filter(key)),
+        _ => Err(sintra_services::records::invalid_filter(key)),
     }
 }
 

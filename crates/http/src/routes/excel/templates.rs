@@ -87,7 +87,7 @@ pub async fn get_template(
         values.insert("institution_id".into(), choices);
     }
     drop(conn);
-    let lang = auth.meta.lang;
+    let lang = auth.lang;
     let bytes = web::block(move || {
         let lookup = |catalog: &str| values.get(catalog).cloned().unwrap_or_default();
         template_within(key.spec(), lang, &lookup, &limits_for(key))

@@ -25,12 +25,12 @@ use uuid::Uuid;
 
 use crate::auth::{password, Authenticated};
 use crate::error::{ApiError, ApiResult};
-use crate::records::{invalid_filter, unknown_filter};
 use crate::routes::users::{
     apply_change, insert_account, institution_in_scope, manages, may_give, user_record,
     username_taken, validated_user, AccountChange,
 };
 use crate::state::AppState;
+use sintra_services::records::{invalid_filter, unknown_filter};
 
 use super::imports::{distinct_rows, keep_empty_cells, Checked, Upload};
 
