@@ -18,6 +18,10 @@ pub enum ApiError {
     /// The request could not be read (bad JSON, bad query, bad header).
     #[error("malformed request")]
     Malformed { code: &'static str, detail: Message },
+    /// A string from outside (body, query, path, header, multipart field)
+    /// holds control characters; `field` names where.
+    #[error("control characters")]
+    ControlCharacters { field: String },
     #[error("unauthenticated")]
     Unauthenticated,
     #[error("invalid grant")]
@@ -227,6 +231,21 @@ impl ApiError {
         let status = self.status_code();
         let (code, detail, errors) = match self {
             ApiError::Malformed { code, detail } => (*code, detail.clone(), vec![]),
+            ApiError::ControlCharacters { field } => (
+                "control_characters",
+                Message::new(
+                    format!("«{field}» contiene caracteres de control (como NUL); no se procesó la solicitud."),
+                    format!("«{field}» contains control characters (such as NUL); the request was not processed."),
+                ),
+                vec![FieldError {
+                    field: field.clone(),
+                    code: "control_characters",
+                    message: Message::new(
+                        "contiene caracteres de control",
+                        "it contains control characters",
+                    ),
+                }],
+            ),
             ApiError::Unauthenticated => (
                 "unauthenticated",
                 Message::new(
@@ -384,7 +403,9 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Malformed { .. } | ApiError::InvalidGrant => StatusCode::BAD_REQUEST,
+            ApiError::Malformed { .. }
+            | ApiError::ControlCharacters { .. }
+            | ApiError::InvalidGrant => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod bootstrap;
+pub mod boundary;
 pub mod config;
 pub mod error;
 pub mod extractors;
@@ -203,6 +204,8 @@ pub fn build_app(
     .service(docs)
     .default_service(web::to(middleware::not_found))
     .wrap(from_fn(middleware::guard))
+    // Before authentication: a token lookup is a query too.
+    .wrap(from_fn(boundary::refuse_control_characters))
     .wrap(from_fn(middleware::audit_denials))
     .wrap(from_fn(middleware::problems))
     .wrap(metrics)

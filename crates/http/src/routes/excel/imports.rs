@@ -54,6 +54,14 @@ pub(super) async fn read_upload(mut payload: Multipart, limit: u64) -> ApiResult
                 "The multipart upload is not valid.",
             )
         })?;
+        if field
+            .name()
+            .is_some_and(|n| sintra_domain::text::has_forbidden_control(n, false))
+        {
+            return Err(ApiError::ControlCharacters {
+                field: "multipart".into(),
+            });
+        }
         let is_file = field.name() == Some("file");
         let mut buf = Vec::new();
         while let Some(chunk) = field.next().await {
