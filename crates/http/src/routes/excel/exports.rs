@@ -28,8 +28,8 @@ use crate::state::AppState;
 use sintra_services::records::{filter_from_query, PAGING_KEYS, SHARED_FILTERS};
 
 use crate::policy::ExcelUse;
-use crate::routes::catalogs::item_record;
-use crate::routes::users::user_record;
+use sintra_services::catalogs::item_record;
+use sintra_services::users::user_record;
 
 use super::users as users_sheet;
 use super::{attachment, catalog_items, excel_form, XLSX};

@@ -16,7 +16,9 @@ use crate::state::AppState;
 
 use crate::policy::ExcelUse;
 
-use super::{attachment, excel_form, limits_for, XLSX};
+use sintra_services::imports::limits_for;
+
+use super::{attachment, excel_form, XLSX};
 
 /// Active items of every catalog a form's fields use, for dropdowns.
 async fn catalog_values(
