@@ -67,7 +67,7 @@ pub(super) async fn import(
     // The hashes are worked out before the transaction, which then holds
     // its locks only for the writes.
     drop(conn);
-    let credentials = set_passwords(&mut planned).await?;
+    let credentials = set_passwords(&mut planned, state.config.one_time_password_expiry()).await?;
     let ctx = auth.audit_context();
     let mut conn = db::conn(&state.pool).await?;
     let mut report = conn
@@ -101,7 +101,10 @@ pub(super) async fn import(
 /// Gives every new account a one-time password, hashing as many at once as
 /// there are cores (each hash holds 19 MiB), and returns what the answer
 /// shows of them: row, username and password.
-async fn set_passwords(planned: &mut [Planned]) -> ApiResult<Vec<Value>> {
+async fn set_passwords(
+    planned: &mut [Planned],
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<Vec<Value>> {
     let at_once = std::thread::available_parallelism().map_or(2, usize::from);
     let secrets: Vec<String> = planned
         .iter()
@@ -120,6 +123,7 @@ async fn set_passwords(planned: &mut [Planned]) -> ApiResult<Vec<Value>> {
     });
     for ((row, new), (secret, hash)) in creates.zip(secrets.into_iter().zip(hashes)) {
         new.password_hash = hash;
+        new.one_time_password_expires_at = Some(expires_at);
         credentials.push(json!({
             "row": row,
             "username": new.username,
@@ -253,6 +257,8 @@ async fn check_rows(
                     password_hash: String::new(),
                     created_by: Some(auth.actor.user_id),
                     updated_by: Some(auth.actor.user_id),
+                    // Set with the password (`set_passwords`).
+                    one_time_password_expires_at: None,
                 },
             }),
         }
@@ -333,6 +339,7 @@ fn plan_update(
         institution_id: (institution != r.institution_id).then_some(institution),
         active: (active != r.active).then_some(active),
         password_hash: None,
+        one_time_password_expires_at: None,
     };
     if changes.is_empty() {
         return Planned::Unchanged;
