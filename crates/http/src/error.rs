@@ -488,3 +488,34 @@ impl From<diesel::result::Error> for ApiError {
         StoreError::from(e).into()
     }
 }
+
+impl From<sintra_services::error::ServiceError> for ApiError {
+    fn from(e: sintra_services::error::ServiceError) -> ApiError {
+        use sintra_services::error::ServiceError as S;
+        match e {
+            S::NotFound => ApiError::NotFound,
+            S::Forbidden { detail } => ApiError::Forbidden { detail },
+            S::StaleVersion => ApiError::StaleVersion,
+            S::Malformed { code, detail } => ApiError::Malformed { code, detail },
+            S::Validation(errors) => ApiError::Validation(errors),
+            S::Conflict { code, detail } => ApiError::Conflict { code, detail },
+            S::Duplicate { candidates } => ApiError::Duplicate { candidates },
+            S::ImportRejected { report } => ApiError::ImportRejected { report },
+            S::PayloadTooLarge => ApiError::PayloadTooLarge,
+            S::Refused {
+                status,
+                code,
+                detail,
+            } => ApiError::Refused {
+                status,
+                code,
+                detail,
+            },
+            S::Store(e) => e.into(),
+            S::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                ApiError::Internal
+            }
+        }
+    }
+}

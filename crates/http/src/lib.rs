@@ -5,7 +5,6 @@ pub mod auth;
 pub mod bootstrap;
 pub mod boundary;
 pub mod config;
-pub mod duplicates;
 pub mod error;
 pub mod extractors;
 pub mod middleware;
@@ -35,10 +34,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub use state::AppState;
 
-/// Today's date in Mexico City, where "a date in the future" is judged.
-pub fn today() -> chrono::NaiveDate {
-    (chrono::Utc::now() - chrono::Duration::hours(6)).date_naive()
-}
+pub use sintra_services::clock::today;
 
 /// Registers every route; shared by the server and by [`openapi`], so the
 /// spec is generated from exactly what is served.

@@ -387,11 +387,11 @@ pub async fn change_password(
         ));
     }
     password::check_strength(&new_password).map_err(|e| match e {
-        ApiError::Validation(mut errors) => {
+        sintra_services::error::ServiceError::Validation(mut errors) => {
             errors
                 .iter_mut()
                 .for_each(|f| f.field = "new_password".into());
-            ApiError::Validation(errors)
+            sintra_services::error::ServiceError::Validation(errors)
         }
         other => other,
     })?;
@@ -500,9 +500,9 @@ pub struct Me {
 pub async fn me(auth: Authenticated) -> web::Json<Me> {
     web::Json(Me {
         id: auth.actor.user_id,
-        username: auth.actor.username,
+        username: auth.actor.username.clone(),
         role: auth.actor.role.as_str().to_string(),
         institution_id: auth.actor.institution_id,
-        entity_code: auth.actor.entity_code,
+        entity_code: auth.actor.entity_code.clone(),
     })
 }

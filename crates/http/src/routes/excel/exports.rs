@@ -24,12 +24,12 @@ use uuid::Uuid;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::records::{filter_from_query, PAGING_KEYS, SHARED_FILTERS};
 use crate::state::AppState;
+use sintra_services::records::{filter_from_query, PAGING_KEYS, SHARED_FILTERS};
 
 use crate::policy::ExcelUse;
-use crate::routes::catalogs::item_record;
-use crate::routes::users::user_record;
+use sintra_services::catalogs::item_record;
+use sintra_services::users::user_record;
 
 use super::users as users_sheet;
 use super::{attachment, catalog_items, excel_form, XLSX};
@@ -355,7 +355,7 @@ async fn export_forms(
     sheets: Vec<Sheet>,
 ) -> ApiResult<(Vec<u8>, usize)> {
     let options = ExportOptions {
-        lang: auth.meta.lang,
+        lang: auth.lang,
         personal_data: auth.actor.can(Permission::ReadPersonalData),
         compression_level: COMPRESSION_LEVEL,
         ..Default::default()
