@@ -47,6 +47,7 @@ where
         scope::scope("/api/v1")
             .service(auth::token)
             .service(auth::logout)
+            .service(auth::change_password)
             .service(auth::me)
             .service(org::list_entities)
             .service(catalogs::list_catalogs)

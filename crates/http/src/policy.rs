@@ -29,6 +29,7 @@ pub const ROUTES: &[(&str, &str, RouteRule)] = &[
     ("*", "/docs", Public),
     ("POST", "/api/v1/auth/token", Public),
     ("POST", "/api/v1/auth/logout", Requires(ReadOwnAccount)),
+    ("POST", "/api/v1/auth/password", Requires(ReadOwnAccount)),
     ("GET", "/api/v1/auth/me", Requires(ReadOwnAccount)),
     ("GET", "/api/v1/entities", Requires(ReadCatalogs)),
     ("GET", "/api/v1/catalogs", Requires(ReadCatalogs)),
