@@ -7,4 +7,5 @@ pub mod curp;
 pub mod duplicates;
 pub mod forms;
 pub mod i18n;
+pub mod suppression;
 pub mod validation;
