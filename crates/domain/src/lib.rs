@@ -6,6 +6,7 @@ pub mod consistency;
 pub mod curp;
 pub mod duplicates;
 pub mod forms;
+pub mod figures;
 pub mod i18n;
 pub mod suppression;
 pub mod validation;
