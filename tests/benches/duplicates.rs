@@ -123,7 +123,7 @@ fn main() {
             candidates_seen += cands.len();
             let mut any = false;
             for (c, _) in &cands {
-                let facts = sintra_http::duplicates::facts(&c.fields());
+                let facts = sintra_services::duplicates::facts(&c.fields());
                 any |= compare(p, &facts).is_some();
             }
             check_times.push(t.elapsed());

@@ -730,8 +730,8 @@ async fn filters_are_checked_before_any_figure_is_read() {
         .unwrap()
         .contains("no tiene un valor válido"));
     let a = get("victims?entity_code=19%00").await;
-    a.assert_problem(422, "validation_failed");
-    assert_eq!(a.json["errors"][0]["code"], "control_characters");
+    a.assert_problem(400, "control_characters");
+    assert_eq!(a.json["errors"][0]["field"], "entity_code");
     let a = get("victims?group_by=week").await;
     assert_eq!(a.json["errors"][0]["field"], "group_by");
     let a = get("victims?entity_code=09&municipality_code=19039").await;

@@ -167,6 +167,44 @@ impl Actor {
     pub fn can(&self, permission: Permission) -> bool {
         self.role.allows(permission)
     }
+
+    /// Where this actor may point a record's links besides its parent.
+    /// Institution-scoped callers (operators, state systems) reach their
+    /// whole entity here, so a fiscalía can link a victim another
+    /// institution of its state attends: by id only (folios are per
+    /// institution), and the link shows nothing but the id.
+    pub fn link_scope(&self) -> Scope {
+        match self.scope() {
+            Scope::Institution(_) => Scope::Entity(self.entity_code.clone()),
+            other => other,
+        }
+    }
+
+    /// Whether this actor may record information belonging to an entity:
+    /// the national level anywhere, everyone else only in their own entity.
+    pub fn may_record_in(&self, entity_code: &str) -> bool {
+        match self.scope() {
+            Scope::National => true,
+            Scope::Entity(e) => e == entity_code,
+            Scope::Institution(_) => self.entity_code == entity_code,
+        }
+    }
+
+    /// Whether this actor may register federal records (the Comisión
+    /// Intersecretarial): the national level and federal institutions.
+    pub fn may_record_federal(&self) -> bool {
+        self.scope() == Scope::National || self.entity_code == FEDERAL_ENTITY
+    }
+}
+
+/// The caller of a use case, as one value from the handler down: the actor
+/// and what the audit log and human-facing messages need of its request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub actor: Actor,
+    pub request_id: String,
+    pub ip: Option<String>,
+    pub lang: crate::i18n::Lang,
 }
 
 impl Scope {
@@ -243,6 +281,25 @@ mod tests {
         for role in [Role::Operator, Role::Analyst, Role::Auditor, Role::System] {
             assert!(Role::ALL.iter().all(|r| !role.may_grant(*r)));
         }
+    }
+
+    #[test]
+    fn recording_stays_in_the_callers_entity() {
+        assert!(actor(Role::NationalAdmin, "00").may_record_in("19"));
+        assert!(actor(Role::EntityAdmin, "19").may_record_in("19"));
+        assert!(!actor(Role::EntityAdmin, "19").may_record_in("20"));
+        assert!(actor(Role::Operator, "19").may_record_in("19"));
+        assert!(!actor(Role::Operator, "19").may_record_in("00"));
+        assert!(actor(Role::Operator, "00").may_record_federal());
+        assert!(!actor(Role::EntityAdmin, "19").may_record_federal());
+        assert_eq!(
+            actor(Role::Operator, "19").link_scope(),
+            Scope::Entity("19".into())
+        );
+        assert_eq!(
+            actor(Role::NationalAdmin, "00").link_scope(),
+            Scope::National
+        );
     }
 
     #[test]

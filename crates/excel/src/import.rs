@@ -76,6 +76,9 @@ pub mod codes {
     /// A cell that cannot be read as the field's type (a yes/no field
     /// holding something else). Same code as validation's.
     pub const WRONG_TYPE: &str = sintra_domain::validation::codes::WRONG_TYPE;
+    /// A text cell holding a control character (NUL, escape, …): refused
+    /// before anything reads it, as the API refuses it in any other input.
+    pub const CONTROL_CHARACTERS: &str = "control_characters";
 }
 
 /// One problem of one row, as the import report and the annotated workbook
@@ -739,6 +742,25 @@ fn convert(column: &Column, raw: Raw) -> Result<Value, Problem> {
                 ),
             ),
         ));
+    }
+    if let Raw::Text(s) = &raw {
+        // Tab and line breaks pass on: multi-line text keeps them, and the
+        // field's validation refuses them in a single-line one.
+        if sintra_domain::text::has_forbidden_control(s, true) {
+            return Err((
+                codes::CONTROL_CHARACTERS,
+                Message::new(
+                    format!(
+                        "La celda del campo «{}» contiene caracteres de control; bórrelos.",
+                        field.label.es
+                    ),
+                    format!(
+                        "The cell of the field \"{}\" holds control characters; remove them.",
+                        field.label.en
+                    ),
+                ),
+            ));
+        }
     }
     if column.kind != ColumnKind::Value {
         // A folio or an id: text, or a list of them.

@@ -18,6 +18,10 @@ pub enum ApiError {
     /// The request could not be read (bad JSON, bad query, bad header).
     #[error("malformed request")]
     Malformed { code: &'static str, detail: Message },
+    /// A string from outside (body, query, path, header, multipart field)
+    /// holds control characters; `field` names where.
+    #[error("control characters")]
+    ControlCharacters { field: String },
     #[error("unauthenticated")]
     Unauthenticated,
     #[error("invalid grant")]
@@ -60,8 +64,10 @@ pub enum ApiError {
         code: &'static str,
         detail: Message,
     },
-    #[error("internal error")]
-    Internal,
+    /// A failure that is nobody's input. The cause is kept for the log
+    /// (written once, when the response is built) and never shown.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -164,7 +170,7 @@ impl ProblemSource {
                 retry_after_secs: 60,
             },
             503 => ApiError::Unavailable,
-            _ => ApiError::Internal,
+            _ => ApiError::Internal(format!("status {status}")),
         };
         let mut source = err.source();
         source.status = status;
@@ -193,6 +199,11 @@ fn title(status: StatusCode) -> Message {
 }
 
 impl ApiError {
+    /// An internal error with what caused it, for the log.
+    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        ApiError::Internal(cause.to_string())
+    }
+
     pub fn forbidden() -> ApiError {
         ApiError::Forbidden { detail: None }
     }
@@ -227,6 +238,21 @@ impl ApiError {
         let status = self.status_code();
         let (code, detail, errors) = match self {
             ApiError::Malformed { code, detail } => (*code, detail.clone(), vec![]),
+            ApiError::ControlCharacters { field } => (
+                "control_characters",
+                Message::new(
+                    format!("«{field}» contiene caracteres de control (como NUL); no se procesó la solicitud."),
+                    format!("«{field}» contains control characters (such as NUL); the request was not processed."),
+                ),
+                vec![FieldError {
+                    field: field.clone(),
+                    code: "control_characters",
+                    message: Message::new(
+                        "contiene caracteres de control",
+                        "it contains control characters",
+                    ),
+                }],
+            ),
             ApiError::Unauthenticated => (
                 "unauthenticated",
                 Message::new(
@@ -354,7 +380,7 @@ impl ApiError {
                 ),
                 vec![],
             ),
-            ApiError::Internal => (
+            ApiError::Internal(_) => (
                 "internal_error",
                 Message::new(
                     "Ocurrió un error interno; se registró para su revisión.",
@@ -384,7 +410,9 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Malformed { .. } | ApiError::InvalidGrant => StatusCode::BAD_REQUEST,
+            ApiError::Malformed { .. }
+            | ApiError::ControlCharacters { .. }
+            | ApiError::InvalidGrant => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
@@ -402,11 +430,14 @@ impl ResponseError for ApiError {
             ApiError::Refused { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
             }
-            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(cause) = self {
+            tracing::error!(%cause, "internal error");
+        }
         let source = self.source();
         let mut builder = HttpResponse::build(source.status);
         builder.content_type(PROBLEM_JSON);
@@ -441,11 +472,8 @@ impl From<StoreError> for ApiError {
                 tracing::warn!(%reason, "database unavailable");
                 ApiError::Unavailable
             }
-            StoreError::Database(e) => {
-                // Diesel's message names the query's failure, never bound values.
-                tracing::error!(error = %e, "database error");
-                ApiError::Internal
-            }
+            // Diesel's message names the query's failure, never bound values.
+            StoreError::Database(e) => ApiError::Internal(format!("database error: {e}")),
         }
     }
 }
@@ -453,5 +481,33 @@ impl From<StoreError> for ApiError {
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> ApiError {
         StoreError::from(e).into()
+    }
+}
+
+impl From<sintra_services::error::ServiceError> for ApiError {
+    fn from(e: sintra_services::error::ServiceError) -> ApiError {
+        use sintra_services::error::ServiceError as S;
+        match e {
+            S::NotFound => ApiError::NotFound,
+            S::Forbidden { detail } => ApiError::Forbidden { detail },
+            S::StaleVersion => ApiError::StaleVersion,
+            S::Malformed { code, detail } => ApiError::Malformed { code, detail },
+            S::Validation(errors) => ApiError::Validation(errors),
+            S::Conflict { code, detail } => ApiError::Conflict { code, detail },
+            S::Duplicate { candidates } => ApiError::Duplicate { candidates },
+            S::ImportRejected { report } => ApiError::ImportRejected { report },
+            S::PayloadTooLarge => ApiError::PayloadTooLarge,
+            S::Refused {
+                status,
+                code,
+                detail,
+            } => ApiError::Refused {
+                status,
+                code,
+                detail,
+            },
+            S::Store(e) => e.into(),
+            S::Internal(cause) => ApiError::Internal(cause),
+        }
     }
 }

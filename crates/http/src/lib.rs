@@ -3,8 +3,8 @@
 
 pub mod auth;
 pub mod bootstrap;
+pub mod boundary;
 pub mod config;
-pub mod duplicates;
 pub mod error;
 pub mod extractors;
 pub mod middleware;
@@ -34,10 +34,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub use state::AppState;
 
-/// Today's date in Mexico City, where "a date in the future" is judged.
-pub fn today() -> chrono::NaiveDate {
-    (chrono::Utc::now() - chrono::Duration::hours(6)).date_naive()
-}
+pub use sintra_services::clock::today;
 
 /// Registers every route; shared by the server and by [`openapi`], so the
 /// spec is generated from exactly what is served.
@@ -209,6 +206,8 @@ pub fn build_app(
     .service(docs)
     .default_service(web::to(middleware::not_found))
     .wrap(from_fn(middleware::guard))
+    // Before authentication: a token lookup is a query too.
+    .wrap(from_fn(boundary::refuse_control_characters))
     .wrap(from_fn(middleware::audit_denials))
     .wrap(from_fn(middleware::problems))
     .wrap(metrics)

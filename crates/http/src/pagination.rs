@@ -91,6 +91,25 @@ impl<T> Page<T> {
     }
 }
 
+impl<T> Page<T> {
+    /// Builds a page from a service's slice of a list.
+    pub fn from_slice<R, K: ToString>(
+        slice: sintra_services::page::Slice<R>,
+        key: impl Fn(&R) -> K,
+        map: impl FnMut(R) -> T,
+    ) -> Page<T> {
+        let next_cursor = if slice.more {
+            slice.items.last().map(|r| cursor_for(key(r)))
+        } else {
+            None
+        };
+        Page {
+            items: slice.items.into_iter().map(map).collect(),
+            next_cursor,
+        }
+    }
+}
+
 /// The version an update expects, from `If-Match: "4"`. Updates without it
 /// are refused (428) so that lost updates are impossible.
 pub fn if_match(req: &HttpRequest) -> ApiResult<i32> {

@@ -13,7 +13,7 @@ use diesel::sql_types::{BigInt, Jsonb, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use serde_json::Value;
-use sintra_domain::access::Actor;
+use sintra_domain::access::{Actor, Caller};
 use uuid::Uuid;
 
 use crate::db::{self, Pool};
@@ -40,6 +40,15 @@ pub struct AuditContext {
 }
 
 impl AuditContext {
+    /// Who acted, and the request they acted in.
+    pub fn for_caller(caller: &Caller) -> Self {
+        AuditContext::for_actor(
+            &caller.actor,
+            Some(caller.request_id.clone()),
+            caller.ip.clone(),
+        )
+    }
+
     pub fn for_actor(actor: &Actor, request_id: Option<String>, ip: Option<String>) -> Self {
         AuditContext {
             actor_id: Some(actor.user_id),

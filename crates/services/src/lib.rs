@@ -6,4 +6,13 @@
 //! One module per use-case family; each takes the caller's scope and a
 //! database connection or pool from its caller.
 
+pub mod catalogs;
+pub mod clock;
+pub mod duplicates;
+pub mod error;
 pub mod figures;
+pub mod imports;
+pub mod page;
+pub mod passwords;
+pub mod records;
+pub mod users;

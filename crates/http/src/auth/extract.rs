@@ -1,20 +1,29 @@
-//! The `Authenticated` extractor: the actor the guard middleware resolved
-//! from the bearer token.
+//! The `Authenticated` extractor: the caller the guard middleware resolved
+//! from the bearer token, carried as the one [`Caller`] value the services
+//! take.
 
 use std::future::{ready, Ready};
+use std::ops::Deref;
 
 use actix_web::{dev::Payload, FromRequest, HttpMessage, HttpRequest};
-use sintra_domain::access::{Actor, Permission};
+use sintra_domain::access::{Actor, Caller, Permission};
 use sintra_persistence::audit::AuditContext;
 
 use crate::error::ApiError;
 use crate::middleware::RequestMeta;
 
-/// The caller, with what the audit log needs to know about the request.
+/// The caller of a request: a [`Caller`], extracted by actix.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
-    pub actor: Actor,
-    pub meta: RequestMeta,
+    pub caller: Caller,
+}
+
+impl Deref for Authenticated {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.caller
+    }
 }
 
 impl Authenticated {
@@ -28,11 +37,7 @@ impl Authenticated {
     }
 
     pub fn audit_context(&self) -> AuditContext {
-        AuditContext::for_actor(
-            &self.actor,
-            Some(self.meta.request_id.clone()),
-            self.meta.ip.clone(),
-        )
+        AuditContext::for_caller(&self.caller)
     }
 }
 
@@ -44,8 +49,12 @@ impl FromRequest for Authenticated {
         let ext = req.extensions();
         ready(match (ext.get::<Actor>(), ext.get::<RequestMeta>()) {
             (Some(actor), Some(meta)) => Ok(Authenticated {
-                actor: actor.clone(),
-                meta: meta.clone(),
+                caller: Caller {
+                    actor: actor.clone(),
+                    request_id: meta.request_id.clone(),
+                    ip: meta.ip.clone(),
+                    lang: meta.lang,
+                },
             }),
             _ => Err(ApiError::Unauthenticated),
         })
@@ -63,7 +72,9 @@ impl FromRequest for RequestMeta {
             req.extensions()
                 .get::<RequestMeta>()
                 .cloned()
-                .ok_or(ApiError::Internal),
+                .ok_or_else(|| {
+                    ApiError::internal("request metadata missing: middleware not installed")
+                }),
         )
     }
 }

@@ -3,6 +3,6 @@
 
 pub mod extract;
 pub mod jwt;
-pub mod password;
+pub use sintra_services::passwords as password;
 
 pub use extract::Authenticated;

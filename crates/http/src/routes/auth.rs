@@ -102,7 +102,7 @@ pub async fn issue_tokens(
 ) -> ApiResult<TokenResponse> {
     let now = Utc::now();
     let ttl = state.config.access_token_ttl;
-    let expires_at = now + chrono::Duration::from_std(ttl).map_err(|_| ApiError::Internal)?;
+    let expires_at = now + chrono::Duration::from_std(ttl).map_err(ApiError::internal)?;
     let jti = Uuid::new_v4();
     let refresh_token = format!(
         "rt_{}{}",
@@ -110,8 +110,7 @@ pub async fn issue_tokens(
         password::generate_secret()
     );
     let refresh_expires = now
-        + chrono::Duration::from_std(state.config.refresh_token_ttl)
-            .map_err(|_| ApiError::Internal)?;
+        + chrono::Duration::from_std(state.config.refresh_token_ttl).map_err(ApiError::internal)?;
     let mut conn = db::conn(&state.pool).await?;
     tokens::insert_access_token(&mut conn, jti, user_id, expires_at).await?;
     tokens::insert_refresh_token(
@@ -227,7 +226,7 @@ async fn login(
     let mut conn = db::conn(&state.pool).await?;
     let Some(user) = usable else {
         let lock =
-            chrono::Duration::from_std(state.config.login_lock).map_err(|_| ApiError::Internal)?;
+            chrono::Duration::from_std(state.config.login_lock).map_err(ApiError::internal)?;
         let failures = tokens::record_failed_login(
             &mut conn,
             &username,
@@ -348,9 +347,9 @@ pub struct Me {
 pub async fn me(auth: Authenticated) -> web::Json<Me> {
     web::Json(Me {
         id: auth.actor.user_id,
-        username: auth.actor.username,
+        username: auth.actor.username.clone(),
         role: auth.actor.role.as_str().to_string(),
         institution_id: auth.actor.institution_id,
-        entity_code: auth.actor.entity_code,
+        entity_code: auth.actor.entity_code.clone(),
     })
 }

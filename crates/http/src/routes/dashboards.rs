@@ -138,20 +138,16 @@ pub async fn get_dashboard(
     Ok(match format {
         Format::Json => HttpResponse::Ok().json(&figures),
         Format::Xlsx => {
-            let bytes = sintra_excel::figures::workbook(&figures, lang).map_err(|e| {
-                tracing::error!(error = %e, "dashboard workbook");
-                ApiError::Internal
-            })?;
+            let bytes = sintra_excel::figures::workbook(&figures, lang)
+                .map_err(|e| ApiError::Internal(format!("dashboard workbook: {e}")))?;
             HttpResponse::Ok()
                 .content_type(XLSX)
                 .insert_header(file("xlsx"))
                 .body(bytes)
         }
         Format::Csv => {
-            let bytes = sintra_excel::figures::csv(&figures, lang).map_err(|e| {
-                tracing::error!(error = %e, "dashboard csv");
-                ApiError::Internal
-            })?;
+            let bytes = sintra_excel::figures::csv(&figures, lang)
+                .map_err(|e| ApiError::Internal(format!("dashboard csv: {e}")))?;
             HttpResponse::Ok()
                 .content_type(CSV)
                 .insert_header(file("csv"))

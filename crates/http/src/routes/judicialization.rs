@@ -21,8 +21,8 @@ use utoipa::IntoParams;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::records::invalid_filter;
 use crate::state::AppState;
+use sintra_services::records::invalid_filter;
 
 crate::record_routes!(
     investigations,

@@ -17,7 +17,10 @@ macro_rules! record_routes {
 
             use $crate::auth::Authenticated;
             use $crate::error::{ApiResult, Problem};
-            use $crate::records;
+            use sintra_services::records::{self as service, CreateOptions, ListPage};
+
+            use $crate::pagination::if_match;
+            use $crate::records::{expected, idempotency_key, listed, rejects_duplicates, shown, take_page, written};
             use $crate::state::AppState;
 
             #[doc = concat!("List ", $what, " in the caller's scope, in creation order, filtered by any non-personal field of the form (`<field>=value`, dates by `<field>_from`/`<field>_to`), `entity_code` and `institution_id`; paged by `limit` and `cursor`.")]
@@ -41,7 +44,10 @@ macro_rules! record_routes {
                 auth: Authenticated,
                 query: web::Query<HashMap<String, String>>,
             ) -> ApiResult<HttpResponse> {
-                records::list(&state, &auth, $form, query.into_inner(), None).await
+                let mut query = query.into_inner();
+                let (limit, after) = take_page(&mut query)?;
+                let page = ListPage { limit, after, parent: None };
+                Ok(listed(service::list(&state.pool, &auth, $form, query, page).await?))
             }
 
             #[doc = concat!("Register ", $what, ". The body follows the form spec (`GET /api/v1/forms/{form}`); a parent may be named by id or by its folio. Send `Idempotency-Key` so a retry never creates it twice.")]
@@ -64,7 +70,12 @@ macro_rules! record_routes {
                 req: HttpRequest,
                 body: web::Json<Map<String, Value>>,
             ) -> ApiResult<HttpResponse> {
-                records::create(&state, &auth, &req, $form, body.into_inner(), None).await
+                let options = CreateOptions {
+                    parent: None,
+                    idempotency_key: idempotency_key(&req),
+                    reject_duplicates: rejects_duplicates(&req),
+                };
+                Ok(written(service::create(&state.pool, &auth, $form, body.into_inner(), options).await?))
             }
 
             #[doc = concat!("One of ", $what, ", if it lies in the caller's scope (404 otherwise, as if missing). The ETag is its version.")]
@@ -83,7 +94,7 @@ macro_rules! record_routes {
                 auth: Authenticated,
                 id: web::Path<Uuid>,
             ) -> ApiResult<HttpResponse> {
-                records::read(&state, &auth, $form, id.into_inner()).await
+                Ok(shown(service::read(&state.pool, &auth, $form, id.into_inner()).await?))
             }
 
             #[doc = concat!("Change fields of one of ", $what, ". Requires `If-Match` with the current version (412 when stale); the record as it would stand is validated whole.")]
@@ -108,7 +119,9 @@ macro_rules! record_routes {
                 id: web::Path<Uuid>,
                 body: web::Json<Map<String, Value>>,
             ) -> ApiResult<HttpResponse> {
-                records::update(&state, &auth, &req, $form, id.into_inner(), body.into_inner()).await
+                let version = if_match(&req)?;
+                let reject = rejects_duplicates(&req);
+                Ok(written(service::update(&state.pool, &auth, $form, id.into_inner(), version, body.into_inner(), reject).await?))
             }
 
             #[doc = concat!("Create or replace one of ", $what, " by the caller's institution's own folio (for state systems): 201 when created, 200 when replaced.")]
@@ -132,7 +145,8 @@ macro_rules! record_routes {
                 folio: web::Path<String>,
                 body: web::Json<Map<String, Value>>,
             ) -> ApiResult<HttpResponse> {
-                records::upsert_by_folio(&state, &auth, &req, $form, folio.into_inner(), body.into_inner()).await
+                let (expected, reject) = (expected(&req), rejects_duplicates(&req));
+                Ok(written(service::upsert_by_folio(&state.pool, &auth, $form, folio.into_inner(), body.into_inner(), expected, reject).await?))
             }
         }
     };
@@ -154,7 +168,9 @@ macro_rules! child_routes {
 
             use $crate::auth::Authenticated;
             use $crate::error::{ApiResult, Problem};
-            use $crate::records;
+            use sintra_services::records::{self as service, CreateOptions, ListPage};
+
+            use $crate::records::{idempotency_key, listed, rejects_duplicates, take_page, written};
             use $crate::state::AppState;
 
             #[doc = $list_doc]
@@ -174,8 +190,11 @@ macro_rules! child_routes {
                 id: web::Path<Uuid>,
                 query: web::Query<HashMap<String, String>>,
             ) -> ApiResult<HttpResponse> {
-                let parent = records::parent_in_scope(&state, &auth, $parent, id.into_inner()).await?;
-                records::list(&state, &auth, $child, query.into_inner(), Some(parent.id)).await
+                let parent = service::parent_in_scope(&state.pool, &auth, $parent, id.into_inner()).await?;
+                let mut query = query.into_inner();
+                let (limit, after) = take_page(&mut query)?;
+                let page = ListPage { limit, after, parent: Some(parent.id) };
+                Ok(listed(service::list(&state.pool, &auth, $child, query, page).await?))
             }
 
             #[doc = $create_doc]
@@ -198,8 +217,13 @@ macro_rules! child_routes {
                 id: web::Path<Uuid>,
                 body: web::Json<Map<String, Value>>,
             ) -> ApiResult<HttpResponse> {
-                let parent = records::parent_in_scope(&state, &auth, $parent, id.into_inner()).await?;
-                records::create(&state, &auth, &req, $child, body.into_inner(), Some(parent.id)).await
+                let parent = service::parent_in_scope(&state.pool, &auth, $parent, id.into_inner()).await?;
+                let options = CreateOptions {
+                    parent: Some(parent.id),
+                    idempotency_key: idempotency_key(&req),
+                    reject_duplicates: rejects_duplicates(&req),
+                };
+                Ok(written(service::create(&state.pool, &auth, $child, body.into_inner(), options).await?))
             }
         }
     };

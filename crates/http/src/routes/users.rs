@@ -8,14 +8,12 @@
 
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncConnection;
 use serde::{Deserialize, Serialize};
 use sintra_domain::access::{Role, Scope};
-use sintra_domain::forms::FormKey;
-use sintra_domain::validation::validate_record;
-use sintra_persistence::audit::{self, AuditContext, AuditEntry};
+use sintra_persistence::audit::{self, AuditEntry};
 use sintra_persistence::users::{self, NewUser, User, UserChanges, UserFilter};
-use sintra_persistence::{db, org, tokens, StoreError};
+use sintra_persistence::{db, tokens, StoreError};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -23,8 +21,10 @@ use crate::auth::{password, Authenticated};
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{etag, if_match, Page, PageParams};
 use crate::state::AppState;
-
-const PERSONAL: &str = "[personal]";
+use sintra_services::users::{
+    apply_change, insert_account, institution_in_scope, manages, may_give, username_taken,
+    validated_user, AccountChange,
+};
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserOut {
@@ -68,12 +68,25 @@ impl From<User> for UserOut {
 }
 
 /// A created account with its one-time secret, shown only in this answer.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct UserWithSecret {
     pub user: UserOut,
     /// The initial (or reset) password or client secret. Shown once; store
     /// it safely. Absent when the caller chose the password.
     pub one_time_secret: Option<String>,
+}
+
+/// Never the secret: a log of the answer must not carry it.
+impl std::fmt::Debug for UserWithSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserWithSecret")
+            .field("user", &self.user)
+            .field(
+                "one_time_secret",
+                &self.one_time_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -88,36 +101,6 @@ pub struct UserQuery {
     pub q: Option<String>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
-}
-
-/// A person's account as the `user` form spec describes it: what an Excel
-/// export writes and what an imported row is completed with.
-pub(crate) fn user_record(user: &User) -> serde_json::Map<String, serde_json::Value> {
-    let r = &user.row;
-    let record = serde_json::json!({
-        "username": r.username, "full_name": r.full_name, "email": r.email,
-        "role": r.role, "institution_id": r.institution_id, "active": r.active,
-    });
-    match record {
-        serde_json::Value::Object(m) => m,
-        _ => unreachable!("a JSON object literal"),
-    }
-}
-
-/// Whether the actor could grant the user's current role: an entity admin
-/// never touches a national admin or an auditor of its entity.
-pub(crate) fn manages(auth: &Authenticated, target: &User) -> bool {
-    target
-        .row
-        .role
-        .parse::<Role>()
-        .is_ok_and(|role| auth.actor.role.may_grant(role))
-}
-
-/// Whether the actor may give a person's account this role (`system`
-/// belongs to service accounts, which nobody grants).
-pub(crate) fn may_give(auth: &Authenticated, role: Role) -> bool {
-    role != Role::System && auth.actor.role.may_grant(role)
 }
 
 fn may_manage(auth: &Authenticated, target: &User) -> ApiResult<()> {
@@ -140,25 +123,6 @@ fn parse_role(role: &str) -> ApiResult<Role> {
             "Unknown role: national_admin, entity_admin, operator, analyst or auditor.",
         )
     })
-}
-
-/// A person's account fields as the `user` form spec validates them: the
-/// one description of what a username, a name or an email may be.
-pub(crate) fn validated_user(
-    fields: serde_json::Value,
-) -> ApiResult<serde_json::Map<String, serde_json::Value>> {
-    let input = match fields {
-        serde_json::Value::Object(m) => m,
-        _ => Default::default(),
-    };
-    validate_record(
-        FormKey::User.spec(),
-        &input,
-        None,
-        &sintra_persistence::catalogs::CatalogSnapshot::default(),
-        crate::today(),
-    )
-    .map_err(ApiError::Validation)
 }
 
 fn check_text(field: &'static str, value: &str, max: usize) -> ApiResult<String> {
@@ -189,88 +153,6 @@ fn check_username(username: &str) -> ApiResult<String> {
         ));
     }
     Ok(u)
-}
-
-/// The institution must lie in the actor's scope (its entity, for an
-/// entity admin). Outside it reads as missing.
-pub(crate) async fn institution_in_scope(
-    conn: &mut AsyncPgConnection,
-    scope: &Scope,
-    id: Uuid,
-) -> ApiResult<org::Institution> {
-    let inst = org::get_institution(conn, &Scope::National, id)
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::invalid(
-                "institution_id",
-                "unknown_reference",
-                "La institución no existe o no está a su alcance.",
-                "The institution does not exist or is outside your scope.",
-            ),
-            other => other.into(),
-        })?;
-    if !scope.covers_entity(&inst.entity_code) {
-        return Err(ApiError::invalid(
-            "institution_id",
-            "unknown_reference",
-            "La institución no existe o no está a su alcance.",
-            "The institution does not exist or is outside your scope.",
-        ));
-    }
-    if !inst.active {
-        return Err(ApiError::invalid(
-            "institution_id",
-            "inactive_reference",
-            "La institución está dada de baja.",
-            "The institution is deactivated.",
-        ));
-    }
-    Ok(inst)
-}
-
-fn user_changes_diff(before: &User, after: &User) -> serde_json::Value {
-    let mut diff = serde_json::Map::new();
-    let mut put = |field: &str, b: serde_json::Value, a: serde_json::Value, personal: bool| {
-        if b != a {
-            let (b, a) = if personal {
-                (PERSONAL.into(), PERSONAL.into())
-            } else {
-                (b, a)
-            };
-            diff.insert(field.into(), serde_json::json!({"before": b, "after": a}));
-        }
-    };
-    put(
-        "full_name",
-        before.row.full_name.clone().into(),
-        after.row.full_name.clone().into(),
-        true,
-    );
-    put(
-        "email",
-        before.row.email.clone().into(),
-        after.row.email.clone().into(),
-        true,
-    );
-    put(
-        "role",
-        before.row.role.clone().into(),
-        after.row.role.clone().into(),
-        false,
-    );
-    put(
-        "institution_id",
-        before.row.institution_id.to_string().into(),
-        after.row.institution_id.to_string().into(),
-        false,
-    );
-    put(
-        "active",
-        before.row.active.into(),
-        after.row.active.into(),
-        false,
-    );
-    serde_json::Value::Object(diff)
 }
 
 async fn list_accounts(
@@ -339,40 +221,6 @@ pub struct NewUserIn {
     pub institution_id: Uuid,
     /// At least 12 characters. Omit it to get a one-time password.
     pub password: Option<String>,
-}
-
-/// Inserts an account and audits its creation (who, with which role and
-/// where; never its secret) inside the caller's transaction.
-pub(crate) async fn insert_account(
-    conn: &mut AsyncPgConnection,
-    ctx: &AuditContext,
-    new: &NewUser,
-) -> Result<users::UserRow, StoreError> {
-    let row = users::insert(conn, new).await?;
-    let entry = AuditEntry::modification(ctx, "create", "user")
-        .resource(row.id)
-        .changes(serde_json::json!({
-            "username": {"before": null, "after": row.username},
-            "role": {"before": null, "after": row.role},
-            "institution_id": {"before": null, "after": row.institution_id},
-            "full_name": {"before": null, "after": PERSONAL},
-        }));
-    audit::append(conn, &[entry]).await?;
-    Ok(row)
-}
-
-/// A username that another account already has: the unique index said so.
-pub(crate) fn username_taken(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Conflict { .. } => ApiError::Conflict {
-            code: "username_taken",
-            detail: sintra_domain::i18n::Message::new(
-                "Ese nombre de usuario ya existe.",
-                "That username already exists.",
-            ),
-        },
-        other => other.into(),
-    }
 }
 
 async fn create_account(
@@ -504,47 +352,6 @@ pub struct UserPatch {
     pub email: Option<String>,
     pub role: Option<String>,
     pub institution_id: Option<Uuid>,
-}
-
-/// A change to a person's account, as the audit log names it.
-pub(crate) struct AccountChange {
-    pub id: Uuid,
-    /// The version the change was decided on; `None` applies it to
-    /// whatever version is stored.
-    pub expected_version: Option<i32>,
-    pub changes: UserChanges,
-    /// `update`, `deactivate`, `reactivate`, `reset_password`.
-    pub action: &'static str,
-    /// Whether the user's tokens stop working at once.
-    pub revoke: bool,
-}
-
-/// Applies a change to a user in the actor's scope and audits it, inside
-/// the caller's transaction. Whether the actor may manage the user is the
-/// caller's to check first.
-pub(crate) async fn apply_change(
-    conn: &mut AsyncPgConnection,
-    auth: &Authenticated,
-    change: &AccountChange,
-) -> Result<User, StoreError> {
-    let id = change.id;
-    let (before, after) = users::update(
-        conn,
-        &auth.actor.scope(),
-        id,
-        change.expected_version,
-        &change.changes,
-        auth.actor.user_id,
-    )
-    .await?;
-    if change.revoke {
-        tokens::revoke_all_for_user(conn, id).await?;
-    }
-    let entry = AuditEntry::modification(&auth.audit_context(), change.action, "user")
-        .resource(id)
-        .changes(user_changes_diff(&before, &after));
-    audit::append(conn, &[entry]).await?;
-    Ok(after)
 }
 
 /// Applies a change to a user the actor may manage, audited in the same
@@ -914,4 +721,35 @@ async fn change_user_unchecked_role(
             Ok(after)
         })
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_one_time_secret_never_prints() {
+        let out = UserWithSecret {
+            user: UserOut {
+                id: Uuid::nil(),
+                version: 1,
+                kind: "service".into(),
+                username: "sistema.nl".into(),
+                full_name: "Sistema".into(),
+                email: None,
+                role: "system".into(),
+                institution_id: Uuid::nil(),
+                entity_code: "19".into(),
+                active: true,
+                created_at: Utc::now(),
+                created_by: None,
+                updated_at: Utc::now(),
+                updated_by: None,
+            },
+            one_time_secret: Some("secreto-de-un-solo-uso".into()),
+        };
+        let printed = format!("{out:?}");
+        assert!(!printed.contains("secreto-de-un-solo-uso"), "{printed}");
+        assert!(printed.contains("[redacted]"));
+    }
 }

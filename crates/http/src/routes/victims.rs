@@ -8,18 +8,14 @@ use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use sintra_domain::forms::FormKey;
-use sintra_persistence::audit::{self, AuditEntry};
-use sintra_persistence::duplicates::{self as store, Pair};
-use sintra_persistence::{db, records as rows};
+use sintra_services::duplicates::check;
+use sintra_services::duplicates::pairs::{self, Decision, PairView};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::Authenticated;
-use crate::duplicates;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiResult, Problem};
 use crate::pagination::{Page, PageParams};
-use crate::records;
 use crate::state::AppState;
 
 crate::record_routes!(victims, sintra_domain::forms::FormKey::Victim, "victims", "/victims", "/victims/{id}", "/victims/by-folio/{external_folio}", "victims and possible victims (writes answer {data, warnings} with possible duplicates; `?on_duplicate=reject` refuses exact or probable ones with 409)");
@@ -51,22 +47,8 @@ pub async fn duplicate_check(
     auth: Authenticated,
     body: web::Json<Map<String, Value>>,
 ) -> ApiResult<HttpResponse> {
-    let mut conn = db::conn(&state.pool).await?;
-    let prepared = records::prepare(
-        &mut conn,
-        &auth,
-        FormKey::Victim.spec(),
-        body.into_inner(),
-        None,
-    )
-    .await?;
-    let person = duplicates::Person::of(&prepared.data);
-    let warnings = duplicates::find(&mut conn, &auth, None, &person).await?;
-    let entry = AuditEntry::access(&auth.audit_context(), "duplicate_check", "victim")
-        .details(json!({"warnings": warnings.len()}));
-    audit::append(&mut conn, &[entry]).await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({"warnings": warnings.into_iter().map(|w| w.json).collect::<Vec<_>>()})))
+    let warnings = check::check_draft(&state.pool, &auth, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(json!({ "warnings": warnings })))
 }
 
 /// A person of a pair: enough to fetch it (the read is audited).
@@ -92,33 +74,29 @@ pub struct PairOut {
     pub decided_at: Option<DateTime<Utc>>,
 }
 
-async fn pair_out(
-    conn: &mut diesel_async::AsyncPgConnection,
-    auth: &Authenticated,
-    p: Pair,
-) -> ApiResult<PairOut> {
-    let scope = auth.actor.scope();
-    let a = rows::get(conn, &scope, duplicates::PERSON_FORM, p.person_a).await?;
-    let b = rows::get(conn, &scope, duplicates::PERSON_FORM, p.person_b).await?;
-    Ok(PairOut {
-        id: p.id,
-        level: p.level,
-        score: p.score,
-        status: p.status,
-        person_a: PairPerson {
-            id: a.id,
-            entity_code: a.entity_code,
-            institution_id: a.institution_id,
-        },
-        person_b: PairPerson {
-            id: b.id,
-            entity_code: b.entity_code,
-            institution_id: b.institution_id,
-        },
-        created_at: p.created_at,
-        decided_by: p.decided_by,
-        decided_at: p.decided_at,
-    })
+impl From<PairView> for PairOut {
+    fn from(v: PairView) -> PairOut {
+        let (p, a, b) = (v.pair, v.person_a, v.person_b);
+        PairOut {
+            id: p.id,
+            level: p.level,
+            score: p.score,
+            status: p.status,
+            person_a: PairPerson {
+                id: a.id,
+                entity_code: a.entity_code,
+                institution_id: a.institution_id,
+            },
+            person_b: PairPerson {
+                id: b.id,
+                entity_code: b.entity_code,
+                institution_id: b.institution_id,
+            },
+            created_at: p.created_at,
+            decided_by: p.decided_by,
+            decided_at: p.decided_at,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -146,71 +124,17 @@ pub async fn list_pairs(
     query: web::Query<PairQuery>,
 ) -> ApiResult<web::Json<Page<PairOut>>> {
     let q = query.into_inner();
-    let status = q.status.unwrap_or_else(|| "open".into());
-    if !["open", "dismissed", "confirmed"].contains(&status.as_str()) {
-        return Err(ApiError::invalid(
-            "status",
-            "unknown_code",
-            "status debe ser open, dismissed o confirmed.",
-            "status must be open, dismissed or confirmed.",
-        ));
-    }
     let page = PageParams {
         limit: q.limit,
         cursor: q.cursor,
     };
-    let limit = page.limit()?;
-    let mut conn = db::conn(&state.pool).await?;
-    let pairs = store::list_pairs(
-        &mut conn,
-        &auth.actor.scope(),
-        Some(&status),
-        page.after()?,
-        limit + 1,
-    )
-    .await?;
-    let more = pairs.len() as i64 > limit;
-    let mut items = vec![];
-    for p in pairs.into_iter().take(limit as usize) {
-        items.push(pair_out(&mut conn, &auth, p).await?);
-    }
-    let next_cursor = if more {
-        items.last().map(|p| crate::pagination::cursor_for(p.id))
-    } else {
-        None
-    };
-    Ok(web::Json(Page { items, next_cursor }))
-}
-
-async fn decide(
-    state: &AppState,
-    auth: &Authenticated,
-    id: Uuid,
-    status: &str,
-) -> ApiResult<HttpResponse> {
-    use diesel_async::AsyncConnection;
-    let mut conn = db::conn(&state.pool).await?;
-    let pair = store::get_pair(&mut conn, id).await?;
-    // Both people must be the caller's to decide about (404 otherwise).
-    pair_out(&mut conn, auth, pair.clone()).await?;
-    let ctx = auth.audit_context();
-    let by = auth.actor.user_id;
-    let status_owned = status.to_string();
-    let decided = conn
-        .transaction::<_, ApiError, _>(async |conn| {
-            let p = store::decide_pair(conn, id, &status_owned, by).await?;
-            let entry = AuditEntry::modification(
-                &ctx,
-                &format!("duplicate_{status_owned}"),
-                "duplicate_pair",
-            )
-            .resource(id)
-            .changes(json!({"status": {"before": pair.status, "after": status_owned}}));
-            audit::append(conn, &[entry]).await?;
-            Ok(p)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(pair_out(&mut conn, auth, decided).await?))
+    let (limit, after) = (page.limit()?, page.after()?);
+    let slice = pairs::list(&state.pool, &auth, q.status, after, limit).await?;
+    Ok(web::Json(Page::from_slice(
+        slice,
+        |v| v.pair.id,
+        PairOut::from,
+    )))
 }
 
 /// Declare a pair not a duplicate: it is not raised again.
@@ -226,7 +150,8 @@ pub async fn dismiss_pair(
     auth: Authenticated,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    decide(&state, &auth, id.into_inner(), "dismissed").await
+    let pair = pairs::decide(&state.pool, &auth, id.into_inner(), Decision::Dismiss).await?;
+    Ok(HttpResponse::Ok().json(PairOut::from(pair)))
 }
 
 /// Confirm a pair as the same person.
@@ -242,5 +167,6 @@ pub async fn confirm_pair(
     auth: Authenticated,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    decide(&state, &auth, id.into_inner(), "confirmed").await
+    let pair = pairs::decide(&state.pool, &auth, id.into_inner(), Decision::Confirm).await?;
+    Ok(HttpResponse::Ok().json(PairOut::from(pair)))
 }

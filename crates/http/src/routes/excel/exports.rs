@@ -24,12 +24,12 @@ use uuid::Uuid;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::records::{filter_from_query, PAGING_KEYS, SHARED_FILTERS};
 use crate::state::AppState;
+use sintra_services::records::{filter_from_query, PAGING_KEYS, SHARED_FILTERS};
 
 use crate::policy::ExcelUse;
-use crate::routes::catalogs::item_record;
-use crate::routes::users::user_record;
+use sintra_services::catalogs::item_record;
+use sintra_services::users::user_record;
 
 use super::users as users_sheet;
 use super::{attachment, catalog_items, excel_form, XLSX};
@@ -267,8 +267,7 @@ async fn send_records(
             encoder
                 .encode_json(&r.data.0, &meta, &mut encoded)
                 .map_err(|e| {
-                    tracing::error!(error = %e, record = %r.id, "export: unreadable record");
-                    ApiError::Internal
+                    ApiError::internal(format!("export: unreadable record {}: {e}", r.id))
                 })?;
         }
         page.clear();
@@ -355,7 +354,7 @@ async fn export_forms(
     sheets: Vec<Sheet>,
 ) -> ApiResult<(Vec<u8>, usize)> {
     let options = ExportOptions {
-        lang: auth.meta.lang,
+        lang: auth.lang,
         personal_data: auth.actor.can(Permission::ReadPersonalData),
         compression_level: COMPRESSION_LEVEL,
         ..Default::default()
@@ -368,15 +367,14 @@ async fn export_forms(
     let fetched = fetch_batches(state, auth, &options, sheets, &sender).await;
     // The writer stops on its own once nothing more can come.
     drop(sender);
-    let written = writing.await.map_err(|_| ApiError::Internal)?;
+    let written = writing.await.map_err(ApiError::internal)?;
     let total = fetched?;
     match (written, total) {
         (Ok(Some(bytes)), Some(total)) => Ok((bytes, total)),
-        (Err(e), _) => {
-            tracing::error!(error = %e, "export failed");
-            Err(ApiError::Internal)
-        }
-        _ => Err(ApiError::Internal),
+        (Err(e), _) => Err(ApiError::internal(format!("export failed: {e}"))),
+        _ => Err(ApiError::internal(
+            "export ended without a workbook or a total",
+        )),
     }
 }
 

@@ -3,16 +3,15 @@
 //! everything the caller may see, with who registered and last changed each
 //! row. Files are checked for hostility before anything parses them.
 //!
-//! `templates.rs` builds the workbooks to fill, `imports.rs` reads them
-//! back, `exports.rs` writes what the caller may see. Catalog items and
-//! users are not records: `catalog_items.rs` and `users.rs` import and
-//! export them through the same steps, with the checks of their own API.
+//! `templates.rs` builds the workbooks to fill, `imports.rs` hands them
+//! back to the one import driver (`sintra_services::imports`), `exports.rs`
+//! writes what the caller may see. Catalog items and users are not records:
+//! `catalog_items.rs` and `users.rs` say what their exports take.
 
 use actix_web::http::header;
 use sintra_domain::forms::FormKey;
 
 use sintra_domain::validation::FieldError;
-use sintra_excel::ImportLimits;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
@@ -35,28 +34,6 @@ pub(crate) fn excel_form(auth: &Authenticated, form: &str, use_: ExcelUse) -> Ap
     Ok(key)
 }
 
-/// Rows of a workbook of user accounts: each new account costs a password
-/// hash (about 50 ms of one core), so a file of them is kept to what an
-/// answer can wait for.
-pub const MAX_USER_ROWS: u32 = 1_000;
-
-/// Rows of a workbook of catalog items: more than any catalog has (the
-/// municipios are 2,478).
-pub const MAX_CATALOG_ITEM_ROWS: u32 = 10_000;
-
-/// What an upload of `form` may be.
-pub(crate) fn limits_for(form: FormKey) -> ImportLimits {
-    let max_rows = match form {
-        FormKey::User => MAX_USER_ROWS,
-        FormKey::CatalogItem => MAX_CATALOG_ITEM_ROWS,
-        _ => ImportLimits::default().max_rows,
-    };
-    ImportLimits {
-        max_rows,
-        ..ImportLimits::default()
-    }
-}
-
 pub(crate) fn attachment(name: &str) -> (header::HeaderName, String) {
     (
         header::CONTENT_DISPOSITION,
@@ -69,7 +46,7 @@ pub(crate) fn parse_bool(key: &str, value: &str) -> Result<bool, FieldError> {
     match value {
         "true" => Ok(true),
         "false" => Ok(false),
-        _ => Err(crate::records::invalid_filter(key)),
+        _ => Err(sintra_services::records::invalid_filter(key)),
     }
 }
 

@@ -16,7 +16,9 @@ use crate::state::AppState;
 
 use crate::policy::ExcelUse;
 
-use super::{attachment, excel_form, limits_for, XLSX};
+use sintra_services::imports::limits_for;
+
+use super::{attachment, excel_form, XLSX};
 
 /// Active items of every catalog a form's fields use, for dropdowns.
 async fn catalog_values(
@@ -87,17 +89,14 @@ pub async fn get_template(
         values.insert("institution_id".into(), choices);
     }
     drop(conn);
-    let lang = auth.meta.lang;
+    let lang = auth.lang;
     let bytes = web::block(move || {
         let lookup = |catalog: &str| values.get(catalog).cloned().unwrap_or_default();
         template_within(key.spec(), lang, &lookup, &limits_for(key))
     })
     .await
-    .map_err(|_| ApiError::Internal)?
-    .map_err(|e| {
-        tracing::error!(error = %e, "template could not be written");
-        ApiError::Internal
-    })?;
+    .map_err(ApiError::internal)?
+    .map_err(|e| ApiError::internal(format!("template could not be written: {e}")))?;
     Ok(HttpResponse::Ok()
         .content_type(XLSX)
         .insert_header(attachment(&format!("plantilla_{}.xlsx", key.as_str())))

@@ -5,19 +5,21 @@
 //! it is reported by entity, institution, level and score, never by id,
 //! name, CURP, date of birth or field comparison.
 
+pub mod check;
+pub mod pairs;
+
 use std::collections::HashMap;
 
 use diesel_async::AsyncPgConnection;
 use serde_json::{json, Map, Value};
-use sintra_domain::access::Scope;
+use sintra_domain::access::{Caller, Scope};
 use sintra_domain::duplicates::{MatchLevel, Matchable, PersonFacts};
 use sintra_persistence::duplicates as store;
 use sintra_persistence::org;
 use sintra_persistence::records::RecordRow;
 use uuid::Uuid;
 
-use crate::auth::Authenticated;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ServiceError, ServiceResult};
 
 /// The form whose records are people checked for duplicates.
 pub const PERSON_FORM: &str = "victim";
@@ -88,11 +90,11 @@ pub struct Warning {
 /// blocking key, except pairs already dismissed.
 pub async fn find(
     conn: &mut AsyncPgConnection,
-    auth: &Authenticated,
+    caller: &Caller,
     id: Option<Uuid>,
     person: &Person,
-) -> ApiResult<Vec<Warning>> {
-    Ok(find_many(conn, auth, &[(id, person)])
+) -> ServiceResult<Vec<Warning>> {
+    Ok(find_many(conn, caller, &[(id, person)])
         .await?
         .pop()
         .unwrap_or_default())
@@ -102,9 +104,9 @@ pub async fn find(
 /// every block they touch, and each person is compared with its own.
 pub async fn find_many(
     conn: &mut AsyncPgConnection,
-    auth: &Authenticated,
+    caller: &Caller,
     people: &[(Option<Uuid>, &Person)],
-) -> ApiResult<Vec<Vec<Warning>>> {
+) -> ServiceResult<Vec<Vec<Warning>>> {
     let mut all: Vec<&String> = people.iter().flat_map(|(_, p)| &p.keys).collect();
     all.sort_unstable();
     all.dedup();
@@ -138,7 +140,7 @@ pub async fn find_many(
         })
         .collect();
     drop(by_key);
-    let scope = auth.actor.scope();
+    let scope = caller.actor.scope();
     let mut institutions: HashMap<Uuid, String> = HashMap::new();
     let mut out = Vec::with_capacity(people.len());
     for ((id, person), block) in people.iter().zip(blocks) {
@@ -214,12 +216,12 @@ fn describe(
 /// the transaction rolling back, nothing is stored.
 pub async fn after_write(
     conn: &mut AsyncPgConnection,
-    auth: &Authenticated,
+    caller: &Caller,
     row: &RecordRow,
     person: &Person,
     reject: bool,
-) -> ApiResult<Vec<Value>> {
-    let warnings = find(conn, auth, Some(row.id), person).await?;
+) -> ServiceResult<Vec<Value>> {
+    let warnings = find(conn, caller, Some(row.id), person).await?;
     let strong = |w: &Warning| matches!(w.level, MatchLevel::Exact | MatchLevel::Probable);
     if reject && warnings.iter().any(strong) {
         let candidates: Vec<Value> = warnings
@@ -227,7 +229,7 @@ pub async fn after_write(
             .filter(strong)
             .map(|w| w.json)
             .collect();
-        return Err(ApiError::Duplicate {
+        return Err(ServiceError::Duplicate {
             candidates: Value::Array(candidates),
         });
     }
@@ -246,7 +248,7 @@ fn level_name(level: MatchLevel) -> &'static str {
 }
 
 /// Records the pair of a person and one of its possible duplicates.
-pub async fn raise(conn: &mut AsyncPgConnection, person: Uuid, w: &Warning) -> ApiResult<()> {
+pub async fn raise(conn: &mut AsyncPgConnection, person: Uuid, w: &Warning) -> ServiceResult<()> {
     store::raise_pair(conn, person, w.candidate_id, level_name(w.level), w.score).await?;
     Ok(())
 }
@@ -257,7 +259,7 @@ pub async fn raise(conn: &mut AsyncPgConnection, person: Uuid, w: &Warning) -> A
 pub async fn raise_new(
     conn: &mut AsyncPgConnection,
     pairs: &[(Uuid, Uuid, MatchLevel, f64)],
-) -> ApiResult<()> {
+) -> ServiceResult<()> {
     let mut seen = std::collections::HashSet::new();
     let rows: Vec<(Uuid, Uuid, &str, f64)> = pairs
         .iter()

@@ -6,20 +6,19 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
 
-use crate::error::ApiError;
+use crate::error::{ServiceError, ServiceResult};
 
 pub const MIN_PASSWORD_LENGTH: usize = 12;
 pub const MAX_PASSWORD_LENGTH: usize = 256;
 
-pub async fn hash(password: String) -> Result<String, ApiError> {
+pub async fn hash(password: String) -> ServiceResult<String> {
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
             .map(|h| h.to_string())
-            .map_err(|_| ApiError::Internal)
+            .map_err(|e| ServiceError::Internal(format!("password hashing failed: {e}")))
     })
-    .await
-    .map_err(|_| ApiError::Internal)?
+    .await?
 }
 
 /// Verifies a password against a stored hash. With no stored hash (unknown
@@ -50,10 +49,10 @@ pub async fn verify(password: String, stored: Option<String>) -> bool {
 }
 
 /// The password rules, as a Spanish/English validation error.
-pub fn check_strength(password: &str) -> Result<(), ApiError> {
+pub fn check_strength(password: &str) -> ServiceResult<()> {
     let n = password.chars().count();
     if !(MIN_PASSWORD_LENGTH..=MAX_PASSWORD_LENGTH).contains(&n) {
-        return Err(ApiError::invalid(
+        return Err(ServiceError::invalid(
             "password",
             "password_length",
             format!("La contraseña debe tener entre {MIN_PASSWORD_LENGTH} y {MAX_PASSWORD_LENGTH} caracteres."),

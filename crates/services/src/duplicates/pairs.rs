@@ -1,0 +1,122 @@
+//! Pairs of possible duplicates: listed where both people lie in the
+//! caller's scope, and decided (dismissed or confirmed) with an audit row.
+
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
+use sintra_domain::access::Caller;
+use sintra_persistence::audit::{self, AuditContext, AuditEntry};
+use sintra_persistence::duplicates::{self as store, Pair};
+use sintra_persistence::records::{self as rows, RecordRow};
+use sintra_persistence::{db, Pool};
+use uuid::Uuid;
+
+use super::PERSON_FORM;
+use crate::error::{ServiceError, ServiceResult};
+use crate::page::Slice;
+
+/// The statuses a pair can have.
+pub const PAIR_STATUSES: [&str; 3] = ["open", "dismissed", "confirmed"];
+
+/// A pair with its two people, both in the caller's scope.
+pub struct PairView {
+    pub pair: Pair,
+    pub person_a: RecordRow,
+    pub person_b: RecordRow,
+}
+
+/// Reads both people of a pair in the caller's scope (404 unless both are).
+async fn view(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    pair: Pair,
+) -> ServiceResult<PairView> {
+    let scope = caller.actor.scope();
+    let person_a = rows::get(conn, &scope, PERSON_FORM, pair.person_a).await?;
+    let person_b = rows::get(conn, &scope, PERSON_FORM, pair.person_b).await?;
+    Ok(PairView {
+        pair,
+        person_a,
+        person_b,
+    })
+}
+
+/// A page of the pairs of this status (`open` by default) whose people
+/// both lie in the caller's scope, newest first, after the cursor's pair.
+pub async fn list(
+    pool: &Pool,
+    caller: &Caller,
+    status: Option<String>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> ServiceResult<Slice<PairView>> {
+    let status = status.unwrap_or_else(|| "open".into());
+    if !PAIR_STATUSES.contains(&status.as_str()) {
+        return Err(ServiceError::invalid(
+            "status",
+            "unknown_code",
+            "status debe ser open, dismissed o confirmed.",
+            "status must be open, dismissed or confirmed.",
+        ));
+    }
+    let mut conn = db::conn(pool).await?;
+    let conn = &mut *conn;
+    let scope = caller.actor.scope();
+    let pairs = store::list_pairs(conn, &scope, Some(&status), after, limit + 1).await?;
+    let page = Slice::of(pairs, limit);
+    let mut items = Vec::with_capacity(page.items.len());
+    for p in page.items {
+        items.push(view(conn, caller, p).await?);
+    }
+    Ok(Slice {
+        items,
+        more: page.more,
+    })
+}
+
+/// What a decision about a pair says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Not the same person: the pair is not raised again.
+    Dismiss,
+    /// The same person.
+    Confirm,
+}
+
+impl Decision {
+    fn status(self) -> &'static str {
+        match self {
+            Decision::Dismiss => "dismissed",
+            Decision::Confirm => "confirmed",
+        }
+    }
+}
+
+/// Decides a pair whose two people are the caller's (404 otherwise), with
+/// its audit row in the same transaction.
+pub async fn decide(
+    pool: &Pool,
+    caller: &Caller,
+    id: Uuid,
+    decision: Decision,
+) -> ServiceResult<PairView> {
+    let mut conn = db::conn(pool).await?;
+    let conn = &mut *conn;
+    let pair = store::get_pair(conn, id).await?;
+    // Both people must be the caller's to decide about.
+    view(conn, caller, pair.clone()).await?;
+    let ctx = AuditContext::for_caller(caller);
+    let by = caller.actor.user_id;
+    let status = decision.status();
+    let decided = conn
+        .transaction::<_, ServiceError, _>(async |conn| {
+            let p = store::decide_pair(conn, id, status, by).await?;
+            let entry =
+                AuditEntry::modification(&ctx, &format!("duplicate_{status}"), "duplicate_pair")
+                    .resource(id)
+                    .changes(json!({"status": {"before": pair.status, "after": status}}));
+            audit::append(conn, &[entry]).await?;
+            Ok(p)
+        })
+        .await?;
+    view(conn, caller, decided).await
+}

@@ -1,0 +1,373 @@
+//! Bulk import of a filled workbook, for every form: one driver ([`run`])
+//! takes an upload through the same steps whatever its form (hostile-file
+//! checks, a refused repeat, the rows checked, the report, the annotated
+//! workbook, the all-or-nothing commit and its audit), and an
+//! [`ImportTarget`] says what checking and storing a row means for its
+//! form: records (`records.rs`), user accounts (`users.rs`) or catalog
+//! items (`catalog_items.rs`).
+
+pub mod catalog_items;
+pub mod records;
+pub mod report;
+pub mod users;
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::Arc;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::{json, Map, Value};
+use sintra_domain::access::Caller;
+use sintra_domain::forms::{FormKey, FormSpec};
+use sintra_domain::i18n::{Lang, Message};
+use sintra_domain::validation::FieldError;
+use sintra_excel::{annotate, read_rows, sha256_hex, CellError, ImportLimits, ImportSheet};
+use sintra_persistence::audit::{self, AuditContext, AuditEntry};
+use sintra_persistence::imports::{self, NewImport};
+use sintra_persistence::{db, Pool, StoreError};
+use uuid::Uuid;
+
+use crate::error::{ServiceError, ServiceResult};
+pub use report::{ImportReport, ReportError};
+
+/// Rows of a workbook of user accounts: each new account costs a password
+/// hash (about 50 ms of one core), so a file of them is kept to what an
+/// answer can wait for.
+pub const MAX_USER_ROWS: u32 = 1_000;
+
+/// Rows of a workbook of catalog items: more than any catalog has (the
+/// municipios are 2,478).
+pub const MAX_CATALOG_ITEM_ROWS: u32 = 10_000;
+
+/// What an upload of `form` may be.
+pub fn limits_for(form: FormKey) -> ImportLimits {
+    let max_rows = match form {
+        FormKey::User => MAX_USER_ROWS,
+        FormKey::CatalogItem => MAX_CATALOG_ITEM_ROWS,
+        _ => ImportLimits::default().max_rows,
+    };
+    ImportLimits {
+        max_rows,
+        ..ImportLimits::default()
+    }
+}
+
+/// What checking the rows of a sheet comes to.
+pub struct RowsChecked<P> {
+    /// The valid rows, each as what committing it does.
+    pub planned: Vec<P>,
+    /// The errors of the other rows, by Excel row and column (any order).
+    pub errors: Vec<CellError>,
+    /// Warnings that do not stop a commit (possible duplicates).
+    pub warnings: Vec<Value>,
+}
+
+/// What importing a workbook means for one form: how its rows are checked
+/// and how the valid ones are stored. The driver ([`run`]) does the rest.
+pub trait ImportTarget: Send {
+    /// A valid row, as what committing it does.
+    type Planned: Send;
+
+    /// Checks every row of the sheet as the API checks one submission.
+    fn check(
+        &mut self,
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        sheet: &mut ImportSheet,
+    ) -> impl Future<Output = ServiceResult<RowsChecked<Self::Planned>>>;
+
+    /// Work a commit needs done before its transaction opens (no
+    /// connection is held meanwhile): password hashes, for instance.
+    fn before_commit(
+        &mut self,
+        _planned: &mut [Self::Planned],
+    ) -> impl Future<Output = ServiceResult<()>> {
+        std::future::ready(Ok(()))
+    }
+
+    /// Stores the valid rows inside the commit's transaction; returns how
+    /// many were created and how many updated.
+    /// (Its future is `Send`: it runs inside diesel-async's transaction.)
+    fn store(
+        &mut self,
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        planned: Vec<Self::Planned>,
+    ) -> impl Future<Output = ServiceResult<(usize, usize)>> + Send;
+
+    /// Adds to the committed report what only its answer carries (never
+    /// stored): one-time passwords, for instance.
+    fn complete(self, _report: &mut ImportReport)
+    where
+        Self: Sized,
+    {
+    }
+}
+
+/// One uploaded workbook on its way through an import.
+pub struct Upload {
+    pub id: Uuid,
+    pub form: FormKey,
+    pub dry_run: bool,
+    pub sha: String,
+    /// Shared with the blocking threads that read it.
+    pub bytes: Arc<[u8]>,
+    pub limits: ImportLimits,
+}
+
+impl Upload {
+    /// An upload of `form` read whole from its sender.
+    pub fn new(form: FormKey, dry_run: bool, bytes: Vec<u8>, limits: ImportLimits) -> Upload {
+        Upload {
+            id: Uuid::now_v7(),
+            form,
+            dry_run,
+            sha: sha256_hex(&bytes),
+            bytes: bytes.into(),
+            limits,
+        }
+    }
+
+    async fn refuse_repeat(
+        &self,
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+    ) -> ServiceResult<()> {
+        let form = self.form.as_str();
+        let institution = caller.actor.institution_id;
+        if imports::already_committed(conn, institution, form, &self.sha).await? {
+            return Err(repeated_import());
+        }
+        Ok(())
+    }
+
+    /// The rows of the workbook, read against its form's spec after the
+    /// hostile-file checks, on a blocking thread; 409 first when the
+    /// caller's institution already committed this very file for this form.
+    async fn sheet(
+        &self,
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+    ) -> ServiceResult<ImportSheet> {
+        self.refuse_repeat(conn, caller).await?;
+        let (bytes, limits, spec) = (self.bytes.clone(), self.limits, self.form.spec());
+        tokio::task::spawn_blocking(move || read_rows(&bytes, spec, &limits))
+            .await?
+            .map_err(|e| ServiceError::Refused {
+                status: e.status(),
+                code: e.code(),
+                detail: e.message(),
+            })
+    }
+
+    /// The workbook given back with `errors` marked (sorted by row); none
+    /// without errors, or when it cannot be re-read.
+    async fn annotated(
+        &self,
+        spec: &'static FormSpec,
+        errors: &[CellError],
+        lang: Lang,
+    ) -> ServiceResult<Option<Vec<u8>>> {
+        if errors.is_empty() {
+            return Ok(None);
+        }
+        let (b, e, limits) = (self.bytes.clone(), errors.to_vec(), self.limits);
+        Ok(
+            tokio::task::spawn_blocking(move || annotate(&b, spec, &e, lang, &limits))
+                .await?
+                .ok(),
+        )
+    }
+
+    fn stored(
+        &self,
+        caller: &Caller,
+        status: &str,
+        report: &ImportReport,
+        workbook: Option<Vec<u8>>,
+    ) -> NewImport {
+        NewImport {
+            id: self.id,
+            institution_id: caller.actor.institution_id,
+            form: self.form.as_str().into(),
+            file_sha256: self.sha.clone(),
+            status: status.into(),
+            report: report.to_json(),
+            annotated: workbook,
+            created_by: caller.actor.user_id,
+        }
+    }
+
+    /// Stores a dry run, or a commit refused for its errors, with its
+    /// report and annotated workbook, and audits the check. The dry run's
+    /// answer is the report; the refused commit's, an error carrying it.
+    async fn finish_unwritten(
+        &self,
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        report: ImportReport,
+        workbook: Option<Vec<u8>>,
+    ) -> ServiceResult<ImportReport> {
+        let status = if self.dry_run { "dry_run" } else { "rejected" };
+        imports::insert(conn, &self.stored(caller, status, &report, workbook)).await?;
+        let details = json!({
+            "rows_read": report.rows_read,
+            "rows_valid": report.rows_valid,
+            "errors": report.errors.len(),
+        });
+        let ctx = AuditContext::for_caller(caller);
+        let entry = AuditEntry::access(&ctx, "import_check", self.form.as_str())
+            .resource(self.id)
+            .details(details);
+        audit::append(conn, &[entry]).await?;
+        if self.dry_run {
+            Ok(report)
+        } else {
+            Err(ServiceError::ImportRejected {
+                report: report.to_json(),
+            })
+        }
+    }
+
+    /// Inside the commit's transaction: stores the committed import with
+    /// its report (a repeat that raced this one is a 409) and audits it as
+    /// one import.
+    async fn record_commit(
+        &self,
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        report: &ImportReport,
+    ) -> ServiceResult<()> {
+        imports::insert(conn, &self.stored(caller, "committed", report, None))
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { .. } => repeated_import(),
+                other => ServiceError::Store(other),
+            })?;
+        let ctx = AuditContext::for_caller(caller);
+        let entry = AuditEntry::modification(&ctx, "import", self.form.as_str())
+            .resource(self.id)
+            .details(json!({
+                "file_sha256": self.sha,
+                "rows_created": report.rows_created,
+                "rows_updated": report.rows_updated,
+            }));
+        audit::append(conn, &[entry]).await?;
+        Ok(())
+    }
+}
+
+/// Imports an upload into its form. A dry run (or a file with errors) is
+/// checked, stored with its report and annotated workbook, audited and
+/// answered (the second as [`ServiceError::ImportRejected`]); otherwise
+/// every row is stored in one transaction, audited as one import.
+pub async fn run<T: ImportTarget>(
+    pool: &Pool,
+    caller: &Caller,
+    upload: Upload,
+    mut target: T,
+) -> ServiceResult<ImportReport> {
+    let mut conn = db::conn(pool).await?;
+    let mut sheet = upload.sheet(&mut conn, caller).await?;
+    let RowsChecked {
+        mut planned,
+        mut errors,
+        warnings,
+    } = target.check(&mut conn, caller, &mut sheet).await?;
+    let lang = caller.lang;
+    errors.sort_by_key(|e| e.row);
+    let workbook = upload.annotated(upload.form.spec(), &errors, lang).await?;
+    let mut report = ImportReport::checked(
+        &upload,
+        sheet.rows.len(),
+        planned.len(),
+        &errors,
+        warnings,
+        workbook.is_some(),
+        lang,
+    );
+    if upload.dry_run || !errors.is_empty() {
+        return upload
+            .finish_unwritten(&mut conn, caller, report, workbook)
+            .await;
+    }
+    // Work before the transaction holds no connection (nor its locks).
+    drop(conn);
+    target.before_commit(&mut planned).await?;
+    let mut conn = db::conn(pool).await?;
+    let mut report = conn
+        .transaction::<_, ServiceError, _>(async |conn| {
+            let (created, updated) = target.store(conn, caller, planned).await?;
+            report.rows_created = created;
+            report.rows_updated = updated;
+            upload.record_commit(conn, caller, &report).await?;
+            Ok(report)
+        })
+        .await?;
+    target.complete(&mut report);
+    Ok(report)
+}
+
+/// The annotated workbook of an import, for the institution that uploaded
+/// it only (404 otherwise); downloading it is audited.
+pub async fn annotated_workbook(pool: &Pool, caller: &Caller, id: Uuid) -> ServiceResult<Vec<u8>> {
+    let mut conn = db::conn(pool).await?;
+    let bytes = imports::annotated(&mut conn, caller.actor.institution_id, id)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    let ctx = AuditContext::for_caller(caller);
+    let entry = AuditEntry::access(&ctx, "download_annotated", "import").resource(id);
+    audit::append(&mut conn, &[entry]).await?;
+    Ok(bytes)
+}
+
+fn repeated_import() -> ServiceError {
+    ServiceError::Conflict {
+        code: "repeated_import",
+        detail: Message::new(
+            "Su institución ya importó este mismo archivo para este formulario.",
+            "Your institution already imported this very file for this form.",
+        ),
+    }
+}
+
+/// The rows worth validating, each with the key it names (a folio, a
+/// username, a catalog code): a row whose cells could not be read, or whose
+/// key an earlier row of the file already named, goes to `errors` instead.
+pub fn distinct_rows<K: Eq + Hash + Clone>(
+    sheet: &ImportSheet,
+    inputs: Vec<Map<String, Value>>,
+    key_of: impl Fn(&Map<String, Value>) -> Option<K>,
+    repeated: impl Fn(&K) -> FieldError,
+    errors: &mut Vec<CellError>,
+) -> Vec<(usize, Map<String, Value>, Option<K>)> {
+    let mut seen: HashSet<K> = HashSet::new();
+    let mut out = Vec::with_capacity(inputs.len());
+    for (i, values) in inputs.into_iter().enumerate() {
+        let row = &sheet.rows[i];
+        if !row.problems.is_empty() {
+            errors.extend(sheet.locate(row, vec![]));
+            continue;
+        }
+        let key = key_of(&values);
+        if let Some(k) = &key {
+            if !seen.insert(k.clone()) {
+                errors.extend(sheet.locate(row, vec![repeated(k)]));
+                continue;
+            }
+        }
+        out.push((i, values, key));
+    }
+    out
+}
+
+/// Completes a row that changes a stored item or account with what it
+/// already has: an empty cell keeps the stored value, as a PATCH would.
+pub fn keep_empty_cells(values: &mut Map<String, Value>, stored: &Map<String, Value>) {
+    for (k, v) in stored {
+        if values.get(k).is_none_or(Value::is_null) {
+            values.insert(k.clone(), v.clone());
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! Importing records of any record form: each row validated as the API
+//! validates one record (with the catalogs and the records the file names
+//! fetched once), people compared with the file and the system, and the
+//! valid rows stored by thousands.
+
+use std::collections::HashMap;
+
+use diesel_async::AsyncPgConnection;
+use serde_json::{json, Map, Value};
+use sintra_domain::access::Caller;
+use sintra_domain::duplicates::MatchLevel;
+use sintra_domain::forms::{FormKey, FormSpec};
+use sintra_domain::i18n::Message;
+use sintra_domain::validation::FieldError;
+use sintra_excel::columns::RECORD_ID;
+use sintra_excel::{CellError, ImportSheet};
+use sintra_persistence::records::{self as rows, RecordRow};
+use uuid::Uuid;
+
+use super::{distinct_rows, ImportTarget, RowsChecked};
+use crate::duplicates;
+use crate::error::{ServiceError, ServiceResult};
+use crate::records::{self, Lookups, Submission};
+
+/// The import of a record form's rows.
+pub struct RecordRows {
+    spec: &'static FormSpec,
+    /// People of the file who may be one, found while checking.
+    in_file: Vec<InFilePair>,
+}
+
+impl RecordRows {
+    pub fn new(form: FormKey) -> RecordRows {
+        RecordRows {
+            spec: form.spec(),
+            in_file: vec![],
+        }
+    }
+}
+
+impl ImportTarget for RecordRows {
+    type Planned = ValidRow;
+
+    async fn check(
+        &mut self,
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        sheet: &mut ImportSheet,
+    ) -> ServiceResult<RowsChecked<ValidRow>> {
+        let (mut valid, errors) = check_rows(conn, caller, self.spec, sheet).await?;
+        let mut warnings: Vec<Value> = vec![];
+        if self.spec.key.as_str() == duplicates::PERSON_FORM && errors.is_empty() {
+            self.in_file = duplicates_in_file(&valid);
+            for p in &self.in_file {
+                warnings.push(json!({"row": valid[p.row].row, "code": "possible_duplicate", "level": p.level, "score": p.score, "candidate_row": valid[p.earlier].row}));
+            }
+            warnings.extend(duplicates_in_system(conn, caller, &mut valid).await?);
+        }
+        Ok(RowsChecked {
+            planned: valid,
+            errors,
+            warnings,
+        })
+    }
+
+    async fn store(
+        &mut self,
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        planned: Vec<ValidRow>,
+    ) -> ServiceResult<(usize, usize)> {
+        store_rows(conn, caller, self.spec, planned, &self.in_file).await
+    }
+}
+
+/// A row that passed every check, ready to be stored.
+pub struct ValidRow {
+    /// The row number Excel shows.
+    row: u32,
+    prepared: records::Prepared,
+    /// The record of the institution with the row's folio, which it replaces.
+    previous: Option<RecordRow>,
+    /// Its possible duplicates among the stored people.
+    found: Vec<duplicates::Warning>,
+}
+
+/// Validates every row as the API validates one record, with what can be
+/// fetched once for the whole file fetched once: the catalog entries the
+/// file names, and the records its ids and folios already designate. Rows
+/// of forms that read no other record are validated on every core.
+async fn check_rows(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    spec: &'static FormSpec,
+    sheet: &mut ImportSheet,
+) -> ServiceResult<(Vec<ValidRow>, Vec<CellError>)> {
+    let mut errors = sheet.header_errors();
+    if !errors.is_empty() {
+        return Ok((vec![], errors));
+    }
+    let inputs: Vec<Map<String, Value>> = sheet.rows.iter_mut().map(|r| r.take_values()).collect();
+    let lookup = records::snapshot_for(conn, caller, spec, &inputs).await?;
+    let keys: Vec<RowKey> = inputs.iter().filter_map(RowKey::of).collect();
+    let (mut by_id, mut by_folio) = {
+        let form = spec.key.as_str();
+        let (ids, folios) = RowKey::split(&keys);
+        let scope = caller.actor.scope();
+        let by_id = rows::get_many(conn, &scope, form, &ids).await?;
+        let institution = caller.actor.institution_id;
+        (
+            by_id,
+            rows::find_by_folios(conn, institution, form, &folios).await?,
+        )
+    };
+
+    // Rows to validate, with the record each replaces; the others' errors.
+    let mut todo: Vec<(usize, Map<String, Value>, Option<RecordRow>)> = vec![];
+    let repeated = |key: &RowKey| match key {
+        RowKey::Id(_) => record_repeated(),
+        RowKey::Folio(_) => folio_repeated(),
+    };
+    for (i, mut values, key) in distinct_rows(sheet, inputs, RowKey::of, repeated, &mut errors) {
+        values.remove(RECORD_ID.key);
+        let previous = match key {
+            Some(RowKey::Id(id)) => match by_id.remove(&id) {
+                Some(record) => Some(record),
+                None => {
+                    errors.extend(sheet.locate(&sheet.rows[i], vec![unknown_record()]));
+                    continue;
+                }
+            },
+            Some(RowKey::Folio(folio)) => by_folio.remove(&folio),
+            None => None,
+        };
+        todo.push((i, values, previous));
+    }
+
+    let checked: Vec<(usize, ServiceResult<records::Prepared>, Option<RecordRow>)> =
+        if records::reads_records(spec) {
+            let mut out = Vec::with_capacity(todo.len());
+            let mut parents = records::ParentCache::default();
+            for (i, values, previous) in todo {
+                let submission = Submission {
+                    caller,
+                    spec,
+                    input: values,
+                    previous: previous.as_ref(),
+                };
+                let lookups = Lookups {
+                    catalogs: Some(&lookup),
+                    parents: Some(&mut parents),
+                };
+                let prepared = records::prepare_with(conn, submission, lookups).await;
+                out.push((i, prepared, previous));
+            }
+            out
+        } else {
+            let actor = caller.actor.clone();
+            tokio::task::spawn_blocking(move || {
+                use rayon::prelude::*;
+                todo.into_par_iter()
+                    .map(|(i, values, previous)| {
+                        let prepared = records::prepare_alone(
+                            &actor,
+                            spec,
+                            &values,
+                            previous.as_ref(),
+                            &lookup,
+                        );
+                        (i, prepared, previous)
+                    })
+                    .collect()
+            })
+            .await?
+        };
+    let mut valid = Vec::with_capacity(checked.len());
+    for (i, prepared, previous) in checked {
+        let row = &sheet.rows[i];
+        match prepared {
+            Ok(prepared) => valid.push(ValidRow {
+                row: row.row,
+                prepared,
+                previous,
+                found: vec![],
+            }),
+            Err(ServiceError::Validation(field_errors)) => {
+                errors.extend(sheet.locate(row, field_errors))
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Ok((valid, errors))
+}
+
+/// Two people of the same file who may be one: `row` (an index into the
+/// valid rows) resembles the `earlier` one.
+struct InFilePair {
+    row: usize,
+    earlier: usize,
+    level: MatchLevel,
+    score: f64,
+}
+
+/// Each person compared with the earlier rows sharing a blocking key (the
+/// first row of each block), reported against the first that matches.
+fn duplicates_in_file(valid: &[ValidRow]) -> Vec<InFilePair> {
+    let mut first_with_key: HashMap<&str, usize> = HashMap::new();
+    let mut pairs = vec![];
+    for (i, v) in valid.iter().enumerate() {
+        let Some(person) = &v.prepared.person else {
+            continue;
+        };
+        for k in &person.keys {
+            let Some(&j) = first_with_key.get(k.as_str()) else {
+                continue;
+            };
+            let Some(other) = &valid[j].prepared.person else {
+                continue;
+            };
+            if let Some(m) = person.matchable.compare(&other.matchable) {
+                pairs.push(InFilePair {
+                    row: i,
+                    earlier: j,
+                    level: m.level,
+                    score: m.score,
+                });
+                break;
+            }
+        }
+        for k in &person.keys {
+            first_with_key.entry(k.as_str()).or_insert(i);
+        }
+    }
+    pairs
+}
+
+/// Each person compared with the stored people sharing a blocking key, a
+/// few hundred people per query; the warnings are also kept on the rows so
+/// a commit records the pairs without searching again.
+async fn duplicates_in_system(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    valid: &mut [ValidRow],
+) -> ServiceResult<Vec<Value>> {
+    let mut warnings = vec![];
+    for chunk in valid.chunks_mut(500) {
+        let people: Vec<(Option<Uuid>, &duplicates::Person)> = chunk
+            .iter()
+            .filter_map(|v| {
+                Some((
+                    v.previous.as_ref().map(|r| r.id),
+                    v.prepared.person.as_ref()?,
+                ))
+            })
+            .collect();
+        let found = duplicates::find_many(conn, caller, &people).await?;
+        let with_person = chunk.iter_mut().filter(|v| v.prepared.person.is_some());
+        for (v, of_row) in with_person.zip(found) {
+            for w in &of_row {
+                let mut j = w.json.clone();
+                j["row"] = json!(v.row);
+                warnings.push(j);
+            }
+            v.found = of_row;
+        }
+    }
+    Ok(warnings)
+}
+
+/// Stores the valid rows inside the caller's transaction: new records by
+/// thousands with their blocking keys, replaced ones one by one, and the
+/// pairs of possible duplicates found against the system and in the file.
+/// Returns (created, updated).
+async fn store_rows(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    spec: &'static FormSpec,
+    valid: Vec<ValidRow>,
+    in_file: &[InFilePair],
+) -> ServiceResult<(usize, usize)> {
+    let mut ids = Vec::with_capacity(valid.len());
+    let mut news = vec![];
+    let mut pairs: Vec<(Uuid, Uuid, MatchLevel, f64)> = vec![];
+    let mut updated = 0;
+    for v in valid {
+        match v.previous {
+            Some(before) => {
+                records::store_prepared(
+                    conn,
+                    caller,
+                    spec,
+                    v.prepared,
+                    Some(&before),
+                    Some(&v.found),
+                )
+                .await?;
+                updated += 1;
+                ids.push(before.id);
+            }
+            None => {
+                let new = records::new_record(caller, spec, v.prepared);
+                pairs.extend(
+                    v.found
+                        .iter()
+                        .map(|w| (new.id, w.candidate_id, w.level, w.score)),
+                );
+                ids.push(new.id);
+                news.push(new);
+            }
+        }
+    }
+    pairs.extend(
+        in_file
+            .iter()
+            .map(|p| (ids[p.row], ids[p.earlier], p.level, p.score)),
+    );
+    rows::insert_many(conn, &news)
+        .await
+        .map_err(records::write_conflict)?;
+    duplicates::raise_new(conn, &pairs).await?;
+    Ok((news.len(), updated))
+}
+
+/// What names the stored record a row changes: the record id an exported
+/// workbook carries, else the sender's folio.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum RowKey {
+    Id(Uuid),
+    Folio(String),
+}
+
+impl RowKey {
+    fn of(values: &Map<String, Value>) -> Option<RowKey> {
+        let text = |k: &str| values.get(k).and_then(Value::as_str).map(str::trim);
+        if let Some(id) = text(RECORD_ID.key).and_then(|s| s.parse().ok()) {
+            return Some(RowKey::Id(id));
+        }
+        text("external_folio").map(|f| RowKey::Folio(f.to_string()))
+    }
+
+    /// The ids and the folios among `keys`.
+    fn split(keys: &[RowKey]) -> (Vec<Uuid>, Vec<String>) {
+        let mut ids = vec![];
+        let mut folios = vec![];
+        for k in keys {
+            match k {
+                RowKey::Id(id) => ids.push(*id),
+                RowKey::Folio(f) => folios.push(f.clone()),
+            }
+        }
+        (ids, folios)
+    }
+}
+
+fn unknown_record() -> FieldError {
+    FieldError::new(
+        RECORD_ID.key,
+        "unknown_record",
+        Message::new(
+            "No hay un registro de este formulario con ese ID a su alcance; para dar de alta uno nuevo, deje vacía la columna «ID del registro».",
+            "There is no record of this form with that id within your scope; to add a new one, leave the \"Record ID\" column empty.",
+        ),
+    )
+}
+
+fn record_repeated() -> FieldError {
+    FieldError::new(
+        RECORD_ID.key,
+        "record_repeated_in_file",
+        Message::new(
+            "Ese ID de registro ya aparece en una fila anterior del archivo.",
+            "That record id already appears in an earlier row of the file.",
+        ),
+    )
+}
+
+fn folio_repeated() -> FieldError {
+    FieldError::new(
+        "external_folio",
+        "folio_repeated_in_file",
+        Message::new(
+            "Ese folio ya aparece en una fila anterior del archivo.",
+            "That folio already appears in an earlier row of the file.",
+        ),
+    )
+}

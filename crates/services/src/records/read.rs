@@ -1,0 +1,40 @@
+//! Reading one record.
+
+use sintra_domain::access::Caller;
+use sintra_domain::forms::FormKey;
+use sintra_persistence::audit::{self, AuditContext, AuditEntry};
+use sintra_persistence::records::{self, RecordRow};
+use sintra_persistence::{db, Pool};
+use uuid::Uuid;
+
+use super::view::record_json;
+use super::Shown;
+use crate::error::ServiceResult;
+
+/// Reads one record in the caller's scope; reading personal data is audited.
+pub async fn read(pool: &Pool, caller: &Caller, form: FormKey, id: Uuid) -> ServiceResult<Shown> {
+    let spec = form.spec();
+    let mut conn = db::conn(pool).await?;
+    let row = records::get(&mut conn, &caller.actor.scope(), form.as_str(), id).await?;
+    if spec.personal_fields().next().is_some() {
+        let entry = AuditEntry::access(&AuditContext::for_caller(caller), "read", form.as_str())
+            .resource(row.id);
+        audit::append(&mut conn, &[entry]).await?;
+    }
+    Ok(Shown {
+        version: row.version,
+        body: record_json(&row, spec, caller),
+    })
+}
+
+/// The parent record of a nested route, in the caller's scope (404
+/// otherwise, as if missing).
+pub async fn parent_in_scope(
+    pool: &Pool,
+    caller: &Caller,
+    form: FormKey,
+    id: Uuid,
+) -> ServiceResult<RecordRow> {
+    let mut conn = db::conn(pool).await?;
+    Ok(records::get(&mut conn, &caller.actor.scope(), form.as_str(), id).await?)
+}
