@@ -189,6 +189,9 @@ async fn the_log_cannot_be_edited_and_tampering_is_reported() {
         )
         .await;
     }
+    // The rows are chained shortly after they commit (here: by verify).
+    let verify = app2.get("/api/v1/audit/verify", &aud2.token).await;
+    assert_eq!(verify.json["valid"], true, "{}", verify.text());
     let mut owner2 = app2.db.owner_conn().await;
     let ids: Vec<i64> = audit_events::table
         .select(audit_events::id)
@@ -279,4 +282,149 @@ async fn denied_requests_and_reads_are_recorded_and_filterable() {
         )
         .await;
     assert_eq!(future.json["items"].as_array().unwrap().len(), 0);
+}
+
+async fn exec(conn: &mut AsyncPgConnection, sql: &str) {
+    diesel::sql_query(sql)
+        .execute(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+fn entry(action: &str) -> AuditEntry {
+    AuditEntry::access(&AuditContext::default(), action, "test")
+}
+
+/// Chain positions of the given events, in chain order.
+async fn chained(conn: &mut AsyncPgConnection, action: &str) -> Vec<(i64, String)> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        action: String,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT e.id, e.action FROM audit_chain c JOIN audit_events e ON e.id = c.event_id
+         WHERE e.action LIKE $1 ORDER BY c.position",
+    )
+    .bind::<diesel::sql_types::Text, _>(format!("{action}%"))
+    .load(conn)
+    .await
+    .unwrap();
+    rows.into_iter().map(|r| (r.id, r.action)).collect()
+}
+
+#[actix_web::test]
+async fn a_row_that_commits_after_a_later_id_is_chained_once_and_not_skipped() {
+    let app = TestApp::new().await;
+    let nl = app.institution("19", "CEAV NL").await;
+    let auditor = app.account(Role::Auditor, nl).await;
+    let mut slow = app.conn().await;
+    let mut quick = app.conn().await;
+
+    // `slow` takes the smaller id and stays open; `quick` takes the next one
+    // and commits first.
+    exec(&mut slow, "BEGIN").await;
+    audit::append(&mut slow, &[entry("late_slow")])
+        .await
+        .unwrap();
+    audit::append(&mut quick, &[entry("late_quick")])
+        .await
+        .unwrap();
+
+    let verify = app.get("/api/v1/audit/verify", &auditor.token).await;
+    assert_eq!(verify.status, 200, "{}", verify.text());
+    assert_eq!(verify.json["valid"], true, "{}", verify.text());
+    let mut conn = app.conn().await;
+    let first = chained(&mut conn, "late_").await;
+    assert_eq!(
+        first.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(),
+        ["late_quick"],
+        "only the committed row is chained"
+    );
+
+    exec(&mut slow, "COMMIT").await;
+    let verify = app.get("/api/v1/audit/verify", &auditor.token).await;
+    assert_eq!(verify.json["valid"], true, "{}", verify.text());
+    assert_eq!(verify.json["pending_rows"], 0, "{}", verify.text());
+    let both = chained(&mut conn, "late_").await;
+    assert_eq!(
+        both.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(),
+        ["late_quick", "late_slow"],
+        "the late commit is chained after the row it let through, once"
+    );
+    assert!(both[1].0 < both[0].0, "the late row had the smaller id");
+
+    // Sealing again chains nothing twice.
+    assert_eq!(audit::seal(&mut conn, true).await.unwrap(), 0);
+}
+
+#[actix_web::test]
+async fn the_api_role_cannot_write_the_chain_nor_hide_a_row_from_the_sealer() {
+    let app = TestApp::new().await;
+    let nl = app.institution("19", "CEAV NL").await;
+    let auditor = app.account(Role::Auditor, nl).await;
+    let mut conn = app.conn().await;
+    audit::append(&mut conn, &[entry("one")]).await.unwrap();
+    audit::seal(&mut conn, true).await.unwrap();
+    for sql in [
+        "INSERT INTO audit_chain (position, event_id, prev_hash, hash) VALUES (999, 999, 'x', 'y')",
+        "UPDATE audit_chain SET hash = 'x'",
+        "DELETE FROM audit_chain",
+        "UPDATE audit_chain_head SET hash = 'x'",
+        "INSERT INTO audit_events (id, occurred_at, kind, action, resource_type, outcome, txid)
+         VALUES (nextval('audit_events_id_seq'), now(), 'access', 'x', 'x', 'ok', '1')",
+    ] {
+        let err = diesel::sql_query(sql).execute(&mut conn).await.unwrap_err();
+        assert!(
+            err.to_string().contains("permission denied"),
+            "{sql}: {err}"
+        );
+    }
+
+    // A superuser who slips in a row with a forged, long-finished transaction
+    // id (so the sealer never looks at it) is reported.
+    let mut owner = app.db.owner_conn().await;
+    exec(
+        &mut owner,
+        "INSERT INTO audit_events (id, occurred_at, kind, action, resource_type, outcome, txid)
+         VALUES (nextval('audit_events_id_seq'), now(), 'access', 'forged', 'x', 'ok', '3')",
+    )
+    .await;
+    let forged: i64 = audit_events::table
+        .filter(audit_events::action.eq("forged"))
+        .select(audit_events::id)
+        .first(&mut owner)
+        .await
+        .unwrap();
+    let verify = app.get("/api/v1/audit/verify", &auditor.token).await;
+    assert_eq!(verify.json["valid"], false, "{}", verify.text());
+    assert_eq!(verify.json["first_broken_id"], forged);
+    assert_eq!(verify.json["reason"], "unchained");
+}
+
+#[actix_web::test]
+async fn removing_the_newest_rows_is_reported_against_the_head() {
+    let app = TestApp::new().await;
+    let nl = app.institution("19", "CEAV NL").await;
+    let auditor = app.account(Role::Auditor, nl).await;
+    let mut conn = app.conn().await;
+    for action in ["tail_1", "tail_2", "tail_3"] {
+        audit::append(&mut conn, &[entry(action)]).await.unwrap();
+    }
+    let verify = app.get("/api/v1/audit/verify", &auditor.token).await;
+    assert_eq!(verify.json["valid"], true, "{}", verify.text());
+    let rows = chained(&mut conn, "tail_").await;
+    let mut owner = app.db.owner_conn().await;
+    exec(&mut owner, "SET session_replication_role = replica").await;
+    exec(
+        &mut owner,
+        &format!("DELETE FROM audit_events WHERE id >= {}", rows[1].0),
+    )
+    .await;
+    let verify = app.get("/api/v1/audit/verify", &auditor.token).await;
+    assert_eq!(verify.json["valid"], false, "{}", verify.text());
+    assert_eq!(verify.json["first_broken_id"], rows[1].0);
+    assert_eq!(verify.json["reason"], "missing");
 }

@@ -104,6 +104,10 @@ async fn serve() -> anyhow::Result<()> {
         Bootstrap::NotNeeded => {}
     }
     let bind = config.bind.clone();
+    tokio::spawn(sintra_services::audit::run_sealer(
+        pool.clone(),
+        sintra_services::audit::SEAL_INTERVAL,
+    ));
     let state = AppState::new(pool, config);
     let metrics = metrics();
     tracing::info!(%bind, "SINTRA API listening");

@@ -5,3 +5,5 @@
 //!
 //! One module per use-case family; each takes the caller's scope and a
 //! database connection or pool from its caller.
+
+pub mod audit;
