@@ -428,3 +428,95 @@ async fn removing_the_newest_rows_is_reported_against_the_head() {
     assert_eq!(verify.json["first_broken_id"], rows[1].0);
     assert_eq!(verify.json["reason"], "missing");
 }
+
+#[actix_web::test]
+async fn probing_ids_outside_the_scope_answers_404_and_leaves_denial_rows() {
+    let app = TestApp::new().await;
+    let nl = app.institution("19", "Fiscalía NL").await;
+    let cdmx = app.institution("09", "Fiscalía CDMX").await;
+    let auditor_inst = app.institution("00", "Auditoría").await;
+    let owner = app.account(Role::Operator, nl).await;
+    let prober = app.account(Role::Operator, cdmx).await;
+    let auditor = app.account(Role::Auditor, auditor_inst).await;
+    let res = app
+        .post(
+            "/api/v1/victims",
+            &owner.token,
+            json!({
+                "condition": "VICTIMA",
+                "given_names": "María Guadalupe",
+                "first_surname": "Hernández",
+                "sex": "MUJER",
+                "birth_date": "1999-04-12",
+                "nationality": "MEX",
+                "detection_date": "2024-02-10",
+                "detection_entity_code": "19",
+                "detection_municipality_code": "19039",
+                "detection_source": "DENUNCIA",
+                "exploitation_forms": ["EXPLOTACION_SEXUAL"]
+            }),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    let existing = res.json["data"]["id"].as_str().unwrap().to_string();
+    let missing = Uuid::now_v7().to_string();
+
+    // The answer tells the prober nothing: same status, same body (but for
+    // the request id).
+    let answer = |id: &str| {
+        let path = format!("/api/v1/victims/{id}");
+        let app = &app;
+        let token = prober.token.clone();
+        async move {
+            let res = app.get(&path, &token).await;
+            res.assert_problem(404, "not_found");
+            let mut body = res.json.clone();
+            body.as_object_mut().unwrap().remove("request_id");
+            body.as_object_mut().unwrap().remove("instance");
+            body
+        }
+    };
+    assert_eq!(answer(&existing).await, answer(&missing).await);
+
+    // The owner's own read is an access row, not a denial.
+    let own = app
+        .get(&format!("/api/v1/victims/{existing}"), &owner.token)
+        .await;
+    assert_eq!(own.status, 200, "{}", own.text());
+
+    let rows = app
+        .get(
+            &format!("/api/v1/audit/events?action=denied&actor_id={}", prober.id),
+            &auditor.token,
+        )
+        .await;
+    assert_eq!(rows.status, 200, "{}", rows.text());
+    let items = rows.json["items"].as_array().unwrap();
+    let mut probed: Vec<&str> = items
+        .iter()
+        .map(|e| {
+            assert_eq!(e["resource_id"], "/api/v1/victims/{id}");
+            assert_eq!(e["outcome"], "denied");
+            assert_eq!(e["details"]["status"], 404);
+            assert_eq!(e["details"]["method"], "GET");
+            assert_eq!(e["actor"]["entity_code"], "09");
+            e["details"]["path"]["id"].as_str().unwrap()
+        })
+        .collect();
+    probed.sort();
+    let mut expected = vec![existing.as_str(), missing.as_str()];
+    expected.sort();
+    assert_eq!(
+        probed,
+        expected,
+        "one denial row per probe: {}",
+        rows.text()
+    );
+    let owner_denials = app
+        .get(
+            &format!("/api/v1/audit/events?action=denied&actor_id={}", owner.id),
+            &auditor.token,
+        )
+        .await;
+    assert_eq!(owner_denials.json["items"].as_array().unwrap().len(), 0);
+}
