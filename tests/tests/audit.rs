@@ -520,3 +520,106 @@ async fn probing_ids_outside_the_scope_answers_404_and_leaves_denial_rows() {
         .await;
     assert_eq!(owner_denials.json["items"].as_array().unwrap().len(), 0);
 }
+
+#[actix_web::test]
+async fn a_superuser_rewrite_passes_plain_verify_but_not_a_signed_checkpoint() {
+    let app = TestApp::new().await;
+    let nl = app.institution("19", "CEAV NL").await;
+    let admin = app.account(Role::NationalAdmin, nl).await;
+    let auditor = app.account(Role::Auditor, nl).await;
+    for name in ["DIF NL", "Fiscalía NL"] {
+        let res = app
+            .post(
+                "/api/v1/institutions",
+                &admin.token,
+                json!({"entity_code": "19", "name": name, "institution_type": "DIF"}),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text());
+    }
+    let cp = app.get("/api/v1/audit/checkpoints", &auditor.token).await;
+    assert_eq!(cp.status, 200, "{}", cp.text());
+    let token = cp.json["token"].as_str().unwrap().to_string();
+    let position = cp.json["position"].as_i64().unwrap();
+    assert!(position >= 2);
+    assert_eq!(cp.json["public_key"].as_str().unwrap().len(), 64);
+
+    // The log goes on; verify from the checkpoint rereads only what follows.
+    app.post(
+        "/api/v1/institutions",
+        &admin.token,
+        json!({"entity_code": "19", "name": "Salud NL", "institution_type": "DIF"}),
+    )
+    .await;
+    let since = app
+        .get(
+            &format!("/api/v1/audit/verify?checkpoint={token}"),
+            &auditor.token,
+        )
+        .await;
+    assert_eq!(since.status, 200, "{}", since.text());
+    assert_eq!(since.json["valid"], true, "{}", since.text());
+    assert_eq!(since.json["checked_from_position"], position);
+    let full = app.get("/api/v1/audit/verify", &auditor.token).await;
+    assert_eq!(
+        since.json["rows_checked"].as_i64().unwrap(),
+        full.json["rows_checked"].as_i64().unwrap() - position,
+        "only the rows after the checkpoint were recomputed"
+    );
+
+    // A checkpoint that was not signed by this server's key is refused.
+    let forged = token.replacen(&format!("{position}."), &format!("{}.", position - 1), 1);
+    app.get(
+        &format!("/api/v1/audit/verify?checkpoint={forged}"),
+        &auditor.token,
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    app.get("/api/v1/audit/verify?checkpoint=abc", &auditor.token)
+        .await
+        .assert_problem(400, "invalid_checkpoint");
+
+    // A superuser rewrites an early row and recomputes the whole chain.
+    let mut owner = app.db.owner_conn().await;
+    exec(&mut owner, "SET session_replication_role = replica").await;
+    exec(
+        &mut owner,
+        "UPDATE audit_events SET action = 'read'
+         WHERE id = (SELECT min(id) FROM audit_events WHERE resource_type = 'institution')",
+    )
+    .await;
+    exec(
+        &mut owner,
+        "DO $$
+         DECLARE r record; e audit_events; prev text := repeat('0', 64); h text;
+         BEGIN
+             CREATE TEMP TABLE old_chain AS SELECT position, event_id FROM audit_chain;
+             DELETE FROM audit_chain;
+             FOR r IN SELECT position, event_id FROM old_chain ORDER BY position LOOP
+                 SELECT * INTO e FROM audit_events WHERE id = r.event_id;
+                 h := audit_event_hash(prev, e);
+                 INSERT INTO audit_chain (position, event_id, prev_hash, hash)
+                 VALUES (r.position, r.event_id, prev, h);
+                 prev := h;
+             END LOOP;
+             UPDATE audit_chain_head SET hash = prev;
+         END $$",
+    )
+    .await;
+    let plain = app.get("/api/v1/audit/verify", &auditor.token).await;
+    assert_eq!(
+        plain.json["valid"],
+        true,
+        "the rewrite fools plain verify: {}",
+        plain.text()
+    );
+    let against = app
+        .get(
+            &format!("/api/v1/audit/verify?checkpoint={token}"),
+            &auditor.token,
+        )
+        .await;
+    assert_eq!(against.status, 200, "{}", against.text());
+    assert_eq!(against.json["valid"], false, "{}", against.text());
+    assert_eq!(against.json["reason"], "checkpoint");
+}

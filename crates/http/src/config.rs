@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use ed25519_dalek::SigningKey;
+use sintra_domain::audit_checkpoint::{signing_key_from_hex, DEV_SIGNING_KEY_HEX};
 use sintra_persistence::db::DEFAULT_DATABASE_URL;
 
 /// The development signing secret. Refused in production mode.
@@ -37,6 +39,9 @@ pub struct Config {
     /// admin, created on an empty system.
     pub admin_user: Option<String>,
     pub admin_password: Option<String>,
+    /// `SINTRA_AUDIT_SIGNING_KEY`: the Ed25519 seed (64 hexadecimal
+    /// characters) that signs the audit chain's checkpoints.
+    pub audit_signing_key: SigningKey,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +52,10 @@ pub enum ConfigError {
         "SINTRA_ENV=production exige un SINTRA_JWT_SECRET propio de al menos 32 caracteres (no el de desarrollo)"
     )]
     DefaultSecretInProduction,
+    #[error(
+        "SINTRA_ENV=production exige una SINTRA_AUDIT_SIGNING_KEY propia (no la de desarrollo)"
+    )]
+    DefaultAuditKeyInProduction,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -63,6 +72,17 @@ fn parse<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, Conf
     }
 }
 
+/// `SINTRA_AUDIT_SIGNING_KEY`: the development key unless one is given,
+/// which production refuses.
+fn audit_signing_key(production: bool, hex: Option<String>) -> Result<SigningKey, ConfigError> {
+    let hex = hex.unwrap_or_else(|| DEV_SIGNING_KEY_HEX.to_string());
+    if production && hex.trim().eq_ignore_ascii_case(DEV_SIGNING_KEY_HEX) {
+        return Err(ConfigError::DefaultAuditKeyInProduction);
+    }
+    signing_key_from_hex(&hex)
+        .map_err(|e| ConfigError::Invalid("SINTRA_AUDIT_SIGNING_KEY", e.to_string()))
+}
+
 impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
         let production = var("SINTRA_ENV").is_some_and(|v| v.eq_ignore_ascii_case("production"));
@@ -76,6 +96,7 @@ impl Config {
                 "debe tener al menos 32 caracteres".into(),
             ));
         }
+        let audit_signing_key = audit_signing_key(production, var("SINTRA_AUDIT_SIGNING_KEY"))?;
         let access_secs: u64 = parse("SINTRA_ACCESS_TOKEN_SECONDS", 900)?;
         if !(30..=900).contains(&access_secs) {
             return Err(ConfigError::Invalid(
@@ -106,6 +127,7 @@ impl Config {
             login_lock: Duration::from_secs(parse("SINTRA_LOGIN_LOCK_SECONDS", 900)?),
             admin_user: var("SINTRA_ADMIN_USER"),
             admin_password: var("SINTRA_ADMIN_PASSWORD"),
+            audit_signing_key,
         })
     }
 
@@ -127,6 +149,33 @@ impl Config {
             login_lock: Duration::from_secs(900),
             admin_user: None,
             admin_password: None,
+            audit_signing_key: signing_key_from_hex(DEV_SIGNING_KEY_HEX)
+                .expect("the development key is a valid seed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_refuses_the_development_audit_key() {
+        assert!(matches!(
+            audit_signing_key(true, None),
+            Err(ConfigError::DefaultAuditKeyInProduction)
+        ));
+        assert!(matches!(
+            audit_signing_key(true, Some(DEV_SIGNING_KEY_HEX.to_uppercase())),
+            Err(ConfigError::DefaultAuditKeyInProduction)
+        ));
+        let own = "11".repeat(32);
+        let key = audit_signing_key(true, Some(own)).unwrap();
+        assert_eq!(key.to_bytes(), [0x11; 32]);
+        assert!(audit_signing_key(false, None).is_ok());
+        assert!(matches!(
+            audit_signing_key(false, Some("not hex".into())),
+            Err(ConfigError::Invalid("SINTRA_AUDIT_SIGNING_KEY", _))
+        ));
     }
 }

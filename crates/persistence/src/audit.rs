@@ -260,22 +260,86 @@ pub struct ChainReport {
     /// chained and was not.
     #[diesel(sql_type = Nullable<BigInt>)]
     pub first_broken_id: Option<i64>,
-    /// `content`, `link`, `missing` or `unchained`.
+    /// `content`, `link`, `missing`, `unchained`, or `checkpoint` (the
+    /// chain no longer passes through a signed checkpoint).
     #[diesel(sql_type = Nullable<Text>)]
     pub reason: Option<String>,
 }
 
-/// Recomputes every chained row's hash in chain order and checks that every
-/// row old enough to be chained is.
-pub async fn verify(conn: &mut AsyncPgConnection) -> StoreResult<ChainReport> {
+impl ChainReport {
+    pub fn is_valid(&self) -> bool {
+        self.reason.is_none()
+    }
+}
+
+/// The chain's head: its position (rows chained so far), the last chained
+/// event and the hash there.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct ChainHead {
+    #[diesel(sql_type = BigInt)]
+    pub position: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub event_id: Option<i64>,
+    #[diesel(sql_type = Text)]
+    pub hash: String,
+}
+
+/// Reads the head (one row, by primary key).
+pub async fn head(conn: &mut AsyncPgConnection) -> StoreResult<ChainHead> {
+    Ok(
+        diesel::sql_query("SELECT position, event_id, hash FROM audit_chain_head WHERE singleton")
+            .get_result(conn)
+            .await?,
+    )
+}
+
+/// The chain at one position: which event it holds, the stored hash, and
+/// the hash recomputed from the event as it is now (`None` when the event
+/// is gone).
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct ChainLink {
+    #[diesel(sql_type = BigInt)]
+    pub event_id: i64,
+    #[diesel(sql_type = Text)]
+    pub hash: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub computed: Option<String>,
+}
+
+pub async fn link_at(
+    conn: &mut AsyncPgConnection,
+    position: i64,
+) -> StoreResult<Option<ChainLink>> {
+    Ok(diesel::sql_query(
+        "SELECT ch.event_id, ch.hash, audit_event_hash(ch.prev_hash, e) AS computed
+         FROM audit_chain ch LEFT JOIN audit_events e ON e.id = ch.event_id
+         WHERE ch.position = $1",
+    )
+    .bind::<BigInt, _>(position)
+    .get_result(conn)
+    .await
+    .optional()?)
+}
+
+/// Recomputes the chain in chain order and checks that every row old
+/// enough to be chained is. `since` = `(position, hash)` starts after a
+/// position whose hash is already trusted (a verified checkpoint): only the
+/// rows after it are recomputed, the first of them against that hash.
+pub async fn verify(
+    conn: &mut AsyncPgConnection,
+    since: Option<(i64, &str)>,
+) -> StoreResult<ChainReport> {
+    let zero = "0".repeat(64);
+    let (from, start_hash) = since.unwrap_or((0, zero.as_str()));
     Ok(diesel::sql_query(
         "WITH head AS (
              SELECT * FROM audit_chain_head WHERE singleton
          ), c AS (
              SELECT ch.position, ch.event_id, ch.hash, ch.prev_hash,
                     audit_event_hash(ch.prev_hash, e) AS computed,
-                    coalesce(lag(ch.hash) OVER (ORDER BY ch.position), repeat('0', 64)) AS expected_prev
+                    coalesce(lag(ch.hash) OVER (ORDER BY ch.position), $2) AS expected_prev
              FROM audit_chain ch JOIN audit_events e ON e.id = ch.event_id
+             WHERE ch.position > $1
          ), last AS (
              SELECT position, hash FROM c ORDER BY position DESC LIMIT 1
          ), unchained AS (
@@ -288,13 +352,13 @@ pub async fn verify(conn: &mut AsyncPgConnection) -> StoreResult<ChainReport> {
              FROM c WHERE computed <> hash OR prev_hash <> expected_prev
              UNION ALL
              -- The tail: the head names a later row than the last one present.
-             SELECT coalesce(last.position, 0) + 1,
+             SELECT coalesce(last.position, $1) + 1,
                     coalesce((SELECT ch.event_id FROM audit_chain ch
-                              WHERE ch.position = coalesce(last.position, 0) + 1), head.event_id),
+                              WHERE ch.position = coalesce(last.position, $1) + 1), head.event_id),
                     'missing'
              FROM head LEFT JOIN last ON true
-             WHERE head.position > 0
-               AND (last.position IS DISTINCT FROM head.position OR last.hash <> head.hash)
+             WHERE coalesce(last.position, $1) <> head.position
+                OR coalesce(last.hash, $2) <> head.hash
              UNION ALL
              SELECT NULL, id, 'unchained' FROM unchained WHERE overdue
          ), first AS (
@@ -305,6 +369,8 @@ pub async fn verify(conn: &mut AsyncPgConnection) -> StoreResult<ChainReport> {
                 (SELECT id FROM first) AS first_broken_id,
                 (SELECT reason FROM first) AS reason",
     )
+    .bind::<BigInt, _>(from)
+    .bind::<Text, _>(start_hash)
     .get_result(conn)
     .await?)
 }

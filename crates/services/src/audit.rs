@@ -5,7 +5,10 @@
 
 use std::time::Duration;
 
-use sintra_persistence::audit::{self, ChainReport};
+use chrono::Utc;
+use ed25519_dalek::SigningKey;
+use sintra_domain::audit_checkpoint::Checkpoint;
+use sintra_persistence::audit::{self, ChainHead, ChainReport};
 use sintra_persistence::db::{self, Pool};
 use sintra_persistence::StoreResult;
 
@@ -38,5 +41,45 @@ pub async fn run_sealer(pool: Pool, interval: Duration) {
 pub async fn verify(pool: &Pool) -> StoreResult<ChainReport> {
     let mut conn = db::conn(pool).await?;
     audit::seal(&mut conn, true).await?;
-    audit::verify(&mut conn).await
+    audit::verify(&mut conn, None).await
+}
+
+/// Chains what is committed and signs the head: a checkpoint to keep
+/// outside the database. `None` while the chain is empty.
+pub async fn checkpoint(
+    pool: &Pool,
+    key: &SigningKey,
+) -> StoreResult<Option<(Checkpoint, ChainHead)>> {
+    let mut conn = db::conn(pool).await?;
+    audit::seal(&mut conn, true).await?;
+    let head = audit::head(&mut conn).await?;
+    if head.position == 0 {
+        return Ok(None);
+    }
+    let signed = Checkpoint::sign(key, head.position, &head.hash, Utc::now());
+    Ok(Some((signed, head)))
+}
+
+/// Proves the current log extends `checkpoint` (whose signature the caller
+/// has checked): the chain still holds, at the checkpoint's position, the
+/// hash that was signed, and it is computed from the event that is there
+/// now; then every row after it is recomputed. Rows before the checkpoint
+/// are not reread (they were verified when it was taken): verification
+/// costs what was appended since.
+pub async fn verify_since(pool: &Pool, checkpoint: &Checkpoint) -> StoreResult<ChainReport> {
+    let mut conn = db::conn(pool).await?;
+    audit::seal(&mut conn, true).await?;
+    let link = audit::link_at(&mut conn, checkpoint.position).await?;
+    let holds = link.as_ref().is_some_and(|l| {
+        l.hash == checkpoint.hash && l.computed.as_deref() == Some(checkpoint.hash.as_str())
+    });
+    if !holds {
+        return Ok(ChainReport {
+            rows_checked: 0,
+            pending_rows: 0,
+            first_broken_id: link.map(|l| l.event_id),
+            reason: Some("checkpoint".into()),
+        });
+    }
+    audit::verify(&mut conn, Some((checkpoint.position, &checkpoint.hash))).await
 }
