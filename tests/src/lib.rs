@@ -42,7 +42,8 @@ pub fn database_url(name: &str) -> String {
     with_database(&base, name).unwrap_or_else(|| format!("{}/{name}", base.trim_end_matches('/')))
 }
 
-async fn admin_conn() -> AsyncPgConnection {
+/// A connection to the server's maintenance database, as the superuser.
+pub async fn admin_conn() -> AsyncPgConnection {
     AsyncPgConnection::establish(&database_url("postgres"))
         .await
         .expect("PostgreSQL answers at TEST_DATABASE_URL (default 127.0.0.1:5432)")

@@ -305,6 +305,9 @@ const MATRIX: &[(&str, &str, Expect)] = &[
     ("GET", "/api/v1/audit/verify", |r, _| {
         only(&[NationalAdmin, Auditor], r, 200)
     }),
+    ("GET", "/api/v1/audit/checkpoints", |r, _| {
+        only(&[NationalAdmin, Auditor], r, 200)
+    }),
 ];
 
 struct World {

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod audit_checkpoint;
 pub mod consistency;
 pub mod curp;
 pub mod duplicates;

@@ -135,7 +135,8 @@ where
             .service(users::create_service_account)
             .service(users::rotate_secret)
             .service(audit::list_events)
-            .service(audit::verify),
+            .service(audit::verify)
+            .service(audit::signed_checkpoint),
     )
 }
 

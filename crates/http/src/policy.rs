@@ -254,6 +254,7 @@ pub const ROUTES: &[(&str, &str, RouteRule)] = &[
     ),
     ("GET", "/api/v1/audit/events", Requires(ReadAudit)),
     ("GET", "/api/v1/audit/verify", Requires(ReadAudit)),
+    ("GET", "/api/v1/audit/checkpoints", Requires(ReadAudit)),
 ];
 
 /// The rule for a matched route, if any.

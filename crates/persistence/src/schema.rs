@@ -95,8 +95,6 @@ diesel::table! {
         changes -> Nullable<Jsonb>,
         details -> Nullable<Jsonb>,
         outcome -> Text,
-        prev_hash -> Text,
-        hash -> Text,
     }
 }
 
