@@ -236,6 +236,13 @@ const MATRIX: &[(&str, &str, Expect)] = &[
     ("GET", "/api/v1/judicialization/counts", |r, _| {
         only(&[NationalAdmin, EntityAdmin, Operator, Analyst], r, 200)
     }),
+    // Dashboards: the same roles as any aggregate, each in its own scope.
+    ("GET", "/api/v1/dashboards", |r, _| {
+        only(&[NationalAdmin, EntityAdmin, Operator, Analyst], r, 200)
+    }),
+    ("GET", "/api/v1/dashboards/{name}", |r, _| {
+        only(&[NationalAdmin, EntityAdmin, Operator, Analyst], r, 200)
+    }),
     ("GET", "/api/v1/catalogs", |_, _| 200),
     ("GET", "/api/v1/catalogs/{catalog}/items", |_, _| 200),
     ("POST", "/api/v1/catalogs/{catalog}/items", |r, _| {
@@ -658,6 +665,11 @@ impl World {
             // judicialization: requests of the judicialization module
             "/api/v1/judicialization/counts" => (
                 "/api/v1/judicialization/counts?group_by=entity".into(),
+                None,
+            ),
+            "/api/v1/dashboards" => ("/api/v1/dashboards".into(), None),
+            "/api/v1/dashboards/{name}" => (
+                "/api/v1/dashboards/victims?group_by=entity&format=csv".into(),
                 None,
             ),
             p if p.starts_with("/api/v1/investigations")

@@ -68,8 +68,10 @@ pub enum ApiError {
         code: &'static str,
         detail: Message,
     },
-    #[error("internal error")]
-    Internal,
+    /// A failure that is nobody's input. The cause is kept for the log
+    /// (written once, when the response is built) and never shown.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -172,7 +174,7 @@ impl ProblemSource {
                 retry_after_secs: 60,
             },
             503 => ApiError::Unavailable,
-            _ => ApiError::Internal,
+            _ => ApiError::Internal(format!("status {status}")),
         };
         let mut source = err.source();
         source.status = status;
@@ -201,6 +203,11 @@ fn title(status: StatusCode) -> Message {
 }
 
 impl ApiError {
+    /// An internal error with what caused it, for the log.
+    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        ApiError::Internal(cause.to_string())
+    }
+
     pub fn forbidden() -> ApiError {
         ApiError::Forbidden { detail: None }
     }
@@ -389,7 +396,7 @@ impl ApiError {
                 ),
                 vec![],
             ),
-            ApiError::Internal => (
+            ApiError::Internal(_) => (
                 "internal_error",
                 Message::new(
                     "Ocurrió un error interno; se registró para su revisión.",
@@ -439,11 +446,14 @@ impl ResponseError for ApiError {
             ApiError::Refused { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
             }
-            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(cause) = self {
+            tracing::error!(%cause, "internal error");
+        }
         let source = self.source();
         let mut builder = HttpResponse::build(source.status);
         builder.content_type(PROBLEM_JSON);
@@ -522,10 +532,7 @@ impl From<sintra_services::error::ServiceError> for ApiError {
                 detail,
             },
             S::Store(e) => e.into(),
-            S::Internal(cause) => {
-                tracing::error!(%cause, "internal error");
-                ApiError::Internal
-            }
+            S::Internal(cause) => ApiError::Internal(cause),
         }
     }
 }

@@ -119,6 +119,8 @@ where
             .service(judicialization::sentences::update)
             .service(judicialization::sentences::upsert)
             .service(judicialization::counts)
+            .service(dashboards::list_dashboards)
+            .service(dashboards::get_dashboard)
             .service(org::list_institutions)
             .service(org::create_institution)
             .service(org::get_institution)

@@ -204,6 +204,8 @@ pub const ROUTES: &[(&str, &str, RouteRule)] = &[
         "/api/v1/judicialization/counts",
         Requires(ReadAggregates),
     ),
+    ("GET", "/api/v1/dashboards", Requires(ReadAggregates)),
+    ("GET", "/api/v1/dashboards/{name}", Requires(ReadAggregates)),
     ("GET", "/api/v1/institutions", Requires(ReadInstitutions)),
     ("POST", "/api/v1/institutions", Requires(ManageInstitutions)),
     (

@@ -102,7 +102,7 @@ pub async fn issue_tokens(
 ) -> ApiResult<TokenResponse> {
     let now = Utc::now();
     let ttl = state.config.access_token_ttl;
-    let expires_at = now + chrono::Duration::from_std(ttl).map_err(|_| ApiError::Internal)?;
+    let expires_at = now + chrono::Duration::from_std(ttl).map_err(ApiError::internal)?;
     let jti = Uuid::new_v4();
     let refresh_token = format!(
         "rt_{}{}",
@@ -110,8 +110,7 @@ pub async fn issue_tokens(
         password::generate_secret()
     );
     let refresh_expires = now
-        + chrono::Duration::from_std(state.config.refresh_token_ttl)
-            .map_err(|_| ApiError::Internal)?;
+        + chrono::Duration::from_std(state.config.refresh_token_ttl).map_err(ApiError::internal)?;
     let mut conn = db::conn(&state.pool).await?;
     tokens::insert_access_token(&mut conn, jti, user_id, expires_at).await?;
     tokens::insert_refresh_token(
@@ -233,7 +232,7 @@ async fn login(
     let mut conn = db::conn(&state.pool).await?;
     let Some(user) = usable else {
         let lock =
-            chrono::Duration::from_std(state.config.login_lock).map_err(|_| ApiError::Internal)?;
+            chrono::Duration::from_std(state.config.login_lock).map_err(ApiError::internal)?;
         let failures = tokens::record_failed_login(
             &mut conn,
             &username,
@@ -429,7 +428,7 @@ pub async fn change_password(
     let ctx = auth.audit_context();
     if !password::verify(current_password, Some(creds.password_hash.clone())).await {
         let lock =
-            chrono::Duration::from_std(state.config.login_lock).map_err(|_| ApiError::Internal)?;
+            chrono::Duration::from_std(state.config.login_lock).map_err(ApiError::internal)?;
         let mut conn = db::conn(&state.pool).await?;
         let failures = tokens::record_failed_login(
             &mut conn,

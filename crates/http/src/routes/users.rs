@@ -68,12 +68,25 @@ impl From<User> for UserOut {
 }
 
 /// A created account with its one-time secret, shown only in this answer.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct UserWithSecret {
     pub user: UserOut,
     /// The initial (or reset) password or client secret. Shown once; store
     /// it safely. Absent when the caller chose the password.
     pub one_time_secret: Option<String>,
+}
+
+/// Never the secret: a log of the answer must not carry it.
+impl std::fmt::Debug for UserWithSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserWithSecret")
+            .field("user", &self.user)
+            .field(
+                "one_time_secret",
+                &self.one_time_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -714,4 +727,35 @@ async fn change_user_unchecked_role(
             Ok(after)
         })
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_one_time_secret_never_prints() {
+        let out = UserWithSecret {
+            user: UserOut {
+                id: Uuid::nil(),
+                version: 1,
+                kind: "service".into(),
+                username: "sistema.nl".into(),
+                full_name: "Sistema".into(),
+                email: None,
+                role: "system".into(),
+                institution_id: Uuid::nil(),
+                entity_code: "19".into(),
+                active: true,
+                created_at: Utc::now(),
+                created_by: None,
+                updated_at: Utc::now(),
+                updated_by: None,
+            },
+            one_time_secret: Some("secreto-de-un-solo-uso".into()),
+        };
+        let printed = format!("{out:?}");
+        assert!(!printed.contains("secreto-de-un-solo-uso"), "{printed}");
+        assert!(printed.contains("[redacted]"));
+    }
 }
