@@ -13,12 +13,13 @@ use serde_json::Value;
 use sintra_domain::access::Role;
 use sintra_http::config::Config;
 use sintra_http::{build_app, metrics, AppState};
-use sintra_persistence::db::{self, quote_ident, with_database, DbConfig};
+use sintra_persistence::db::{self, quote_ident, with_database};
 use sintra_persistence::org::{self, NewInstitution};
 use sintra_persistence::users::{self, NewUser};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
+pub mod cluster;
 pub mod excel;
 
 pub use sintra_http;
@@ -267,13 +268,8 @@ impl TestApp {
     /// Serves the app with a pool on `config.database_url` (which may point
     /// elsewhere than `db`, e.g. through a proxy).
     pub fn on_database(db: TestDb, config: Config) -> TestApp {
-        let pool = db::build_pool(&DbConfig {
-            url: config.database_url.clone(),
-            app_role: config.db_role.clone(),
-            max_size: config.db_pool_size,
-            timeout: std::time::Duration::from_secs(2),
-        })
-        .expect("pool");
+        let pool =
+            db::build_pool(&config.db_config(std::time::Duration::from_secs(2))).expect("pool");
         let state = AppState::new(pool, config);
         let app_state = state.clone();
         let metrics = metrics();

@@ -33,6 +33,10 @@ pub struct Config {
     pub db_role: Option<String>,
     /// `SINTRA_DB_POOL_SIZE`.
     pub db_pool_size: usize,
+    /// `SINTRA_DB_STATEMENT_TIMEOUT_SECONDS` and `SINTRA_DB_LOCK_TIMEOUT_SECONDS`:
+    /// set on every pooled connection.
+    pub db_statement_timeout: Duration,
+    pub db_lock_timeout: Duration,
     /// `SINTRA_MAX_BODY_BYTES`: the JSON body limit.
     pub max_body_bytes: usize,
     /// `SINTRA_LOGIN_MAX_FAILURES` and `SINTRA_LOGIN_LOCK_SECONDS`.
@@ -128,6 +132,12 @@ impl Config {
                 Err(_) => Some("sintra_app".into()),
             },
             db_pool_size: parse("SINTRA_DB_POOL_SIZE", 16)?,
+            db_statement_timeout: Duration::from_secs(
+                parse::<u64>("SINTRA_DB_STATEMENT_TIMEOUT_SECONDS", 120)?.max(1),
+            ),
+            db_lock_timeout: Duration::from_secs(
+                parse::<u64>("SINTRA_DB_LOCK_TIMEOUT_SECONDS", 5)?.max(1),
+            ),
             max_body_bytes: parse("SINTRA_MAX_BODY_BYTES", 256 * 1024)?,
             login_max_failures: parse("SINTRA_LOGIN_MAX_FAILURES", 5)?,
             login_lock: Duration::from_secs(parse("SINTRA_LOGIN_LOCK_SECONDS", 900)?),
@@ -153,6 +163,8 @@ impl Config {
             refresh_token_ttl: Duration::from_secs(8 * 3600),
             db_role: Some("sintra_app".into()),
             db_pool_size: 8,
+            db_statement_timeout: Duration::from_secs(120),
+            db_lock_timeout: Duration::from_secs(5),
             max_body_bytes: 256 * 1024,
             login_max_failures: 5,
             login_lock: Duration::from_secs(900),
@@ -161,6 +173,18 @@ impl Config {
             one_time_password_ttl: Duration::from_secs(72 * 3600),
             audit_signing_key: signing_key_from_hex(DEV_SIGNING_KEY_HEX)
                 .expect("the development key is a valid seed"),
+        }
+    }
+
+    /// The pool's settings.
+    pub fn db_config(&self, wait: Duration) -> sintra_persistence::db::DbConfig {
+        sintra_persistence::db::DbConfig {
+            url: self.database_url.clone(),
+            app_role: self.db_role.clone(),
+            max_size: self.db_pool_size,
+            timeout: wait,
+            statement_timeout: self.db_statement_timeout,
+            lock_timeout: self.db_lock_timeout,
         }
     }
 

@@ -13,6 +13,10 @@ use utoipa::ToSchema;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// What a 503 tells a client to wait before retrying: long enough for a
+/// restarting database or a failover, short for a person.
+pub const RETRY_UNAVAILABLE_SECS: u64 = 5;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The request could not be read (bad JSON, bad query, bad header).
@@ -460,6 +464,9 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests { retry_after_secs } => {
                 builder.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
+            ApiError::Unavailable => {
+                builder.insert_header((header::RETRY_AFTER, RETRY_UNAVAILABLE_SECS.to_string()));
+            }
             _ => {}
         }
         let mut response = builder.json(source.render(Lang::Es, None));
@@ -484,8 +491,14 @@ impl From<StoreError> for ApiError {
                 tracing::warn!(%reason, "database unavailable");
                 ApiError::Unavailable
             }
-            // Diesel's message names the query's failure, never bound values.
-            StoreError::Database(e) => ApiError::Internal(format!("database error: {e}")),
+            StoreError::Database(e) => {
+                // Diesel's message names the query's failure, never bound
+                // values. Whatever it is, the client's request did not get
+                // through and may be retried (with its Idempotency-Key):
+                // 503, never a 500 that reads as "your request broke us".
+                tracing::error!(error = %e, "database error");
+                ApiError::Unavailable
+            }
         }
     }
 }

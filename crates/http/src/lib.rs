@@ -7,6 +7,7 @@ pub mod boundary;
 pub mod config;
 pub mod error;
 pub mod extractors;
+pub mod headers;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;
@@ -196,7 +197,9 @@ pub fn build_app(
     )
     .split_for_parts();
     let docs = SwaggerUi::new("/docs/{_:.*}")
-        .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json"));
+        // "none": Swagger UI would otherwise send the spec to an outside
+        // validator (and the CSP would block it).
+        .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json").validator_url("none"));
     app.route(
         "/docs",
         web::get().to(|| async {
@@ -213,6 +216,7 @@ pub fn build_app(
     .wrap(from_fn(middleware::audit_denials))
     .wrap(from_fn(middleware::problems))
     .wrap(metrics)
+    .wrap(from_fn(headers::security_headers))
     .wrap(from_fn(middleware::request_meta))
     .wrap(TracingLogger::<telemetry::RootSpan>::new())
 }

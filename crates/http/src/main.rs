@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use sintra_http::bootstrap::{self, Bootstrap};
 use sintra_http::config::Config;
 use sintra_http::{build_app, metrics, openapi, telemetry, AppState};
-use sintra_persistence::db::{self, DbConfig};
+use sintra_persistence::db;
 
 #[derive(Parser)]
 #[command(
@@ -110,12 +110,7 @@ async fn serve() -> anyhow::Result<()> {
     telemetry::init_logging();
     let config = Config::from_env()?;
     prepare(&config).await?;
-    let pool = db::build_pool(&DbConfig {
-        url: config.database_url.clone(),
-        app_role: config.db_role.clone(),
-        max_size: config.db_pool_size,
-        timeout: std::time::Duration::from_secs(5),
-    })?;
+    let pool = db::build_pool(&config.db_config(std::time::Duration::from_secs(5)))?;
     match bootstrap::first_admin(&pool, &config).await? {
         Bootstrap::Created {
             username,

@@ -161,6 +161,11 @@ pub async fn guard(
     req: ServiceRequest,
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    // TRACE echoes a request back (cookies and tokens included): refused on
+    // every path the same way, known or not.
+    if req.method() == actix_web::http::Method::TRACE {
+        return Ok(req.error_response(ApiError::MethodNotAllowed));
+    }
     let Some(pattern) = req.match_pattern() else {
         return next.call(req).await;
     };

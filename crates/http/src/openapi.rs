@@ -10,7 +10,11 @@ use utoipa::{Modify, OpenApi};
         title = "SINTRA API",
         description = "Sistema Nacional de Información de Víctimas de Trata de Personas — API de la fase dos.\n\n\
             Errors are RFC 9457 problem documents (`application/problem+json`) in Spanish, or English with \
-            `Accept-Language: en`. Records outside the caller's scope answer 404 exactly like missing ones.",
+            `Accept-Language: en`. Records outside the caller's scope answer 404 exactly like missing ones.\n\n\
+            Any database failure answers 503 `database_unavailable` with `Retry-After`. A write may have \
+            committed before its answer was lost, so state systems send an `Idempotency-Key` on every create \
+            (or write by folio with `PUT …/by-folio/{external_folio}`) and retry with the same key: the \
+            first answer is replayed, never a second record.",
         version = "1.0.0"
     ),
     modifiers(&BearerScheme, &FormSchemas),

@@ -21,12 +21,12 @@ use RouteRule::*;
 
 /// (method, actix match pattern, rule). `*` matches any method.
 pub const ROUTES: &[(&str, &str, RouteRule)] = &[
-    ("*", "/health/live", Public),
-    ("*", "/health/ready", Public),
-    ("*", "/metrics", Public),
-    ("*", "/api/v1/openapi.json", Public),
-    ("*", "/docs/{_:.*}", Public),
-    ("*", "/docs", Public),
+    ("GET", "/health/live", Public),
+    ("GET", "/health/ready", Public),
+    ("GET", "/metrics", Public),
+    ("GET", "/api/v1/openapi.json", Public),
+    ("GET", "/docs/{_:.*}", Public),
+    ("GET", "/docs", Public),
     ("POST", "/api/v1/auth/token", Public),
     ("POST", "/api/v1/auth/logout", Requires(ReadOwnAccount)),
     ("POST", "/api/v1/auth/password", Requires(ReadOwnAccount)),
@@ -263,6 +263,18 @@ pub fn rule_for(method: &Method, pattern: &str) -> Option<RouteRule> {
         .iter()
         .find(|(m, p, _)| *p == pattern && (*m == "*" || *m == method.as_str()))
         .map(|(_, _, rule)| *rule)
+}
+
+/// The methods a pattern serves, for `Allow` (405 answers).
+pub fn allowed_methods(pattern: &str) -> Vec<&'static str> {
+    let mut methods: Vec<&'static str> = ROUTES
+        .iter()
+        .filter(|(_, p, _)| *p == pattern)
+        .map(|(m, _, _)| *m)
+        .collect();
+    methods.sort_unstable();
+    methods.dedup();
+    methods
 }
 
 /// Whether the pattern has a rule for some method.

@@ -9,14 +9,23 @@ use tracing::Span;
 use tracing_actix_web::{RequestId, RootSpanBuilder};
 
 pub fn init_logging() {
-    use tracing_subscriber::{fmt, EnvFilter};
+    use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = fmt()
+    init_logging_to(filter, std::io::stderr);
+}
+
+/// The server's log format (JSON lines, the request's span on each) with
+/// this filter and writer: the binary's, and a test's that reads the lines.
+pub fn init_logging_to<W>(filter: tracing_subscriber::EnvFilter, writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
         .with_current_span(true)
         .with_span_list(false)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .try_init();
 }
 
@@ -32,7 +41,10 @@ impl RootSpanBuilder for RootSpan {
         let route = request
             .match_pattern()
             .unwrap_or_else(|| "UNMATCHED".into());
-        tracing::info_span!(
+        // At ERROR level, so the span (and its request id) is enabled at
+        // every log level: at RUST_LOG=warn an INFO span would be off and
+        // warnings and errors would carry no request id.
+        tracing::error_span!(
             "request",
             request_id = %request_id,
             method = %request.method(),

@@ -34,6 +34,10 @@ pub struct DbConfig {
     /// How long a request waits for a connection before it is told the
     /// database is unavailable (503), instead of hanging.
     pub timeout: Duration,
+    /// `statement_timeout` and `lock_timeout` of every pooled connection:
+    /// no request waits unbounded behind a lock or a runaway query.
+    pub statement_timeout: Duration,
+    pub lock_timeout: Duration,
 }
 
 impl DbConfig {
@@ -43,6 +47,8 @@ impl DbConfig {
             app_role: Some("sintra_app".into()),
             max_size: 16,
             timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(120),
+            lock_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -52,10 +58,16 @@ impl DbConfig {
 pub fn build_pool(config: &DbConfig) -> StoreResult<Pool> {
     let role = config.app_role.clone();
     let timeout = config.timeout;
+    let bounds = format!(
+        "SET statement_timeout = {}; SET lock_timeout = {}",
+        config.statement_timeout.as_millis().max(1),
+        config.lock_timeout.as_millis().max(1)
+    );
     let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
     manager_config.custom_setup = Box::new(move |url| {
         let role = role.clone();
         let url = url.to_string();
+        let bounds = bounds.clone();
         async move {
             let mut conn = tokio::time::timeout(timeout, AsyncPgConnection::establish(&url))
                 .await
@@ -68,6 +80,9 @@ pub fn build_pool(config: &DbConfig) -> StoreResult<Pool> {
                     .await
                     .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
             }
+            diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, &bounds)
+                .await
+                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
             Ok(conn)
         }
         .boxed()
@@ -91,20 +106,42 @@ pub async fn conn(pool: &Pool) -> StoreResult<PooledConn> {
     Ok(pool.get().await?)
 }
 
-/// Whether the database answers a trivial query right now.
-pub async fn ping(pool: &Pool) -> bool {
+/// Whether the database answers a trivial query within `within`: on an
+/// idle pooled connection when one is free (a new one is opened when the
+/// pool has room), else, the pool being busy serving requests, on a
+/// connection of its own. A busy pool is not a database failure: readiness
+/// never waits in the pool's queue, so it does not flap under load.
+pub async fn ping(pool: &Pool, url: &str, within: Duration) -> bool {
+    use deadpool::managed::{PoolError, Timeouts};
+    let answered = tokio::time::timeout(within, async {
+        let free = Timeouts {
+            wait: Some(Duration::ZERO),
+            create: Some(within),
+            recycle: Some(within),
+        };
+        match pool.timeout_get(&free).await {
+            Ok(mut conn) => select_one(&mut conn).await,
+            Err(PoolError::Timeout(deadpool::managed::TimeoutType::Wait)) => {
+                match AsyncPgConnection::establish(url).await {
+                    Ok(mut own) => select_one(&mut own).await,
+                    Err(_) => false,
+                }
+            }
+            Err(_) => false,
+        }
+    })
+    .await;
+    answered.unwrap_or(false)
+}
+
+async fn select_one(conn: &mut AsyncPgConnection) -> bool {
     #[derive(QueryableByName)]
     struct One {
         #[diesel(sql_type = Bool)]
         ok: bool,
     }
-    let Ok(mut conn) = pool.get().await else {
-        return false;
-    };
     matches!(
-        sql_query("SELECT true AS ok")
-            .get_result::<One>(&mut conn)
-            .await,
+        sql_query("SELECT true AS ok").get_result::<One>(conn).await,
         Ok(One { ok: true })
     )
 }

@@ -32,16 +32,86 @@ impl From<DieselError> for StoreError {
                     constraint: info.constraint_name().unwrap_or_default().to_string(),
                 }
             }
-            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
-                StoreError::Unavailable("connection closed".into())
+            // The driver reports a connection that died (no SQLSTATE) as
+            // "unable to send command"; diesel's own kind for it too.
+            DieselError::DatabaseError(
+                kind @ (DatabaseErrorKind::ClosedConnection
+                | DatabaseErrorKind::UnableToSendCommand
+                | DatabaseErrorKind::SerializationFailure
+                | DatabaseErrorKind::ReadOnlyTransaction),
+                info,
+            ) => StoreError::Unavailable(format!("{kind:?}: {}", info.message())),
+            // A connection lost inside a transaction.
+            DieselError::BrokenTransactionManager => {
+                StoreError::Unavailable("transaction broken by a lost connection".into())
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if is_transient(info.message()) =>
+            {
+                StoreError::Unavailable(info.message().to_string())
             }
             other => StoreError::Database(other),
         }
     }
 }
 
+/// PostgreSQL's messages for failures a retry may not meet: the server
+/// going down or refusing connections, a statement or lock wait over its
+/// bound, a deadlock (SQLSTATE classes 08, 53, 57, 55P03, 40P01; diesel
+/// reports them as `Unknown` with the server's message only).
+fn is_transient(message: &str) -> bool {
+    const MARKS: &[&str] = &[
+        "terminating connection",
+        "shutting down",
+        "starting up",
+        "in recovery mode",
+        "too many clients",
+        "remaining connection slots",
+        "out of memory",
+        "could not resize shared memory",
+        "statement timeout",
+        "lock timeout",
+        "canceling statement",
+        "deadlock detected",
+        "could not obtain lock",
+        "connection",
+    ];
+    let m = message.to_ascii_lowercase();
+    MARKS.iter().any(|mark| m.contains(mark))
+}
+
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for StoreError {
     fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> StoreError {
         StoreError::Unavailable(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_a_retry_may_not_meet_are_unavailable_others_are_not() {
+        for message in [
+            "canceling statement due to lock timeout",
+            "canceling statement due to statement timeout",
+            "terminating connection due to administrator command",
+            "the database system is shutting down",
+            "sorry, too many clients already",
+            "deadlock detected",
+        ] {
+            assert!(is_transient(message), "{message}");
+        }
+        for message in [
+            "relation \"x\" does not exist",
+            "invalid input syntax for type uuid",
+        ] {
+            assert!(!is_transient(message), "{message}");
+        }
+        let lost = DieselError::DatabaseError(
+            DatabaseErrorKind::UnableToSendCommand,
+            Box::new("connection closed".to_string()),
+        );
+        assert!(matches!(StoreError::from(lost), StoreError::Unavailable(_)));
     }
 }

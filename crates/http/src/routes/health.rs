@@ -20,8 +20,10 @@ pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(HealthStatus { status: "ok" })
 }
 
-/// The database answers: 200 when this instance can serve requests, 503
-/// while the database is unreachable (it recovers by itself, no restart).
+/// The database answers: 200 when it answers a trivial query within 2 s
+/// (on an idle pooled connection, or on a connection of its own while the
+/// pool is busy serving requests: load alone never makes this 503); 503
+/// while it does not (the instance recovers by itself, no restart).
 #[utoipa::path(
     tag = "operations",
     responses(
@@ -31,7 +33,8 @@ pub async fn live() -> HttpResponse {
 )]
 #[get("/health/ready")]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    if sintra_persistence::db::ping(&state.pool).await {
+    let within = std::time::Duration::from_secs(2);
+    if sintra_persistence::db::ping(&state.pool, &state.config.database_url, within).await {
         Ok(HttpResponse::Ok().json(HealthStatus { status: "ok" }))
     } else {
         Err(ApiError::Unavailable)

@@ -50,17 +50,18 @@ macro_rules! record_routes {
                 Ok(listed(service::list(&state.pool, &auth, $form, query, page).await?))
             }
 
-            #[doc = concat!("Register ", $what, ". The body follows the form spec (`GET /api/v1/forms/{form}`); a parent may be named by id or by its folio. Send `Idempotency-Key` so a retry never creates it twice.")]
+            #[doc = concat!("Register ", $what, ". The body follows the form spec (`GET /api/v1/forms/{form}`); a parent may be named by id or by its folio. State systems send `Idempotency-Key` (or write by folio with `PUT …/by-folio/{external_folio}`): an answer can be lost after the commit went through (a 503 or a cut connection), and a retry with the same key replays the first answer instead of creating a second record.")]
             #[utoipa::path(
                 tag = $tag,
                 security(("bearer" = [])),
-                params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body: the first answer is replayed")),
+                params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body: the first answer is replayed. State systems send one on every create: a 503 or a lost answer does not say whether the commit went through, and only a retry with the same key is safe")),
                 request_body(content = Object, description = "The form's fields"),
                 responses(
                     (status = 201, description = "The created record", body = Object),
                     (status = 403, body = Problem, content_type = "application/problem+json"),
                     (status = 409, description = "Folio taken, or Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
-                    (status = 422, body = Problem, content_type = "application/problem+json")
+                    (status = 422, body = Problem, content_type = "application/problem+json"),
+                    (status = 503, description = "The database is unavailable; retry after `Retry-After` seconds with the same Idempotency-Key", body = Problem, content_type = "application/problem+json")
                 )
             )]
             #[post($path)]
