@@ -189,6 +189,9 @@ async fn the_log_cannot_be_edited_and_tampering_is_reported() {
         )
         .await;
     }
+    // The rows are chained shortly after they commit (here: by verify).
+    let verify = app2.get("/api/v1/audit/verify", &aud2.token).await;
+    assert_eq!(verify.json["valid"], true, "{}", verify.text());
     let mut owner2 = app2.db.owner_conn().await;
     let ids: Vec<i64> = audit_events::table
         .select(audit_events::id)
@@ -279,4 +282,344 @@ async fn denied_requests_and_reads_are_recorded_and_filterable() {
         )
         .await;
     assert_eq!(future.json["items"].as_array().unwrap().len(), 0);
+}
+
+async fn exec(conn: &mut AsyncPgConnection, sql: &str) {
+    diesel::sql_query(sql)
+        .execute(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+fn entry(action: &str) -> AuditEntry {
+    AuditEntry::access(&AuditContext::default(), action, "test")
+}
+
+/// Chain positions of the given events, in chain order.
+async fn chained(conn: &mut AsyncPgConnection, action: &str) -> Vec<(i64, String)> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        action: String,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT e.id, e.action FROM audit_chain c JOIN audit_events e ON e.id = c.event_id
+         WHERE e.action LIKE $1 ORDER BY c.position",
+    )
+    .bind::<diesel::sql_types::Text, _>(format!("{action}%"))
+    .load(conn)
+    .await
+    .unwrap();
+    rows.into_iter().map(|r| (r.id, r.action)).collect()
+}
+
+#[actix_web::test]
+async fn a_row_that_commits_after_a_later_id_is_chained_once_and_not_skipped() {
+    let app = TestApp::new().await;
+    let nl = app.institution("19", "CEAV NL").await;
+    let auditor = app.account(Role::Auditor, nl).await;
+    let mut slow = app.conn().await;
+    let mut quick = app.conn().await;
+
+    // `slow` takes the smaller id and stays open; `quick` takes the next one
+    // and commits first.
+    exec(&mut slow, "BEGIN").await;
+    audit::append(&mut slow, &[entry("late_slow")])
+        .await
+        .unwrap();
+    audit::append(&mut quick, &[entry("late_quick")])
+        .await
+        .unwrap();
+
+    let verify = app.get("/api/v1/audit/verify", &auditor.token).await;
+    assert_eq!(verify.status, 200, "{}", verify.text());
+    assert_eq!(verify.json["valid"], true, "{}", verify.text());
+    let mut conn = app.conn().await;
+    let first = chained(&mut conn, "late_").await;
+    assert_eq!(
+        first.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(),
+        ["late_quick"],
+        "only the committed row is chained"
+    );
+
+    exec(&mut slow, "COMMIT").await;
+    let verify = app.get("/api/v1/audit/verify", &auditor.token).await;
+    assert_eq!(verify.json["valid"], true, "{}", verify.text());
+    assert_eq!(verify.json["pending_rows"], 0, "{}", verify.text());
+    let both = chained(&mut conn, "late_").await;
+    assert_eq!(
+        both.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(),
+        ["late_quick", "late_slow"],
+        "the late commit is chained after the row it let through, once"
+    );
+    assert!(both[1].0 < both[0].0, "the late row had the smaller id");
+
+    // Sealing again chains nothing twice.
+    assert_eq!(audit::seal(&mut conn, true).await.unwrap(), 0);
+}
+
+#[actix_web::test]
+async fn the_api_role_cannot_write_the_chain_nor_hide_a_row_from_the_sealer() {
+    let app = TestApp::new().await;
+    let nl = app.institution("19", "CEAV NL").await;
+    let auditor = app.account(Role::Auditor, nl).await;
+    let mut conn = app.conn().await;
+    audit::append(&mut conn, &[entry("one")]).await.unwrap();
+    audit::seal(&mut conn, true).await.unwrap();
+    for sql in [
+        "INSERT INTO audit_chain (position, event_id, prev_hash, hash) VALUES (999, 999, 'x', 'y')",
+        "UPDATE audit_chain SET hash = 'x'",
+        "DELETE FROM audit_chain",
+        "UPDATE audit_chain_head SET hash = 'x'",
+        "INSERT INTO audit_events (id, occurred_at, kind, action, resource_type, outcome, txid)
+         VALUES (nextval('audit_events_id_seq'), now(), 'access', 'x', 'x', 'ok', '1')",
+    ] {
+        let err = diesel::sql_query(sql).execute(&mut conn).await.unwrap_err();
+        assert!(
+            err.to_string().contains("permission denied"),
+            "{sql}: {err}"
+        );
+    }
+
+    // A superuser who slips in a row with a forged, long-finished transaction
+    // id (so the sealer never looks at it) is reported.
+    let mut owner = app.db.owner_conn().await;
+    exec(
+        &mut owner,
+        "INSERT INTO audit_events (id, occurred_at, kind, action, resource_type, outcome, txid)
+         VALUES (nextval('audit_events_id_seq'), now(), 'access', 'forged', 'x', 'ok', '3')",
+    )
+    .await;
+    let forged: i64 = audit_events::table
+        .filter(audit_events::action.eq("forged"))
+        .select(audit_events::id)
+        .first(&mut owner)
+        .await
+        .unwrap();
+    let verify = app.get("/api/v1/audit/verify", &auditor.token).await;
+    assert_eq!(verify.json["valid"], false, "{}", verify.text());
+    assert_eq!(verify.json["first_broken_id"], forged);
+    assert_eq!(verify.json["reason"], "unchained");
+}
+
+#[actix_web::test]
+async fn removing_the_newest_rows_is_reported_against_the_head() {
+    let app = TestApp::new().await;
+    let nl = app.institution("19", "CEAV NL").await;
+    let auditor = app.account(Role::Auditor, nl).await;
+    let mut conn = app.conn().await;
+    for action in ["tail_1", "tail_2", "tail_3"] {
+        audit::append(&mut conn, &[entry(action)]).await.unwrap();
+    }
+    let verify = app.get("/api/v1/audit/verify", &auditor.token).await;
+    assert_eq!(verify.json["valid"], true, "{}", verify.text());
+    let rows = chained(&mut conn, "tail_").await;
+    let mut owner = app.db.owner_conn().await;
+    exec(&mut owner, "SET session_replication_role = replica").await;
+    exec(
+        &mut owner,
+        &format!("DELETE FROM audit_events WHERE id >= {}", rows[1].0),
+    )
+    .await;
+    let verify = app.get("/api/v1/audit/verify", &auditor.token).await;
+    assert_eq!(verify.json["valid"], false, "{}", verify.text());
+    assert_eq!(verify.json["first_broken_id"], rows[1].0);
+    assert_eq!(verify.json["reason"], "missing");
+}
+
+#[actix_web::test]
+async fn probing_ids_outside_the_scope_answers_404_and_leaves_denial_rows() {
+    let app = TestApp::new().await;
+    let nl = app.institution("19", "Fiscalía NL").await;
+    let cdmx = app.institution("09", "Fiscalía CDMX").await;
+    let auditor_inst = app.institution("00", "Auditoría").await;
+    let owner = app.account(Role::Operator, nl).await;
+    let prober = app.account(Role::Operator, cdmx).await;
+    let auditor = app.account(Role::Auditor, auditor_inst).await;
+    let res = app
+        .post(
+            "/api/v1/victims",
+            &owner.token,
+            json!({
+                "condition": "VICTIMA",
+                "given_names": "María Guadalupe",
+                "first_surname": "Hernández",
+                "sex": "MUJER",
+                "birth_date": "1999-04-12",
+                "nationality": "MEX",
+                "detection_date": "2024-02-10",
+                "detection_entity_code": "19",
+                "detection_municipality_code": "19039",
+                "detection_source": "DENUNCIA",
+                "exploitation_forms": ["EXPLOTACION_SEXUAL"]
+            }),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    let existing = res.json["data"]["id"].as_str().unwrap().to_string();
+    let missing = Uuid::now_v7().to_string();
+
+    // The answer tells the prober nothing: same status, same body (but for
+    // the request id).
+    let answer = |id: &str| {
+        let path = format!("/api/v1/victims/{id}");
+        let app = &app;
+        let token = prober.token.clone();
+        async move {
+            let res = app.get(&path, &token).await;
+            res.assert_problem(404, "not_found");
+            let mut body = res.json.clone();
+            body.as_object_mut().unwrap().remove("request_id");
+            body.as_object_mut().unwrap().remove("instance");
+            body
+        }
+    };
+    assert_eq!(answer(&existing).await, answer(&missing).await);
+
+    // The owner's own read is an access row, not a denial.
+    let own = app
+        .get(&format!("/api/v1/victims/{existing}"), &owner.token)
+        .await;
+    assert_eq!(own.status, 200, "{}", own.text());
+
+    let rows = app
+        .get(
+            &format!("/api/v1/audit/events?action=denied&actor_id={}", prober.id),
+            &auditor.token,
+        )
+        .await;
+    assert_eq!(rows.status, 200, "{}", rows.text());
+    let items = rows.json["items"].as_array().unwrap();
+    let mut probed: Vec<&str> = items
+        .iter()
+        .map(|e| {
+            assert_eq!(e["resource_id"], "/api/v1/victims/{id}");
+            assert_eq!(e["outcome"], "denied");
+            assert_eq!(e["details"]["status"], 404);
+            assert_eq!(e["details"]["method"], "GET");
+            assert_eq!(e["actor"]["entity_code"], "09");
+            e["details"]["path"]["id"].as_str().unwrap()
+        })
+        .collect();
+    probed.sort();
+    let mut expected = vec![existing.as_str(), missing.as_str()];
+    expected.sort();
+    assert_eq!(
+        probed,
+        expected,
+        "one denial row per probe: {}",
+        rows.text()
+    );
+    let owner_denials = app
+        .get(
+            &format!("/api/v1/audit/events?action=denied&actor_id={}", owner.id),
+            &auditor.token,
+        )
+        .await;
+    assert_eq!(owner_denials.json["items"].as_array().unwrap().len(), 0);
+}
+
+#[actix_web::test]
+async fn a_superuser_rewrite_passes_plain_verify_but_not_a_signed_checkpoint() {
+    let app = TestApp::new().await;
+    let nl = app.institution("19", "CEAV NL").await;
+    let admin = app.account(Role::NationalAdmin, nl).await;
+    let auditor = app.account(Role::Auditor, nl).await;
+    for name in ["DIF NL", "Fiscalía NL"] {
+        let res = app
+            .post(
+                "/api/v1/institutions",
+                &admin.token,
+                json!({"entity_code": "19", "name": name, "institution_type": "DIF"}),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text());
+    }
+    let cp = app.get("/api/v1/audit/checkpoints", &auditor.token).await;
+    assert_eq!(cp.status, 200, "{}", cp.text());
+    let token = cp.json["token"].as_str().unwrap().to_string();
+    let position = cp.json["position"].as_i64().unwrap();
+    assert!(position >= 2);
+    assert_eq!(cp.json["public_key"].as_str().unwrap().len(), 64);
+
+    // The log goes on; verify from the checkpoint rereads only what follows.
+    app.post(
+        "/api/v1/institutions",
+        &admin.token,
+        json!({"entity_code": "19", "name": "Salud NL", "institution_type": "DIF"}),
+    )
+    .await;
+    let since = app
+        .get(
+            &format!("/api/v1/audit/verify?checkpoint={token}"),
+            &auditor.token,
+        )
+        .await;
+    assert_eq!(since.status, 200, "{}", since.text());
+    assert_eq!(since.json["valid"], true, "{}", since.text());
+    assert_eq!(since.json["checked_from_position"], position);
+    let full = app.get("/api/v1/audit/verify", &auditor.token).await;
+    assert_eq!(
+        since.json["rows_checked"].as_i64().unwrap(),
+        full.json["rows_checked"].as_i64().unwrap() - position,
+        "only the rows after the checkpoint were recomputed"
+    );
+
+    // A checkpoint that was not signed by this server's key is refused.
+    let forged = token.replacen(&format!("{position}."), &format!("{}.", position - 1), 1);
+    app.get(
+        &format!("/api/v1/audit/verify?checkpoint={forged}"),
+        &auditor.token,
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    app.get("/api/v1/audit/verify?checkpoint=abc", &auditor.token)
+        .await
+        .assert_problem(400, "invalid_checkpoint");
+
+    // A superuser rewrites an early row and recomputes the whole chain.
+    let mut owner = app.db.owner_conn().await;
+    exec(&mut owner, "SET session_replication_role = replica").await;
+    exec(
+        &mut owner,
+        "UPDATE audit_events SET action = 'read'
+         WHERE id = (SELECT min(id) FROM audit_events WHERE resource_type = 'institution')",
+    )
+    .await;
+    exec(
+        &mut owner,
+        "DO $$
+         DECLARE r record; e audit_events; prev text := repeat('0', 64); h text;
+         BEGIN
+             CREATE TEMP TABLE old_chain AS SELECT position, event_id FROM audit_chain;
+             DELETE FROM audit_chain;
+             FOR r IN SELECT position, event_id FROM old_chain ORDER BY position LOOP
+                 SELECT * INTO e FROM audit_events WHERE id = r.event_id;
+                 h := audit_event_hash(prev, e);
+                 INSERT INTO audit_chain (position, event_id, prev_hash, hash)
+                 VALUES (r.position, r.event_id, prev, h);
+                 prev := h;
+             END LOOP;
+             UPDATE audit_chain_head SET hash = prev;
+         END $$",
+    )
+    .await;
+    let plain = app.get("/api/v1/audit/verify", &auditor.token).await;
+    assert_eq!(
+        plain.json["valid"],
+        true,
+        "the rewrite fools plain verify: {}",
+        plain.text()
+    );
+    let against = app
+        .get(
+            &format!("/api/v1/audit/verify?checkpoint={token}"),
+            &auditor.token,
+        )
+        .await;
+    assert_eq!(against.status, 200, "{}", against.text());
+    assert_eq!(against.json["valid"], false, "{}", against.text());
+    assert_eq!(against.json["reason"], "checkpoint");
 }

@@ -2,6 +2,8 @@
 //! access policy. This crate does no I/O: persistence and HTTP build on it.
 
 pub mod access;
+pub mod accounts;
+pub mod audit_checkpoint;
 pub mod consistency;
 pub mod curp;
 pub mod duplicates;

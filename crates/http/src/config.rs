@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
+use ed25519_dalek::SigningKey;
 use secrecy::{ExposeSecret, SecretString};
-
+use sintra_domain::audit_checkpoint::{signing_key_from_hex, DEV_SIGNING_KEY_HEX};
 use sintra_persistence::db::DEFAULT_DATABASE_URL;
 
 /// The development signing secret. Refused in production mode.
@@ -41,6 +42,12 @@ pub struct Config {
     /// admin, created on an empty system.
     pub admin_user: Option<String>,
     pub admin_password: Option<SecretString>,
+    /// `SINTRA_ONE_TIME_PASSWORD_HOURS`: how long a one-time password (the
+    /// first admin's, a new user's, a reset) logs in before it expires unused.
+    pub one_time_password_ttl: Duration,
+    /// `SINTRA_AUDIT_SIGNING_KEY`: the Ed25519 seed (64 hexadecimal
+    /// characters) that signs the audit chain's checkpoints.
+    pub audit_signing_key: SigningKey,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +58,10 @@ pub enum ConfigError {
         "SINTRA_ENV=production exige un SINTRA_JWT_SECRET propio de al menos 32 caracteres (no el de desarrollo)"
     )]
     DefaultSecretInProduction,
+    #[error(
+        "SINTRA_ENV=production exige una SINTRA_AUDIT_SIGNING_KEY propia (no la de desarrollo)"
+    )]
+    DefaultAuditKeyInProduction,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -67,6 +78,17 @@ fn parse<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, Conf
     }
 }
 
+/// `SINTRA_AUDIT_SIGNING_KEY`: the development key unless one is given,
+/// which production refuses.
+fn audit_signing_key(production: bool, hex: Option<String>) -> Result<SigningKey, ConfigError> {
+    let hex = hex.unwrap_or_else(|| DEV_SIGNING_KEY_HEX.to_string());
+    if production && hex.trim().eq_ignore_ascii_case(DEV_SIGNING_KEY_HEX) {
+        return Err(ConfigError::DefaultAuditKeyInProduction);
+    }
+    signing_key_from_hex(&hex)
+        .map_err(|e| ConfigError::Invalid("SINTRA_AUDIT_SIGNING_KEY", e.to_string()))
+}
+
 impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
         let production = var("SINTRA_ENV").is_some_and(|v| v.eq_ignore_ascii_case("production"));
@@ -80,6 +102,7 @@ impl Config {
                 "debe tener al menos 32 caracteres".into(),
             ));
         }
+        let audit_signing_key = audit_signing_key(production, var("SINTRA_AUDIT_SIGNING_KEY"))?;
         let access_secs: u64 = parse("SINTRA_ACCESS_TOKEN_SECONDS", 900)?;
         if !(30..=900).contains(&access_secs) {
             return Err(ConfigError::Invalid(
@@ -110,6 +133,10 @@ impl Config {
             login_lock: Duration::from_secs(parse("SINTRA_LOGIN_LOCK_SECONDS", 900)?),
             admin_user: var("SINTRA_ADMIN_USER"),
             admin_password: var("SINTRA_ADMIN_PASSWORD").map(SecretString::from),
+            one_time_password_ttl: Duration::from_secs(
+                3600 * parse::<u64>("SINTRA_ONE_TIME_PASSWORD_HOURS", 72)?.clamp(1, 24 * 90),
+            ),
+            audit_signing_key,
         })
     }
 
@@ -131,7 +158,17 @@ impl Config {
             login_lock: Duration::from_secs(900),
             admin_user: None,
             admin_password: None,
+            one_time_password_ttl: Duration::from_secs(72 * 3600),
+            audit_signing_key: signing_key_from_hex(DEV_SIGNING_KEY_HEX)
+                .expect("the development key is a valid seed"),
         }
+    }
+
+    /// When a one-time password issued now stops logging in.
+    pub fn one_time_password_expiry(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+            + chrono::Duration::from_std(self.one_time_password_ttl)
+                .unwrap_or(chrono::Duration::hours(72))
     }
 
     /// The signing key's bytes, for the token keys alone.
@@ -149,7 +186,10 @@ mod tests {
         let mut config = Config::for_database("postgres://localhost/x");
         config.admin_password = Some("contrasena-de-prueba-larga".into());
         config.jwt_secret = "una-clave-de-firma-de-al-menos-32-bytes".into();
+        config.audit_signing_key = signing_key_from_hex(&"7a".repeat(32)).expect("a valid seed");
         let printed = format!("{config:?}");
+        assert!(!printed.contains(&"7a".repeat(8)), "{printed}");
+        assert!(!printed.contains("122, 122, 122"), "{printed}");
         assert!(!printed.contains("contrasena-de-prueba-larga"), "{printed}");
         assert!(!printed.contains("una-clave-de-firma"), "{printed}");
         assert!(printed.contains("database_url"), "the rest still prints");
@@ -157,5 +197,25 @@ mod tests {
             config.jwt_secret_bytes(),
             b"una-clave-de-firma-de-al-menos-32-bytes"
         );
+    }
+
+    #[test]
+    fn production_refuses_the_development_audit_key() {
+        assert!(matches!(
+            audit_signing_key(true, None),
+            Err(ConfigError::DefaultAuditKeyInProduction)
+        ));
+        assert!(matches!(
+            audit_signing_key(true, Some(DEV_SIGNING_KEY_HEX.to_uppercase())),
+            Err(ConfigError::DefaultAuditKeyInProduction)
+        ));
+        let own = "11".repeat(32);
+        let key = audit_signing_key(true, Some(own)).unwrap();
+        assert_eq!(key.to_bytes(), [0x11; 32]);
+        assert!(audit_signing_key(false, None).is_ok());
+        assert!(matches!(
+            audit_signing_key(false, Some("not hex".into())),
+            Err(ConfigError::Invalid("SINTRA_AUDIT_SIGNING_KEY", _))
+        ));
     }
 }

@@ -47,6 +47,7 @@ where
         scope::scope("/api/v1")
             .service(auth::token)
             .service(auth::logout)
+            .service(auth::change_password)
             .service(auth::me)
             .service(org::list_entities)
             .service(catalogs::list_catalogs)
@@ -134,7 +135,8 @@ where
             .service(users::create_service_account)
             .service(users::rotate_secret)
             .service(audit::list_events)
-            .service(audit::verify),
+            .service(audit::verify)
+            .service(audit::signed_checkpoint),
     )
 }
 

@@ -29,6 +29,18 @@ enum Command {
     Openapi,
     /// Create the database if missing and apply pending migrations.
     Migrate,
+    /// The audit log, for schedulers and operators.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Chain what is committed and print a signed checkpoint of the chain's
+    /// head as JSON, to keep outside the database.
+    Checkpoint,
 }
 
 fn main() {
@@ -45,6 +57,9 @@ fn main() {
         }
         Command::Migrate => runtime().block_on(migrate()),
         Command::Serve => runtime().block_on(serve()),
+        Command::Audit {
+            command: AuditCommand::Checkpoint,
+        } => runtime().block_on(audit_checkpoint()),
     };
     if let Err(e) = result {
         eprintln!("sintra: {e}");
@@ -72,6 +87,23 @@ async fn migrate() -> anyhow::Result<()> {
     telemetry::init_logging();
     let config = Config::from_env()?;
     prepare(&config).await
+}
+
+async fn audit_checkpoint() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    let pool = db::build_pool(&DbConfig {
+        url: config.database_url.clone(),
+        app_role: config.db_role.clone(),
+        max_size: 1,
+        timeout: std::time::Duration::from_secs(30),
+    })?;
+    let key = &config.audit_signing_key;
+    let (signed, head) = sintra_services::audit::checkpoint(&pool, key)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("la bitácora está vacía: no hay nada que firmar"))?;
+    let out = sintra_http::routes::audit::CheckpointOut::new(&signed, head.event_id, key);
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
 }
 
 async fn serve() -> anyhow::Result<()> {
@@ -104,6 +136,10 @@ async fn serve() -> anyhow::Result<()> {
         Bootstrap::NotNeeded => {}
     }
     let bind = config.bind.clone();
+    tokio::spawn(sintra_services::audit::run_sealer(
+        pool.clone(),
+        sintra_services::audit::SEAL_INTERVAL,
+    ));
     let state = AppState::new(pool, config);
     let metrics = metrics();
     tracing::info!(%bind, "SINTRA API listening");

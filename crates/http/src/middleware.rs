@@ -90,7 +90,15 @@ pub async fn problems(
     }))
 }
 
-/// Writes an access row for every refused request (401 and 403).
+/// Writes an access row for every refused request (401 and 403), and for
+/// every lookup by path id that answers 404 to an authenticated caller.
+///
+/// A record outside the caller's scope answers 404 exactly like a missing
+/// one (DESIGN §3), so probing other entities' ids must still leave a trail.
+/// The row is written for every such 404, the truly missing ids included:
+/// the caller sees the same answer, after the same work, either way, and the
+/// auditor (who may know whether the id exists) sees who asked for which id
+/// on which route.
 pub async fn audit_denials(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -98,33 +106,49 @@ pub async fn audit_denials(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let res = next.call(req).await?;
     let status = res.status().as_u16();
-    if status == 401 || status == 403 {
-        if let Some(state) = state {
-            let (ctx, pattern) = {
-                let r = res.request();
-                let ext = r.extensions();
-                let meta = ext.get::<RequestMeta>();
-                let mut ctx = match ext.get::<Actor>() {
-                    Some(actor) => AuditContext::for_actor(actor, None, None),
-                    None => AuditContext::default(),
-                };
-                ctx.request_id = meta.map(|m| m.request_id.clone());
-                ctx.ip = meta.and_then(|m| m.ip.clone());
-                (
-                    ctx,
-                    r.match_pattern().unwrap_or_else(|| "(sin ruta)".into()),
-                )
+    let Some(state) = state else {
+        return Ok(res);
+    };
+    let entry = {
+        let r = res.request();
+        let ext = r.extensions();
+        let actor = ext.get::<Actor>();
+        let path_ids: serde_json::Map<String, serde_json::Value> = r
+            .match_info()
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::from(v)))
+            .collect();
+        let refused = status == 401 || status == 403;
+        let lookup_not_found = status == 404 && actor.is_some() && !path_ids.is_empty();
+        if !(refused || lookup_not_found) {
+            None
+        } else {
+            let meta = ext.get::<RequestMeta>();
+            let mut ctx = match actor {
+                Some(actor) => AuditContext::for_actor(actor, None, None),
+                None => AuditContext::default(),
             };
-            let entry = AuditEntry::access(&ctx, "denied", "route")
-                .resource(&pattern)
-                .details(serde_json::json!({
-                    "method": res.request().method().as_str(),
-                    "status": status,
-                }))
-                .outcome("denied");
-            if let Err(e) = audit::record(&state.pool, &[entry]).await {
-                tracing::error!(error = %e, "could not audit a denied request");
+            ctx.request_id = meta.map(|m| m.request_id.clone());
+            ctx.ip = meta.and_then(|m| m.ip.clone());
+            let pattern = r.match_pattern().unwrap_or_else(|| "(sin ruta)".into());
+            let mut details = serde_json::json!({
+                "method": r.method().as_str(),
+                "status": status,
+            });
+            if lookup_not_found {
+                details["path"] = serde_json::Value::Object(path_ids);
             }
+            Some(
+                AuditEntry::access(&ctx, "denied", "route")
+                    .resource(&pattern)
+                    .details(details)
+                    .outcome("denied"),
+            )
+        }
+    };
+    if let Some(entry) = entry {
+        if let Err(e) = audit::record(&state.pool, &[entry]).await {
+            tracing::error!(error = %e, "could not audit a denied request");
         }
     }
     Ok(res)
@@ -151,18 +175,25 @@ pub async fn guard(
         .app_data::<web::Data<AppState>>()
         .cloned()
         .expect("AppState is registered");
-    let actor = match authenticate(&req, &state).await {
-        Ok(actor) => actor,
+    let (actor, one_time) = match authenticate(&req, &state).await {
+        Ok(found) => found,
         Err(e) => return Ok(req.error_response(e)),
     };
     req.extensions_mut().insert(actor.clone());
+    // A one-time password's session may only change it.
+    if one_time && !(req.method() == actix_web::http::Method::POST && pattern == PASSWORD_CHANGE) {
+        return Ok(req.error_response(ApiError::password_change_required()));
+    }
     match permission {
         Some(p) if actor.can(p) => next.call(req).await,
         _ => Ok(req.error_response(ApiError::forbidden())),
     }
 }
 
-async fn authenticate(req: &ServiceRequest, state: &AppState) -> Result<Actor, ApiError> {
+/// The one route a session of a one-time password may use.
+const PASSWORD_CHANGE: &str = "/api/v1/auth/password";
+
+async fn authenticate(req: &ServiceRequest, state: &AppState) -> Result<(Actor, bool), ApiError> {
     let token = req
         .headers()
         .get(header::AUTHORIZATION)

@@ -29,6 +29,7 @@ pub const ROUTES: &[(&str, &str, RouteRule)] = &[
     ("*", "/docs", Public),
     ("POST", "/api/v1/auth/token", Public),
     ("POST", "/api/v1/auth/logout", Requires(ReadOwnAccount)),
+    ("POST", "/api/v1/auth/password", Requires(ReadOwnAccount)),
     ("GET", "/api/v1/auth/me", Requires(ReadOwnAccount)),
     ("GET", "/api/v1/entities", Requires(ReadCatalogs)),
     ("GET", "/api/v1/catalogs", Requires(ReadCatalogs)),
@@ -253,6 +254,7 @@ pub const ROUTES: &[(&str, &str, RouteRule)] = &[
     ),
     ("GET", "/api/v1/audit/events", Requires(ReadAudit)),
     ("GET", "/api/v1/audit/verify", Requires(ReadAudit)),
+    ("GET", "/api/v1/audit/checkpoints", Requires(ReadAudit)),
 ];
 
 /// The rule for a matched route, if any.

@@ -1,11 +1,14 @@
 //! The audit log writer and reader (DESIGN.md §4).
 //!
 //! Modifications are appended by [`append`] in the transaction of the
-//! change itself, as its last statement (so the chain lock is held only
-//! while that transaction commits, and a rolled-back change leaves no row); accesses (reads of personal data,
-//! logins, denials) by [`record`]. The hash chain lives in SQL
-//! (`audit_append`, `audit_row_hash`) so that appending and verifying share
-//! one definition.
+//! change itself (a rolled-back change leaves no row); accesses (reads of
+//! personal data, logins, denials) by [`record`]. Appending takes no lock
+//! and computes no hash: [`seal`] chains the committed rows afterwards, in a
+//! second append-only table (`audit_chain`), and [`verify`] recomputes that
+//! chain. The hash lives in SQL (`audit_event_hash`, `audit_seal`) so that
+//! sealing and verifying share one definition; see the migration
+//! `2026-12-02-400001_audit_sealed_chain` for why this cannot lose a row that
+//! commits late.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -232,35 +235,151 @@ pub async fn list(
     Ok(q.order(a::id.desc()).limit(limit).load(conn).await?)
 }
 
+/// Chains the committed rows that are not chained yet and returns how many.
+/// With `wait`, queues behind a sealer already running (so that every row
+/// committed before the call is chained when it returns, unless an older
+/// transaction is still open); without it, returns 0 when another sealer is
+/// at work.
+pub async fn seal(conn: &mut AsyncPgConnection, wait: bool) -> StoreResult<i64> {
+    #[derive(QueryableByName)]
+    struct Sealed {
+        #[diesel(sql_type = BigInt)]
+        sealed: i64,
+    }
+    let row: Sealed = diesel::sql_query("SELECT audit_seal($1) AS sealed")
+        .bind::<diesel::sql_types::Bool, _>(wait)
+        .get_result(conn)
+        .await?;
+    Ok(row.sealed)
+}
+
 /// The outcome of recomputing the chain.
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
 pub struct ChainReport {
+    /// Chained rows whose hash was recomputed.
     #[diesel(sql_type = BigInt)]
     pub rows_checked: i64,
-    /// The first row whose stored hash does not match its content or whose
-    /// `prev_hash` is not the hash of the row before it.
+    /// Rows committed so recently that the sealer has not chained them yet
+    /// (their transaction, or an older one, was still open at its last pass).
+    #[diesel(sql_type = BigInt)]
+    pub pending_rows: i64,
+    /// The first row (in chain order) whose stored hash does not match its
+    /// content, whose `prev_hash` is not the hash of the row before it, that
+    /// the head says was chained but is gone, or that should have been
+    /// chained and was not.
     #[diesel(sql_type = Nullable<BigInt>)]
     pub first_broken_id: Option<i64>,
+    /// `content`, `link`, `missing`, `unchained`, or `checkpoint` (the
+    /// chain no longer passes through a signed checkpoint).
     #[diesel(sql_type = Nullable<Text>)]
     pub reason: Option<String>,
 }
 
-/// Recomputes every row's hash in id order.
-pub async fn verify(conn: &mut AsyncPgConnection) -> StoreResult<ChainReport> {
+impl ChainReport {
+    pub fn is_valid(&self) -> bool {
+        self.reason.is_none()
+    }
+}
+
+/// The chain's head: its position (rows chained so far), the last chained
+/// event and the hash there.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct ChainHead {
+    #[diesel(sql_type = BigInt)]
+    pub position: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub event_id: Option<i64>,
+    #[diesel(sql_type = Text)]
+    pub hash: String,
+}
+
+/// Reads the head (one row, by primary key).
+pub async fn head(conn: &mut AsyncPgConnection) -> StoreResult<ChainHead> {
+    Ok(
+        diesel::sql_query("SELECT position, event_id, hash FROM audit_chain_head WHERE singleton")
+            .get_result(conn)
+            .await?,
+    )
+}
+
+/// The chain at one position: which event it holds, the stored hash, and
+/// the hash recomputed from the event as it is now (`None` when the event
+/// is gone).
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct ChainLink {
+    #[diesel(sql_type = BigInt)]
+    pub event_id: i64,
+    #[diesel(sql_type = Text)]
+    pub hash: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub computed: Option<String>,
+}
+
+pub async fn link_at(
+    conn: &mut AsyncPgConnection,
+    position: i64,
+) -> StoreResult<Option<ChainLink>> {
     Ok(diesel::sql_query(
-        "WITH c AS (
-             SELECT e.id, e.hash, e.prev_hash, audit_row_hash(e) AS computed,
-                    coalesce(lag(e.hash) OVER (ORDER BY e.id), repeat('0', 64)) AS expected_prev
-             FROM audit_events e
+        "SELECT ch.event_id, ch.hash, audit_event_hash(ch.prev_hash, e) AS computed
+         FROM audit_chain ch LEFT JOIN audit_events e ON e.id = ch.event_id
+         WHERE ch.position = $1",
+    )
+    .bind::<BigInt, _>(position)
+    .get_result(conn)
+    .await
+    .optional()?)
+}
+
+/// Recomputes the chain in chain order and checks that every row old
+/// enough to be chained is. `since` = `(position, hash)` starts after a
+/// position whose hash is already trusted (a verified checkpoint): only the
+/// rows after it are recomputed, the first of them against that hash.
+pub async fn verify(
+    conn: &mut AsyncPgConnection,
+    since: Option<(i64, &str)>,
+) -> StoreResult<ChainReport> {
+    let zero = "0".repeat(64);
+    let (from, start_hash) = since.unwrap_or((0, zero.as_str()));
+    Ok(diesel::sql_query(
+        "WITH head AS (
+             SELECT * FROM audit_chain_head WHERE singleton
+         ), c AS (
+             SELECT ch.position, ch.event_id, ch.hash, ch.prev_hash,
+                    audit_event_hash(ch.prev_hash, e) AS computed,
+                    coalesce(lag(ch.hash) OVER (ORDER BY ch.position), $2) AS expected_prev
+             FROM audit_chain ch JOIN audit_events e ON e.id = ch.event_id
+             WHERE ch.position > $1
+         ), last AS (
+             SELECT position, hash FROM c ORDER BY position DESC LIMIT 1
+         ), unchained AS (
+             SELECT e.id, e.txid < head.horizon AS overdue
+             FROM audit_events e, head
+             WHERE NOT EXISTS (SELECT 1 FROM audit_chain ch WHERE ch.event_id = e.id)
          ), broken AS (
-             SELECT id, CASE WHEN computed <> hash THEN 'content' ELSE 'link' END AS reason
+             SELECT position, event_id AS id,
+                    CASE WHEN computed <> hash THEN 'content' ELSE 'link' END AS reason
              FROM c WHERE computed <> hash OR prev_hash <> expected_prev
-             ORDER BY id LIMIT 1
+             UNION ALL
+             -- The tail: the head names a later row than the last one present.
+             SELECT coalesce(last.position, $1) + 1,
+                    coalesce((SELECT ch.event_id FROM audit_chain ch
+                              WHERE ch.position = coalesce(last.position, $1) + 1), head.event_id),
+                    'missing'
+             FROM head LEFT JOIN last ON true
+             WHERE coalesce(last.position, $1) <> head.position
+                OR coalesce(last.hash, $2) <> head.hash
+             UNION ALL
+             SELECT NULL, id, 'unchained' FROM unchained WHERE overdue
+         ), first AS (
+             SELECT id, reason FROM broken ORDER BY position NULLS LAST, id LIMIT 1
          )
          SELECT (SELECT count(*) FROM c) AS rows_checked,
-                (SELECT id FROM broken) AS first_broken_id,
-                (SELECT reason FROM broken) AS reason",
+                (SELECT count(*) FROM unchained WHERE NOT overdue) AS pending_rows,
+                (SELECT id FROM first) AS first_broken_id,
+                (SELECT reason FROM first) AS reason",
     )
+    .bind::<BigInt, _>(from)
+    .bind::<Text, _>(start_hash)
     .get_result(conn)
     .await?)
 }

@@ -42,6 +42,7 @@ diesel::table! {
         created_by -> Nullable<Uuid>,
         updated_at -> Timestamptz,
         updated_by -> Nullable<Uuid>,
+        one_time_password_expires_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -94,8 +95,6 @@ diesel::table! {
         changes -> Nullable<Jsonb>,
         details -> Nullable<Jsonb>,
         outcome -> Text,
-        prev_hash -> Text,
-        hash -> Text,
     }
 }
 

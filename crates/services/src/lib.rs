@@ -6,6 +6,7 @@
 //! One module per use-case family; each takes the caller's scope and a
 //! database connection or pool from its caller.
 
+pub mod audit;
 pub mod catalogs;
 pub mod clock;
 pub mod duplicates;
