@@ -623,7 +623,7 @@ impl World {
                     version = sintra_persistence::records::get(
                         &mut conn,
                         &sintra_domain::access::Scope::National,
-                        form,
+                        form.parse::<sintra_domain::forms::FormKey>().unwrap(),
                         id,
                     )
                     .await
@@ -736,7 +736,7 @@ impl World {
                 version = sintra_persistence::records::get(
                     &mut conn,
                     &sintra_domain::access::Scope::National,
-                    form,
+                    form.parse::<sintra_domain::forms::FormKey>().unwrap(),
                     id,
                 )
                 .await

@@ -5,6 +5,7 @@ pub mod access;
 pub mod consistency;
 pub mod curp;
 pub mod duplicates;
+pub mod error_code;
 pub mod forms;
 pub mod i18n;
 pub mod text;

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Integer, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use sintra_domain::access::Scope;
+use sintra_domain::forms::FormKey;
 use uuid::Uuid;
 
 use crate::error::StoreResult;
@@ -17,7 +18,7 @@ use crate::schema::{duplicate_pairs, records};
 /// the caller is told about each), with their keys, except `exclude`.
 pub async fn candidates(
     conn: &mut AsyncPgConnection,
-    form: &str,
+    form: FormKey,
     keys: &[String],
     exclude: Option<Uuid>,
     limit: i64,
@@ -34,7 +35,7 @@ pub async fn candidates(
         .sql("))");
     let mut q = records::table
         .filter(in_block)
-        .filter(records::form.eq(form))
+        .filter(records::form.eq(form.as_str()))
         .into_boxed();
     if let Some(x) = exclude {
         q = q.filter(records::id.ne(x));

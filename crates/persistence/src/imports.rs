@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
+use sintra_domain::forms::FormKey;
 use uuid::Uuid;
 
 use crate::error::StoreResult;
@@ -33,13 +34,13 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewImport) -> StoreResul
 pub async fn already_committed(
     conn: &mut AsyncPgConnection,
     institution: Uuid,
-    form: &str,
+    form: FormKey,
     sha256: &str,
 ) -> StoreResult<bool> {
     Ok(diesel::select(diesel::dsl::exists(
         imports::table
             .filter(imports::institution_id.eq(institution))
-            .filter(imports::form.eq(form))
+            .filter(imports::form.eq(form.as_str()))
             .filter(imports::file_sha256.eq(sha256))
             .filter(imports::status.eq("committed")),
     ))

@@ -3,6 +3,7 @@
 //! audited writes.
 
 use serde_json::{Map, Value};
+use sintra_domain::error_code::ErrorCode;
 use sintra_domain::forms::catalog_def;
 use sintra_domain::i18n::Message;
 use sintra_persistence::audit::{self, AuditContext, AuditEntry};
@@ -74,7 +75,7 @@ pub async fn insert_item_audited(
 pub fn code_taken(e: StoreError) -> ServiceError {
     match e {
         StoreError::Conflict { .. } => ServiceError::Conflict {
-            code: "code_taken",
+            code: ErrorCode::CodeTaken,
             detail: Message::new(
                 "Esa clave ya existe en el catálogo (las claves no se reutilizan).",
                 "That code already exists in the catalog (codes are never reused).",

@@ -9,6 +9,7 @@
 
 use diesel_async::AsyncPgConnection;
 use sintra_domain::access::{Caller, Role, Scope};
+use sintra_domain::error_code::ErrorCode;
 use sintra_domain::forms::FormKey;
 use sintra_domain::validation::validate_record;
 use sintra_persistence::audit::{self, AuditContext, AuditEntry};
@@ -176,7 +177,7 @@ pub async fn insert_account(
 pub fn username_taken(e: StoreError) -> ServiceError {
     match e {
         StoreError::Conflict { .. } => ServiceError::Conflict {
-            code: "username_taken",
+            code: ErrorCode::UsernameTaken,
             detail: sintra_domain::i18n::Message::new(
                 "Ese nombre de usuario ya existe.",
                 "That username already exists.",

@@ -6,6 +6,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use sintra_domain::error_code::ErrorCode;
 use sintra_persistence::audit::{self, AuditContext, AuditEntry};
 use sintra_persistence::tokens::{self, RefreshOutcome};
 use sintra_persistence::users::{self, Credentials};
@@ -67,7 +68,7 @@ fn parse_token_request(req: &HttpRequest, body: &[u8]) -> ApiResult<TokenRequest
         "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes::<TokenRequest>(body)
             .map_err(|_| {
             ApiError::malformed(
-                "malformed_form",
+                ErrorCode::MalformedForm,
                 "El formulario de la solicitud no es válido.",
                 "The request form is not valid.",
             )
@@ -190,7 +191,7 @@ pub async fn token(
         }
         _ => {
             return Err(ApiError::malformed(
-                "unsupported_grant_type",
+                ErrorCode::UnsupportedGrantType,
                 "grant_type debe ser password, client_credentials o refresh_token.",
                 "grant_type must be password, client_credentials or refresh_token.",
             ))

@@ -30,7 +30,7 @@ pub async fn check_draft(
     let entry = AuditEntry::access(
         &AuditContext::for_caller(caller),
         "duplicate_check",
-        PERSON_FORM,
+        PERSON_FORM.as_str(),
     )
     .details(json!({"warnings": warnings.len()}));
     audit::append(&mut conn, &[entry]).await?;

@@ -14,6 +14,7 @@ use diesel_async::AsyncPgConnection;
 use serde_json::{json, Map, Value};
 use sintra_domain::access::{Caller, Scope};
 use sintra_domain::duplicates::{MatchLevel, Matchable, PersonFacts};
+use sintra_domain::forms::FormKey;
 use sintra_persistence::duplicates as store;
 use sintra_persistence::org;
 use sintra_persistence::records::RecordRow;
@@ -22,7 +23,7 @@ use uuid::Uuid;
 use crate::error::{ServiceError, ServiceResult};
 
 /// The form whose records are people checked for duplicates.
-pub const PERSON_FORM: &str = "victim";
+pub const PERSON_FORM: FormKey = FormKey::Victim;
 /// How many people sharing a block are compared at most.
 const MAX_CANDIDATES: i64 = 500;
 /// How many warnings an answer carries at most.

@@ -11,6 +11,7 @@ pub mod records;
 pub mod report;
 pub mod users;
 
+use sintra_domain::error_code::ErrorCode;
 use std::collections::HashSet;
 use std::future::Future;
 use std::hash::Hash;
@@ -134,7 +135,7 @@ impl Upload {
         conn: &mut AsyncPgConnection,
         caller: &Caller,
     ) -> ServiceResult<()> {
-        let form = self.form.as_str();
+        let form = self.form;
         let institution = caller.actor.institution_id;
         if imports::already_committed(conn, institution, form, &self.sha).await? {
             return Err(repeated_import());
@@ -324,7 +325,7 @@ pub async fn annotated_workbook(pool: &Pool, caller: &Caller, id: Uuid) -> Servi
 
 fn repeated_import() -> ServiceError {
     ServiceError::Conflict {
-        code: "repeated_import",
+        code: ErrorCode::RepeatedImport,
         detail: Message::new(
             "Su institución ya importó este mismo archivo para este formulario.",
             "Your institution already imported this very file for this form.",

@@ -182,7 +182,7 @@ pub async fn list(
         filter.parent_id = page.parent;
     }
     let scope = caller.actor.scope();
-    let rows = records::list(&mut conn, &scope, form.as_str(), &filter, limit + 1).await?;
+    let rows = records::list(&mut conn, &scope, form, &filter, limit + 1).await?;
     let rows = Slice::of(rows, limit);
     if spec.personal_fields().next().is_some() {
         let entry = AuditEntry::access(&AuditContext::for_caller(caller), "list", form.as_str())

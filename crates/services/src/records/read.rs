@@ -15,7 +15,7 @@ use crate::error::ServiceResult;
 pub async fn read(pool: &Pool, caller: &Caller, form: FormKey, id: Uuid) -> ServiceResult<Shown> {
     let spec = form.spec();
     let mut conn = db::conn(pool).await?;
-    let row = records::get(&mut conn, &caller.actor.scope(), form.as_str(), id).await?;
+    let row = records::get(&mut conn, &caller.actor.scope(), form, id).await?;
     if spec.personal_fields().next().is_some() {
         let entry = AuditEntry::access(&AuditContext::for_caller(caller), "read", form.as_str())
             .resource(row.id);
@@ -36,5 +36,5 @@ pub async fn parent_in_scope(
     id: Uuid,
 ) -> ServiceResult<RecordRow> {
     let mut conn = db::conn(pool).await?;
-    Ok(records::get(&mut conn, &caller.actor.scope(), form.as_str(), id).await?)
+    Ok(records::get(&mut conn, &caller.actor.scope(), form, id).await?)
 }

@@ -240,7 +240,7 @@ async fn send_records(
     let scope = auth.actor.scope();
     let mut id = Uuid::encode_buffer();
     let mut total = 0;
-    let mut records = pin!(rows::stream(conn, &scope, form.as_str(), filter).await?);
+    let mut records = pin!(rows::stream(conn, &scope, form, filter).await?);
     let mut page = Vec::with_capacity(PAGE_ROWS);
     let mut more = true;
     while more {
