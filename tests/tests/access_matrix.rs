@@ -370,13 +370,19 @@ async fn people(app: &TestApp, institution: Uuid, entity: &str) -> (Uuid, Uuid, 
     .await
     .unwrap()
     .id;
-    sintra_persistence::duplicates::raise_pair(&mut conn, a, b, "probable", 0.95)
-        .await
-        .unwrap();
+    sintra_persistence::duplicates::raise_pair(
+        &mut conn,
+        a,
+        b,
+        sintra_domain::duplicates::MatchLevel::Probable,
+        0.95,
+    )
+    .await
+    .unwrap();
     let pair = sintra_persistence::duplicates::list_pairs(
         &mut conn,
         &sintra_domain::access::Scope::Institution(institution),
-        Some("open"),
+        Some(sintra_domain::duplicates::PairStatus::Open),
         None,
         1,
     )

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::json;
 use sintra_domain::access::Role;
-use sintra_persistence::audit::{self, AuditContext, AuditEntry};
+use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
 use sintra_persistence::org::{self, NewInstitution};
 use sintra_persistence::schema::{audit_events, institutions};
 use sintra_persistence::StoreError;
@@ -37,10 +37,12 @@ async fn a_committed_change_has_its_row_and_a_rolled_back_one_has_none() {
             .await?;
             audit::append(
                 conn,
-                &[
-                    AuditEntry::modification(&AuditContext::default(), "create", "institution")
-                        .resource(id),
-                ],
+                &[AuditEntry::modification(
+                    &AuditContext::default(),
+                    AuditAction::Create,
+                    "institution",
+                )
+                .resource(id)],
             )
             .await?;
             Err(StoreError::Conflict {

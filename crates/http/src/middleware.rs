@@ -8,7 +8,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpResponse, ResponseError};
 use sintra_domain::access::Actor;
 use sintra_domain::i18n::Lang;
-use sintra_persistence::audit::{self, AuditContext, AuditEntry};
+use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
 use sintra_persistence::{db, tokens};
 use tracing_actix_web::RequestId;
 
@@ -115,7 +115,7 @@ pub async fn audit_denials(
                     r.match_pattern().unwrap_or_else(|| "(sin ruta)".into()),
                 )
             };
-            let entry = AuditEntry::access(&ctx, "denied", "route")
+            let entry = AuditEntry::access(&ctx, AuditAction::Denied, "route")
                 .resource(&pattern)
                 .details(serde_json::json!({
                     "method": res.request().method().as_str(),

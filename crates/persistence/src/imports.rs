@@ -9,6 +9,27 @@ use uuid::Uuid;
 use crate::error::StoreResult;
 use crate::schema::imports;
 
+/// Where an import stands. Stored as its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportStatus {
+    /// Checked, nothing written.
+    DryRun,
+    /// A commit refused for the file's errors: nothing written.
+    Rejected,
+    /// Written whole.
+    Committed,
+}
+
+impl ImportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportStatus::DryRun => "dry_run",
+            ImportStatus::Rejected => "rejected",
+            ImportStatus::Committed => "committed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = imports)]
 pub struct NewImport {
@@ -42,7 +63,7 @@ pub async fn already_committed(
             .filter(imports::institution_id.eq(institution))
             .filter(imports::form.eq(form.as_str()))
             .filter(imports::file_sha256.eq(sha256))
-            .filter(imports::status.eq("committed")),
+            .filter(imports::status.eq(ImportStatus::Committed.as_str())),
     ))
     .get_result(conn)
     .await?)

@@ -7,7 +7,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sintra_domain::error_code::ErrorCode;
-use sintra_persistence::audit::{self, AuditContext, AuditEntry};
+use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
 use sintra_persistence::tokens::{self, RefreshOutcome};
 use sintra_persistence::users::{self, Credentials};
 use sintra_persistence::{db, StoreError};
@@ -237,7 +237,7 @@ async fn login(
         .await?;
         let entry = AuditEntry::access(
             &context_for(creds.as_ref(), meta),
-            "login_failed",
+            AuditAction::LoginFailed,
             "session",
         )
         .details(serde_json::json!({ "grant": kind, "consecutive_failures": failures }))
@@ -246,8 +246,12 @@ async fn login(
         return Err(ApiError::InvalidGrant);
     };
     tokens::clear_failed_logins(&mut conn, &username).await?;
-    let entry = AuditEntry::access(&context_for(Some(user), meta), "login", "session")
-        .details(serde_json::json!({ "grant": kind }));
+    let entry = AuditEntry::access(
+        &context_for(Some(user), meta),
+        AuditAction::Login,
+        "session",
+    )
+    .details(serde_json::json!({ "grant": kind }));
     audit::append(&mut conn, &[entry]).await?;
     drop(conn);
     issue_tokens(state, user.user_id, None).await
@@ -283,7 +287,11 @@ async fn refresh(
             };
             audit::append(
                 &mut conn,
-                &[AuditEntry::access(&ctx, "token_refresh", "session")],
+                &[AuditEntry::access(
+                    &ctx,
+                    AuditAction::TokenRefresh,
+                    "session",
+                )],
             )
             .await?;
             drop(conn);
@@ -291,8 +299,8 @@ async fn refresh(
         }
         RefreshOutcome::Reused => {
             let ctx = context_for(None, meta);
-            let entry =
-                AuditEntry::access(&ctx, "refresh_token_reused", "session").outcome("denied");
+            let entry = AuditEntry::access(&ctx, AuditAction::RefreshTokenReused, "session")
+                .outcome("denied");
             audit::append(&mut conn, &[entry]).await?;
             Err(ApiError::InvalidGrant)
         }
@@ -317,7 +325,7 @@ pub async fn logout(state: web::Data<AppState>, auth: Authenticated) -> ApiResul
         &mut conn,
         &[AuditEntry::access(
             &auth.audit_context(),
-            "logout",
+            AuditAction::Logout,
             "session",
         )],
     )

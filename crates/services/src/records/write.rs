@@ -11,7 +11,7 @@ use sintra_domain::error_code::ErrorCode;
 use sintra_domain::forms::{FormKey, FormSpec};
 use sintra_domain::i18n::Message;
 use sintra_domain::validation::diff;
-use sintra_persistence::audit::{self, AuditContext, AuditEntry};
+use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
 use sintra_persistence::records::{self, NewRecord, RecordRow};
 use sintra_persistence::{db, Pool, StoreError};
 use uuid::Uuid;
@@ -197,7 +197,7 @@ async fn insert_audited(
                 .await
                 .map_err(write_conflict)?;
         }
-        let entry = AuditEntry::modification(&ctx, "create", spec.key.as_str())
+        let entry = AuditEntry::modification(&ctx, AuditAction::Create, spec.key.as_str())
             .resource(row.id)
             .changes(changes);
         audit::append(conn, &[entry]).await?;
@@ -238,7 +238,7 @@ async fn update_row(
             .map_err(write_conflict)?;
         let warnings =
             after_write(conn, caller, &after, person.as_ref(), reject_duplicates).await?;
-        let entry = AuditEntry::modification(&ctx, "update", form.as_str())
+        let entry = AuditEntry::modification(&ctx, AuditAction::Update, form.as_str())
             .resource(id)
             .changes(changes);
         audit::append(conn, &[entry]).await?;
