@@ -40,6 +40,7 @@ error_codes! {
     Unauthenticated => "unauthenticated",
     InvalidGrant => "invalid_grant",
     Forbidden => "forbidden",
+    PasswordChangeRequired => "password_change_required",
     TooManyRequests => "too_many_requests",
     // What is asked of.
     NotFound => "not_found",

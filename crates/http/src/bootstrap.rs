@@ -88,6 +88,9 @@ pub async fn first_admin(pool: &Pool, config: &Config) -> anyhow::Result<Bootstr
                     password_hash: hash.clone(),
                     created_by: None,
                     updated_by: None,
+                    // Whoever set up the server knows it: it only logs in
+                    // to be changed.
+                    one_time_password_expires_at: Some(config.one_time_password_expiry()),
                 },
             )
             .await?;

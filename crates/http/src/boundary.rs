@@ -129,7 +129,10 @@ fn check_form(form: &str) -> Option<String> {
             return Some("query".into());
         }
         if has_forbidden_control(&v, false) {
-            return Some(k);
+            // Named only when the name looks like a field's: a problem never
+            // echoes what a client made up.
+            let plain = k.len() <= 64 && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            return Some(if plain { k } else { "query".into() });
         }
     }
     None
@@ -142,7 +145,19 @@ fn check_body(kind: BodyKind, bytes: &[u8]) -> Option<String> {
         // answers it with its own problem.
         BodyKind::Json => serde_json::from_slice::<Value>(bytes)
             .ok()
-            .and_then(|v| check_json(&v, String::new())),
+            .and_then(|v| check_json(&v, String::new()))
+            // A path through keys a client made up is not echoed.
+            .map(|path| {
+                let plain = path.len() <= 128
+                    && path
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_.[]".contains(c));
+                if plain {
+                    path
+                } else {
+                    "body".into()
+                }
+            }),
     }
 }
 
@@ -197,6 +212,14 @@ mod tests {
             check_json(&json!("\u{85}"), String::new()).as_deref(),
             Some("body")
         );
+        // A made-up key is not echoed.
+        let odd = br#"{"nombre raro": {"x": "\u0000"}}"#;
+        assert_eq!(check_body(BodyKind::Json, odd).as_deref(), Some("body"));
+        let named = br#"{"data": {"names": ["\u0000"]}}"#;
+        assert_eq!(
+            check_body(BodyKind::Json, named).as_deref(),
+            Some("data.names[0]")
+        );
     }
 
     #[test]
@@ -210,5 +233,6 @@ mod tests {
         assert_eq!(check_form("x%01=1").as_deref(), Some("query"));
         assert_eq!(check_form("q=Mar%C3%ADa+P%C3%A9rez&limit=5"), None);
         assert_eq!(check_form("q=%C2%85").as_deref(), Some("q"), "C1 as UTF-8");
+        assert_eq!(check_form("%E2%8D%91Z=%00").as_deref(), Some("query"));
     }
 }

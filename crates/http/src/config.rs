@@ -41,6 +41,9 @@ pub struct Config {
     /// admin, created on an empty system.
     pub admin_user: Option<String>,
     pub admin_password: Option<SecretString>,
+    /// `SINTRA_ONE_TIME_PASSWORD_HOURS`: how long a one-time password (the
+    /// first admin's, a new user's, a reset) logs in before it expires unused.
+    pub one_time_password_ttl: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +113,9 @@ impl Config {
             login_lock: Duration::from_secs(parse("SINTRA_LOGIN_LOCK_SECONDS", 900)?),
             admin_user: var("SINTRA_ADMIN_USER"),
             admin_password: var("SINTRA_ADMIN_PASSWORD").map(SecretString::from),
+            one_time_password_ttl: Duration::from_secs(
+                3600 * parse::<u64>("SINTRA_ONE_TIME_PASSWORD_HOURS", 72)?.clamp(1, 24 * 90),
+            ),
         })
     }
 
@@ -131,7 +137,15 @@ impl Config {
             login_lock: Duration::from_secs(900),
             admin_user: None,
             admin_password: None,
+            one_time_password_ttl: Duration::from_secs(72 * 3600),
         }
+    }
+
+    /// When a one-time password issued now stops logging in.
+    pub fn one_time_password_expiry(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+            + chrono::Duration::from_std(self.one_time_password_ttl)
+                .unwrap_or(chrono::Duration::hours(72))
     }
 
     /// The signing key's bytes, for the token keys alone.

@@ -215,6 +215,18 @@ impl ApiError {
         }
     }
 
+    /// A session of a one-time password asked for anything but changing it.
+    pub fn password_change_required() -> ApiError {
+        ApiError::Refused {
+            status: 403,
+            code: ErrorCode::PasswordChangeRequired,
+            detail: Message::new(
+                "Su contraseña es de un solo uso: cámbiela con POST /api/v1/auth/password antes de continuar.",
+                "Your password is one-time: change it with POST /api/v1/auth/password before going on.",
+            ),
+        }
+    }
+
     pub fn malformed(code: ErrorCode, es: impl Into<String>, en: impl Into<String>) -> ApiError {
         ApiError::Malformed {
             code,

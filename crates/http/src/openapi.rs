@@ -26,7 +26,8 @@ use utoipa::{Modify, OpenApi};
         (name = "victims", description = "Victims, attentions and duplicate warnings"),
         (name = "excel", description = "Templates, imports and exports"),
         (name = "judicialization", description = "Investigations, criminal cases and their events, defendants, sentences, and SESNSP-comparable counts"),
-        (name = "audit", description = "The audit log (bitácora)")
+        (name = "audit", description = "The audit log (bitácora)"),
+        (name = "dashboards", description = "Dashboards (tableros de control) and the SESNSP and GLOTIP breakdowns, as JSON, .xlsx or CSV")
     )
 )]
 pub struct ApiDoc;

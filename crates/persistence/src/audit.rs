@@ -49,13 +49,15 @@ pub enum AuditAction {
     Login,
     LoginFailed,
     Logout,
+    PasswordChange,
+    PasswordChangeFailed,
     TokenRefresh,
     RefreshTokenReused,
     Denied,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 22] = [
+    pub const ALL: [AuditAction; 24] = [
         AuditAction::Create,
         AuditAction::Update,
         AuditAction::Deactivate,
@@ -75,6 +77,8 @@ impl AuditAction {
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::Logout,
+        AuditAction::PasswordChange,
+        AuditAction::PasswordChangeFailed,
         AuditAction::TokenRefresh,
         AuditAction::RefreshTokenReused,
         AuditAction::Denied,
@@ -102,6 +106,8 @@ impl AuditAction {
             AuditAction::Login => "login",
             AuditAction::LoginFailed => "login_failed",
             AuditAction::Logout => "logout",
+            AuditAction::PasswordChange => "password_change",
+            AuditAction::PasswordChangeFailed => "password_change_failed",
             AuditAction::TokenRefresh => "token_refresh",
             AuditAction::RefreshTokenReused => "refresh_token_reused",
             AuditAction::Denied => "denied",

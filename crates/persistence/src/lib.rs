@@ -7,6 +7,7 @@ pub mod catalogs;
 pub mod db;
 pub mod duplicates;
 pub mod error;
+pub mod figures;
 pub mod imports;
 pub mod judicialization;
 pub mod org;

@@ -10,6 +10,7 @@ pub mod catalogs;
 pub mod clock;
 pub mod duplicates;
 pub mod error;
+pub mod figures;
 pub mod imports;
 pub mod page;
 pub mod passwords;
