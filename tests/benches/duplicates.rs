@@ -119,7 +119,7 @@ fn main() {
         for p in copies.iter().cycle().take(checks) {
             let t = Instant::now();
             let keys = blocking_keys(p);
-            let cands = store::candidates(&mut conn, "victim", &keys, None, 500).await.unwrap();
+            let cands = store::candidates(&mut conn, sintra_domain::forms::FormKey::Victim, &keys, None, 500).await.unwrap();
             candidates_seen += cands.len();
             let mut any = false;
             for (c, _) in &cands {
@@ -132,7 +132,7 @@ fn main() {
         let mut pk_times = vec![];
         for id in sample_ids.iter().cycle().take(checks) {
             let t = Instant::now();
-            records::get(&mut conn, &Scope::National, "victim", *id).await.unwrap();
+            records::get(&mut conn, &Scope::National, sintra_domain::forms::FormKey::Victim, *id).await.unwrap();
             pk_times.push(t.elapsed());
         }
         check_times.sort();

@@ -384,13 +384,19 @@ async fn people(app: &TestApp, institution: Uuid, entity: &str) -> (Uuid, Uuid, 
     .await
     .unwrap()
     .id;
-    sintra_persistence::duplicates::raise_pair(&mut conn, a, b, "probable", 0.95)
-        .await
-        .unwrap();
+    sintra_persistence::duplicates::raise_pair(
+        &mut conn,
+        a,
+        b,
+        sintra_domain::duplicates::MatchLevel::Probable,
+        0.95,
+    )
+    .await
+    .unwrap();
     let pair = sintra_persistence::duplicates::list_pairs(
         &mut conn,
         &sintra_domain::access::Scope::Institution(institution),
-        Some("open"),
+        Some(sintra_domain::duplicates::PairStatus::Open),
         None,
         1,
     )
@@ -637,7 +643,7 @@ impl World {
                     version = sintra_persistence::records::get(
                         &mut conn,
                         &sintra_domain::access::Scope::National,
-                        form,
+                        form.parse::<sintra_domain::forms::FormKey>().unwrap(),
                         id,
                     )
                     .await
@@ -755,7 +761,7 @@ impl World {
                 version = sintra_persistence::records::get(
                     &mut conn,
                     &sintra_domain::access::Scope::National,
-                    form,
+                    form.parse::<sintra_domain::forms::FormKey>().unwrap(),
                     id,
                 )
                 .await

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::json;
 use sintra_domain::access::Role;
-use sintra_persistence::audit::{self, AuditContext, AuditEntry};
+use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
 use sintra_persistence::org::{self, NewInstitution};
 use sintra_persistence::schema::{audit_events, institutions};
 use sintra_persistence::StoreError;
@@ -37,10 +37,12 @@ async fn a_committed_change_has_its_row_and_a_rolled_back_one_has_none() {
             .await?;
             audit::append(
                 conn,
-                &[
-                    AuditEntry::modification(&AuditContext::default(), "create", "institution")
-                        .resource(id),
-                ],
+                &[AuditEntry::modification(
+                    &AuditContext::default(),
+                    AuditAction::Create,
+                    "institution",
+                )
+                .resource(id)],
             )
             .await?;
             Err(StoreError::Conflict {
@@ -291,12 +293,14 @@ async fn exec(conn: &mut AsyncPgConnection, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
-fn entry(action: &str) -> AuditEntry {
-    AuditEntry::access(&AuditContext::default(), action, "test")
+/// A test row, told apart from the others by its resource id.
+fn entry(marker: &str) -> AuditEntry {
+    AuditEntry::access(&AuditContext::default(), AuditAction::Read, "test").resource(marker)
 }
 
-/// Chain positions of the given events, in chain order.
-async fn chained(conn: &mut AsyncPgConnection, action: &str) -> Vec<(i64, String)> {
+/// Chain positions of the test rows whose marker starts with `marker`, in
+/// chain order: (event id, marker).
+async fn chained(conn: &mut AsyncPgConnection, marker: &str) -> Vec<(i64, String)> {
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -305,10 +309,10 @@ async fn chained(conn: &mut AsyncPgConnection, action: &str) -> Vec<(i64, String
         action: String,
     }
     let rows: Vec<Row> = diesel::sql_query(
-        "SELECT e.id, e.action FROM audit_chain c JOIN audit_events e ON e.id = c.event_id
-         WHERE e.action LIKE $1 ORDER BY c.position",
+        "SELECT e.id, e.resource_id AS action FROM audit_chain c JOIN audit_events e ON e.id = c.event_id
+         WHERE e.resource_type = 'test' AND e.resource_id LIKE $1 ORDER BY c.position",
     )
-    .bind::<diesel::sql_types::Text, _>(format!("{action}%"))
+    .bind::<diesel::sql_types::Text, _>(format!("{marker}%"))
     .load(conn)
     .await
     .unwrap();
@@ -410,8 +414,8 @@ async fn removing_the_newest_rows_is_reported_against_the_head() {
     let nl = app.institution("19", "CEAV NL").await;
     let auditor = app.account(Role::Auditor, nl).await;
     let mut conn = app.conn().await;
-    for action in ["tail_1", "tail_2", "tail_3"] {
-        audit::append(&mut conn, &[entry(action)]).await.unwrap();
+    for marker in ["tail_1", "tail_2", "tail_3"] {
+        audit::append(&mut conn, &[entry(marker)]).await.unwrap();
     }
     let verify = app.get("/api/v1/audit/verify", &auditor.token).await;
     assert_eq!(verify.json["valid"], true, "{}", verify.text());

@@ -32,6 +32,7 @@
 //! dimension cannot hurt it either; the dimension check is the early, cheap
 //! answer for the honest case.
 
+use sintra_domain::error_code::ErrorCode;
 use std::io::{Cursor, Read};
 
 use sintra_domain::i18n::{Message, Text};
@@ -155,17 +156,17 @@ pub enum GuardError {
 
 impl GuardError {
     /// The machine code (English snake_case, stable).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            GuardError::FileTooLarge { .. } => "file_too_large",
-            GuardError::NotAWorkbook { .. } => "not_a_workbook",
-            GuardError::MacrosNotAllowed => "macros_not_allowed",
-            GuardError::Encrypted => "encrypted_workbook",
-            GuardError::ZipBomb { .. } => "zip_bomb",
-            GuardError::TooLarge { .. } => "sheet_too_large",
-            GuardError::TooManyRows { .. } => "too_many_rows",
-            GuardError::NoDataSheet { .. } => "no_data_sheet",
-            GuardError::Malformed => "malformed_workbook",
+            GuardError::FileTooLarge { .. } => ErrorCode::FileTooLarge,
+            GuardError::NotAWorkbook { .. } => ErrorCode::NotAWorkbook,
+            GuardError::MacrosNotAllowed => ErrorCode::MacrosNotAllowed,
+            GuardError::Encrypted => ErrorCode::EncryptedWorkbook,
+            GuardError::ZipBomb { .. } => ErrorCode::ZipBomb,
+            GuardError::TooLarge { .. } => ErrorCode::SheetTooLarge,
+            GuardError::TooManyRows { .. } => ErrorCode::TooManyRows,
+            GuardError::NoDataSheet { .. } => ErrorCode::NoDataSheet,
+            GuardError::Malformed => ErrorCode::MalformedWorkbook,
         }
     }
 

@@ -2,7 +2,7 @@
 
 use diesel_async::AsyncConnection;
 use sintra_domain::access::{Role, FEDERAL_ENTITY};
-use sintra_persistence::audit::{self, AuditContext, AuditEntry};
+use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
 use sintra_persistence::org::{self, NewInstitution};
 use sintra_persistence::users::{self, NewUser};
 use sintra_persistence::{db, Pool, StoreError};
@@ -98,8 +98,8 @@ pub async fn first_admin(pool: &Pool, config: &Config) -> anyhow::Result<Bootstr
             audit::append(
                 conn,
                 &[
-                    AuditEntry::modification(&ctx, "bootstrap", "institution").resource(institution.id),
-                    AuditEntry::modification(&ctx, "bootstrap", "user")
+                    AuditEntry::modification(&ctx, AuditAction::Bootstrap, "institution").resource(institution.id),
+                    AuditEntry::modification(&ctx, AuditAction::Bootstrap, "user")
                         .resource(user.id)
                         .changes(serde_json::json!({"role": {"before": null, "after": "national_admin"}})),
                 ],

@@ -6,6 +6,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use sintra_domain::error_code::ErrorCode;
 use sintra_domain::i18n::{Lang, Message};
 use sintra_domain::validation::FieldError;
 use sintra_persistence::StoreError;
@@ -21,7 +22,7 @@ pub const RETRY_UNAVAILABLE_SECS: u64 = 5;
 pub enum ApiError {
     /// The request could not be read (bad JSON, bad query, bad header).
     #[error("malformed request")]
-    Malformed { code: &'static str, detail: Message },
+    Malformed { code: ErrorCode, detail: Message },
     /// A string from outside (body, query, path, header, multipart field)
     /// holds control characters; `field` names where.
     #[error("control characters")]
@@ -37,7 +38,7 @@ pub enum ApiError {
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("conflict")]
-    Conflict { code: &'static str, detail: Message },
+    Conflict { code: ErrorCode, detail: Message },
     #[error("stale version")]
     StaleVersion,
     /// The caller asked to refuse duplicates (`on_duplicate=reject`) and
@@ -65,7 +66,7 @@ pub enum ApiError {
     #[error("refused")]
     Refused {
         status: u16,
-        code: &'static str,
+        code: ErrorCode,
         detail: Message,
     },
     /// A failure that is nobody's input. The cause is kept for the log
@@ -118,7 +119,7 @@ pub struct ProblemField {
 #[derive(Debug, Clone)]
 pub struct ProblemSource {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub title: Message,
     pub detail: Message,
     pub errors: Vec<FieldError>,
@@ -131,7 +132,7 @@ impl ProblemSource {
         Problem {
             type_: format!(
                 "https://sintra.example/problems/{}",
-                self.code.replace('_', "-")
+                self.code.as_str().replace('_', "-")
             ),
             title: self.title.get(lang).to_string(),
             status: self.status.as_u16(),
@@ -157,7 +158,7 @@ impl ProblemSource {
     pub fn for_status(status: StatusCode) -> ProblemSource {
         let err = match status.as_u16() {
             400 => ApiError::Malformed {
-                code: "malformed_request",
+                code: ErrorCode::MalformedRequest,
                 detail: Message::new(
                     "La solicitud está mal formada.",
                     "The request is malformed.",
@@ -222,7 +223,7 @@ impl ApiError {
     pub fn password_change_required() -> ApiError {
         ApiError::Refused {
             status: 403,
-            code: "password_change_required",
+            code: ErrorCode::PasswordChangeRequired,
             detail: Message::new(
                 "Su contraseña es de un solo uso: cámbiela con POST /api/v1/auth/password antes de continuar.",
                 "Your password is one-time: change it with POST /api/v1/auth/password before going on.",
@@ -230,7 +231,7 @@ impl ApiError {
         }
     }
 
-    pub fn malformed(code: &'static str, es: impl Into<String>, en: impl Into<String>) -> ApiError {
+    pub fn malformed(code: ErrorCode, es: impl Into<String>, en: impl Into<String>) -> ApiError {
         ApiError::Malformed {
             code,
             detail: Message::new(es, en),
@@ -255,7 +256,7 @@ impl ApiError {
         let (code, detail, errors) = match self {
             ApiError::Malformed { code, detail } => (*code, detail.clone(), vec![]),
             ApiError::ControlCharacters { field } => (
-                "control_characters",
+                ErrorCode::ControlCharacters,
                 Message::new(
                     format!("«{field}» contiene caracteres de control (como NUL); no se procesó la solicitud."),
                     format!("«{field}» contains control characters (such as NUL); the request was not processed."),
@@ -270,7 +271,7 @@ impl ApiError {
                 }],
             ),
             ApiError::Unauthenticated => (
-                "unauthenticated",
+                ErrorCode::Unauthenticated,
                 Message::new(
                     "Falta un token de acceso válido, o expiró o fue revocado.",
                     "A valid access token is missing, expired or revoked.",
@@ -278,7 +279,7 @@ impl ApiError {
                 vec![],
             ),
             ApiError::InvalidGrant => (
-                "invalid_grant",
+                ErrorCode::InvalidGrant,
                 Message::new(
                     "Usuario o contraseña incorrectos, o credencial vencida.",
                     "Wrong username or password, or an expired credential.",
@@ -286,7 +287,7 @@ impl ApiError {
                 vec![],
             ),
             ApiError::Forbidden { detail } => (
-                "forbidden",
+                ErrorCode::Forbidden,
                 detail.clone().unwrap_or_else(|| {
                     Message::new(
                         "Su rol no permite esta operación.",
@@ -296,7 +297,7 @@ impl ApiError {
                 vec![],
             ),
             ApiError::NotFound => (
-                "not_found",
+                ErrorCode::NotFound,
                 Message::new(
                     "El recurso no existe o no está a su alcance.",
                     "The resource does not exist or is outside your scope.",
@@ -304,7 +305,7 @@ impl ApiError {
                 vec![],
             ),
             ApiError::MethodNotAllowed => (
-                "method_not_allowed",
+                ErrorCode::MethodNotAllowed,
                 Message::new(
                     "El método HTTP no se admite en esta ruta.",
                     "The HTTP method is not supported on this route.",
@@ -313,7 +314,7 @@ impl ApiError {
             ),
             ApiError::Conflict { code, detail } => (*code, detail.clone(), vec![]),
             ApiError::Duplicate { .. } => (
-                "duplicate_refused",
+                ErrorCode::DuplicateRefused,
                 Message::new(
                     "La persona coincide con registros existentes y se pidió rechazar duplicados; revise los candidatos.",
                     "The person matches existing records and duplicates were to be refused; review the candidates.",
@@ -321,7 +322,7 @@ impl ApiError {
                 vec![],
             ),
             ApiError::StaleVersion => (
-                "stale_version",
+                ErrorCode::StaleVersion,
                 Message::new(
                     "El registro cambió desde que lo leyó; vuelva a leerlo y reintente con su versión actual.",
                     "The record changed since you read it; read it again and retry with its current version.",
@@ -329,7 +330,7 @@ impl ApiError {
                 vec![],
             ),
             ApiError::PreconditionRequired => (
-                "if_match_required",
+                ErrorCode::IfMatchRequired,
                 Message::new(
                     "Las actualizaciones requieren el encabezado If-Match con la versión del registro.",
                     "Updates require an If-Match header with the record's version.",
@@ -337,7 +338,7 @@ impl ApiError {
                 vec![],
             ),
             ApiError::PayloadTooLarge => (
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 Message::new(
                     "El cuerpo de la solicitud excede el tamaño permitido.",
                     "The request body exceeds the allowed size.",
@@ -345,7 +346,7 @@ impl ApiError {
                 vec![],
             ),
             ApiError::UnsupportedMediaType => (
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 Message::new(
                     "Tipo de contenido no admitido: envíe application/json.",
                     "Unsupported content type: send application/json.",
@@ -353,7 +354,7 @@ impl ApiError {
                 vec![],
             ),
             ApiError::Validation(errors) => (
-                "validation_failed",
+                ErrorCode::ValidationFailed,
                 Message::new(
                     format!(
                         "El registro tiene {} error{}.",
@@ -369,7 +370,7 @@ impl ApiError {
                 errors.clone(),
             ),
             ApiError::TooManyRequests { retry_after_secs } => (
-                "too_many_requests",
+                ErrorCode::TooManyRequests,
                 Message::new(
                     format!("Demasiados intentos; espere {retry_after_secs} segundos."),
                     format!("Too many attempts; wait {retry_after_secs} seconds."),
@@ -380,7 +381,7 @@ impl ApiError {
             ApiError::ImportRejected { report } => {
                 let n = report["errors"].as_array().map_or(0, Vec::len);
                 (
-                    "import_rejected",
+                    ErrorCode::ImportRejected,
                     Message::new(
                         format!("El libro tiene {n} errores; no se guardó ninguna fila. Corrija y vuelva a subirlo."),
                         format!("The workbook has {n} errors; no row was saved. Fix them and upload it again."),
@@ -389,7 +390,7 @@ impl ApiError {
                 )
             }
             ApiError::Unavailable => (
-                "database_unavailable",
+                ErrorCode::DatabaseUnavailable,
                 Message::new(
                     "La base de datos no está disponible; intente más tarde.",
                     "The database is unavailable; try again later.",
@@ -397,7 +398,7 @@ impl ApiError {
                 vec![],
             ),
             ApiError::Internal(_) => (
-                "internal_error",
+                ErrorCode::InternalError,
                 Message::new(
                     "Ocurrió un error interno; se registró para su revisión.",
                     "An internal error occurred; it was logged for review.",
@@ -481,7 +482,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::StaleVersion => ApiError::StaleVersion,
             StoreError::Conflict { constraint } => ApiError::Conflict {
-                code: "conflict",
+                code: ErrorCode::Conflict,
                 detail: Message::new(
                     format!("Ya existe un registro con esos datos únicos ({constraint})."),
                     format!("A record with those unique values already exists ({constraint})."),

@@ -4,6 +4,7 @@
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{web, HttpRequest};
+use sintra_domain::error_code::ErrorCode;
 
 use crate::error::ApiError;
 
@@ -21,7 +22,7 @@ pub fn json_error(err: &JsonPayloadError) -> ApiError {
         JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
         JsonPayloadError::Deserialize(e) => serde_error(e),
         _ => ApiError::malformed(
-            "malformed_json",
+            ErrorCode::MalformedJson,
             "No se pudo leer el cuerpo de la solicitud.",
             "The request body could not be read.",
         ),
@@ -62,7 +63,7 @@ pub fn serde_error(e: &serde_json::Error) -> ApiError {
             ),
         }]),
         _ => ApiError::malformed(
-            "malformed_json",
+            ErrorCode::MalformedJson,
             format!("El cuerpo no es JSON válido (línea {line}, columna {column})."),
             format!("The body is not valid JSON (line {line}, column {column})."),
         ),
@@ -79,7 +80,7 @@ pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err, _req| {
         let _ = matches!(err, QueryPayloadError::Deserialize(_));
         ApiError::malformed(
-            "malformed_query",
+            ErrorCode::MalformedQuery,
             "Los parámetros de la consulta no son válidos.",
             "The query parameters are not valid.",
         )

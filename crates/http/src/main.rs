@@ -91,11 +91,9 @@ async fn migrate() -> anyhow::Result<()> {
 
 async fn audit_checkpoint() -> anyhow::Result<()> {
     let config = Config::from_env()?;
-    let pool = db::build_pool(&DbConfig {
-        url: config.database_url.clone(),
-        app_role: config.db_role.clone(),
+    let pool = db::build_pool(&db::DbConfig {
         max_size: 1,
-        timeout: std::time::Duration::from_secs(30),
+        ..config.db_config(std::time::Duration::from_secs(30))
     })?;
     let key = &config.audit_signing_key;
     let (signed, head) = sintra_services::audit::checkpoint(&pool, key)

@@ -8,7 +8,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpResponse, ResponseError};
 use sintra_domain::access::Actor;
 use sintra_domain::i18n::Lang;
-use sintra_persistence::audit::{self, AuditContext, AuditEntry};
+use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
 use sintra_persistence::{db, tokens};
 use tracing_actix_web::RequestId;
 
@@ -139,7 +139,7 @@ pub async fn audit_denials(
                 details["path"] = serde_json::Value::Object(path_ids);
             }
             Some(
-                AuditEntry::access(&ctx, "denied", "route")
+                AuditEntry::access(&ctx, AuditAction::Denied, "route")
                     .resource(&pattern)
                     .details(details)
                     .outcome("denied"),

@@ -30,6 +30,94 @@ pub enum AuditKind {
     Access,
 }
 
+/// What an audit row says was done. Stored as its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    Create,
+    Update,
+    Deactivate,
+    Reactivate,
+    ResetPassword,
+    RotateSecret,
+    Bootstrap,
+    Read,
+    List,
+    DuplicateCheck,
+    DuplicateDismissed,
+    DuplicateConfirmed,
+    Import,
+    ImportCheck,
+    DownloadAnnotated,
+    Export,
+    Login,
+    LoginFailed,
+    Logout,
+    PasswordChange,
+    PasswordChangeFailed,
+    TokenRefresh,
+    RefreshTokenReused,
+    Denied,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 24] = [
+        AuditAction::Create,
+        AuditAction::Update,
+        AuditAction::Deactivate,
+        AuditAction::Reactivate,
+        AuditAction::ResetPassword,
+        AuditAction::RotateSecret,
+        AuditAction::Bootstrap,
+        AuditAction::Read,
+        AuditAction::List,
+        AuditAction::DuplicateCheck,
+        AuditAction::DuplicateDismissed,
+        AuditAction::DuplicateConfirmed,
+        AuditAction::Import,
+        AuditAction::ImportCheck,
+        AuditAction::DownloadAnnotated,
+        AuditAction::Export,
+        AuditAction::Login,
+        AuditAction::LoginFailed,
+        AuditAction::Logout,
+        AuditAction::PasswordChange,
+        AuditAction::PasswordChangeFailed,
+        AuditAction::TokenRefresh,
+        AuditAction::RefreshTokenReused,
+        AuditAction::Denied,
+    ];
+
+    /// The action as the audit log stores and filters it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Create => "create",
+            AuditAction::Update => "update",
+            AuditAction::Deactivate => "deactivate",
+            AuditAction::Reactivate => "reactivate",
+            AuditAction::ResetPassword => "reset_password",
+            AuditAction::RotateSecret => "rotate_secret",
+            AuditAction::Bootstrap => "bootstrap",
+            AuditAction::Read => "read",
+            AuditAction::List => "list",
+            AuditAction::DuplicateCheck => "duplicate_check",
+            AuditAction::DuplicateDismissed => "duplicate_dismissed",
+            AuditAction::DuplicateConfirmed => "duplicate_confirmed",
+            AuditAction::Import => "import",
+            AuditAction::ImportCheck => "import_check",
+            AuditAction::DownloadAnnotated => "download_annotated",
+            AuditAction::Export => "export",
+            AuditAction::Login => "login",
+            AuditAction::LoginFailed => "login_failed",
+            AuditAction::Logout => "logout",
+            AuditAction::PasswordChange => "password_change",
+            AuditAction::PasswordChangeFailed => "password_change_failed",
+            AuditAction::TokenRefresh => "token_refresh",
+            AuditAction::RefreshTokenReused => "refresh_token_reused",
+            AuditAction::Denied => "denied",
+        }
+    }
+}
+
 /// Who is acting and from where: the part of an audit row that comes from
 /// the request rather than from the change.
 #[derive(Debug, Clone, Default)]
@@ -84,7 +172,7 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
-    fn new(ctx: &AuditContext, kind: AuditKind, action: &str, resource_type: &str) -> Self {
+    fn new(ctx: &AuditContext, kind: AuditKind, action: AuditAction, resource_type: &str) -> Self {
         AuditEntry {
             kind,
             actor_id: ctx.actor_id,
@@ -93,7 +181,7 @@ impl AuditEntry {
             entity_code: ctx.entity_code.clone(),
             request_id: ctx.request_id.clone(),
             ip: ctx.ip.clone(),
-            action: action.to_string(),
+            action: action.as_str().to_string(),
             resource_type: resource_type.to_string(),
             resource_id: None,
             changes: None,
@@ -103,12 +191,12 @@ impl AuditEntry {
     }
 
     /// A change to a record (create, update, deactivate, …).
-    pub fn modification(ctx: &AuditContext, action: &str, resource_type: &str) -> Self {
+    pub fn modification(ctx: &AuditContext, action: AuditAction, resource_type: &str) -> Self {
         Self::new(ctx, AuditKind::Modification, action, resource_type)
     }
 
     /// A read of personal data, an export, a login, a denied request, …
-    pub fn access(ctx: &AuditContext, action: &str, resource_type: &str) -> Self {
+    pub fn access(ctx: &AuditContext, action: AuditAction, resource_type: &str) -> Self {
         Self::new(ctx, AuditKind::Access, action, resource_type)
     }
 

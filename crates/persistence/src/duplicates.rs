@@ -7,6 +7,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Integer, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use sintra_domain::access::Scope;
+use sintra_domain::duplicates::{MatchLevel, PairStatus};
+use sintra_domain::forms::FormKey;
 use uuid::Uuid;
 
 use crate::error::StoreResult;
@@ -17,7 +19,7 @@ use crate::schema::{duplicate_pairs, records};
 /// the caller is told about each), with their keys, except `exclude`.
 pub async fn candidates(
     conn: &mut AsyncPgConnection,
-    form: &str,
+    form: FormKey,
     keys: &[String],
     exclude: Option<Uuid>,
     limit: i64,
@@ -34,7 +36,7 @@ pub async fn candidates(
         .sql("))");
     let mut q = records::table
         .filter(in_block)
-        .filter(records::form.eq(form))
+        .filter(records::form.eq(form.as_str()))
         .into_boxed();
     if let Some(x) = exclude {
         q = q.filter(records::id.ne(x));
@@ -64,7 +66,7 @@ pub async fn dismissed_partners(
     person: Uuid,
 ) -> StoreResult<HashSet<Uuid>> {
     let rows: Vec<(Uuid, Uuid)> = duplicate_pairs::table
-        .filter(duplicate_pairs::status.eq("dismissed"))
+        .filter(duplicate_pairs::status.eq(PairStatus::Dismissed.as_str()))
         .filter(
             duplicate_pairs::person_a
                 .eq(person)
@@ -84,7 +86,7 @@ pub async fn raise_pair(
     conn: &mut AsyncPgConnection,
     a: Uuid,
     b: Uuid,
-    level: &str,
+    level: MatchLevel,
     score: f64,
 ) -> StoreResult<()> {
     let (a, b) = ordered(a, b);
@@ -93,13 +95,13 @@ pub async fn raise_pair(
             duplicate_pairs::id.eq(Uuid::now_v7()),
             duplicate_pairs::person_a.eq(a),
             duplicate_pairs::person_b.eq(b),
-            duplicate_pairs::level.eq(level),
+            duplicate_pairs::level.eq(level.as_str()),
             duplicate_pairs::score.eq(score),
         ))
         .on_conflict((duplicate_pairs::person_a, duplicate_pairs::person_b))
         .do_update()
         .set((
-            duplicate_pairs::level.eq(level),
+            duplicate_pairs::level.eq(level.as_str()),
             duplicate_pairs::score.eq(score),
             duplicate_pairs::updated_at.eq(diesel::dsl::now),
         ))
@@ -112,7 +114,7 @@ pub async fn raise_pair(
 /// pair yet, so nothing is refreshed). Each pair is given once.
 pub async fn raise_pairs(
     conn: &mut AsyncPgConnection,
-    pairs: &[(Uuid, Uuid, &str, f64)],
+    pairs: &[(Uuid, Uuid, MatchLevel, f64)],
 ) -> StoreResult<()> {
     for chunk in pairs.chunks(5_000) {
         let rows: Vec<_> = chunk
@@ -123,7 +125,7 @@ pub async fn raise_pairs(
                     duplicate_pairs::id.eq(Uuid::now_v7()),
                     duplicate_pairs::person_a.eq(a),
                     duplicate_pairs::person_b.eq(b),
-                    duplicate_pairs::level.eq(*level),
+                    duplicate_pairs::level.eq(level.as_str()),
                     duplicate_pairs::score.eq(*score),
                 )
             })
@@ -167,7 +169,7 @@ fn ids_in(scope: &Scope) -> records::BoxedQuery<'static, diesel::pg::Pg, diesel:
 pub async fn list_pairs(
     conn: &mut AsyncPgConnection,
     scope: &Scope,
-    status: Option<&str>,
+    status: Option<PairStatus>,
     before: Option<Uuid>,
     limit: i64,
 ) -> StoreResult<Vec<Pair>> {
@@ -177,7 +179,7 @@ pub async fn list_pairs(
         .select(Pair::as_select())
         .into_boxed();
     if let Some(s) = status {
-        q = q.filter(duplicate_pairs::status.eq(s.to_string()));
+        q = q.filter(duplicate_pairs::status.eq(s.as_str()));
     }
     if let Some(b) = before {
         q = q.filter(duplicate_pairs::id.lt(b));
@@ -199,13 +201,13 @@ pub async fn get_pair(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Pai
 pub async fn decide_pair(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-    status: &str,
+    status: PairStatus,
     by: Uuid,
 ) -> StoreResult<Pair> {
     Ok(
         diesel::update(duplicate_pairs::table.filter(duplicate_pairs::id.eq(id)))
             .set((
-                duplicate_pairs::status.eq(status),
+                duplicate_pairs::status.eq(status.as_str()),
                 duplicate_pairs::decided_by.eq(by),
                 duplicate_pairs::decided_at.eq(diesel::dsl::now),
                 duplicate_pairs::updated_at.eq(diesel::dsl::now),

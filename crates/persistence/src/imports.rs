@@ -3,10 +3,32 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
+use sintra_domain::forms::FormKey;
 use uuid::Uuid;
 
 use crate::error::StoreResult;
 use crate::schema::imports;
+
+/// Where an import stands. Stored as its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportStatus {
+    /// Checked, nothing written.
+    DryRun,
+    /// A commit refused for the file's errors: nothing written.
+    Rejected,
+    /// Written whole.
+    Committed,
+}
+
+impl ImportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportStatus::DryRun => "dry_run",
+            ImportStatus::Rejected => "rejected",
+            ImportStatus::Committed => "committed",
+        }
+    }
+}
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = imports)]
@@ -33,15 +55,15 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewImport) -> StoreResul
 pub async fn already_committed(
     conn: &mut AsyncPgConnection,
     institution: Uuid,
-    form: &str,
+    form: FormKey,
     sha256: &str,
 ) -> StoreResult<bool> {
     Ok(diesel::select(diesel::dsl::exists(
         imports::table
             .filter(imports::institution_id.eq(institution))
-            .filter(imports::form.eq(form))
+            .filter(imports::form.eq(form.as_str()))
             .filter(imports::file_sha256.eq(sha256))
-            .filter(imports::status.eq("committed")),
+            .filter(imports::status.eq(ImportStatus::Committed.as_str())),
     ))
     .get_result(conn)
     .await?)

@@ -8,6 +8,7 @@ use diesel::sql_types::{Bool, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{Map, Value};
 use sintra_domain::access::Scope;
+use sintra_domain::forms::FormKey;
 use uuid::Uuid;
 
 use crate::error::{StoreError, StoreResult};
@@ -59,9 +60,9 @@ pub struct NewRecord {
 type Boxed<'a> = records::BoxedQuery<'a, diesel::pg::Pg>;
 
 /// The records of a form that the scope covers.
-fn scoped(form: &str, scope: &Scope) -> Boxed<'static> {
+fn scoped(form: FormKey, scope: &Scope) -> Boxed<'static> {
     let q = records::table
-        .filter(records::form.eq(form.to_string()))
+        .filter(records::form.eq(form.as_str()))
         .into_boxed();
     match scope {
         Scope::National => q,
@@ -73,7 +74,7 @@ fn scoped(form: &str, scope: &Scope) -> Boxed<'static> {
 pub async fn get(
     conn: &mut AsyncPgConnection,
     scope: &Scope,
-    form: &str,
+    form: FormKey,
     id: Uuid,
 ) -> StoreResult<RecordRow> {
     Ok(scoped(form, scope)
@@ -88,7 +89,7 @@ pub async fn get(
 pub async fn get_many(
     conn: &mut AsyncPgConnection,
     scope: &Scope,
-    form: &str,
+    form: FormKey,
     ids: &[Uuid],
 ) -> StoreResult<std::collections::HashMap<Uuid, RecordRow>> {
     let mut out = std::collections::HashMap::new();
@@ -107,12 +108,12 @@ pub async fn get_many(
 pub async fn find_by_folio(
     conn: &mut AsyncPgConnection,
     institution_id: Uuid,
-    form: &str,
+    form: FormKey,
     folio: &str,
 ) -> StoreResult<Option<RecordRow>> {
     Ok(records::table
         .filter(records::institution_id.eq(institution_id))
-        .filter(records::form.eq(form))
+        .filter(records::form.eq(form.as_str()))
         .filter(records::external_folio.eq(folio))
         .select(RecordRow::as_select())
         .first(conn)
@@ -124,14 +125,14 @@ pub async fn find_by_folio(
 pub async fn find_by_folios(
     conn: &mut AsyncPgConnection,
     institution_id: Uuid,
-    form: &str,
+    form: FormKey,
     folios: &[String],
 ) -> StoreResult<std::collections::HashMap<String, RecordRow>> {
     let mut out = std::collections::HashMap::new();
     for chunk in folios.chunks(50_000) {
         let rows: Vec<RecordRow> = records::table
             .filter(records::institution_id.eq(institution_id))
-            .filter(records::form.eq(form))
+            .filter(records::form.eq(form.as_str()))
             .filter(records::external_folio.eq_any(chunk))
             .select(RecordRow::as_select())
             .load(conn)
@@ -230,7 +231,7 @@ fn apply(mut q: Boxed<'static>, f: &DataFilter) -> Boxed<'static> {
 pub async fn list(
     conn: &mut AsyncPgConnection,
     scope: &Scope,
-    form: &str,
+    form: FormKey,
     filter: &RecordFilter,
     limit: i64,
 ) -> StoreResult<Vec<RecordRow>> {
@@ -280,7 +281,7 @@ pub struct RawRecordRow {
 pub async fn stream<'c>(
     conn: &'c mut AsyncPgConnection,
     scope: &Scope,
-    form: &str,
+    form: FormKey,
     filter: &RecordFilter,
 ) -> StoreResult<impl futures_util::Stream<Item = StoreResult<RawRecordRow>> + Send + 'c> {
     use futures_util::TryStreamExt;
@@ -293,7 +294,7 @@ pub async fn stream<'c>(
 }
 
 /// The records of a form in the scope that the filter keeps.
-fn filtered(form: &str, scope: &Scope, filter: &RecordFilter) -> Boxed<'static> {
+fn filtered(form: FormKey, scope: &Scope, filter: &RecordFilter) -> Boxed<'static> {
     let mut q = scoped(form, scope);
     if let Some(e) = &filter.entity_code {
         q = q.filter(records::entity_code.eq(e.clone()));
@@ -377,7 +378,7 @@ pub async fn insert_many(conn: &mut AsyncPgConnection, rows: &[NewRecord]) -> St
 pub async fn update(
     conn: &mut AsyncPgConnection,
     scope: &Scope,
-    form: &str,
+    form: FormKey,
     id: Uuid,
     expected_version: i32,
     data: &Value,

@@ -3,9 +3,10 @@
 //! audited writes.
 
 use serde_json::{Map, Value};
+use sintra_domain::error_code::ErrorCode;
 use sintra_domain::forms::catalog_def;
 use sintra_domain::i18n::Message;
-use sintra_persistence::audit::{self, AuditContext, AuditEntry};
+use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
 use sintra_persistence::catalogs::{self, CatalogItem, ItemChanges, NewItem};
 use sintra_persistence::StoreError;
 
@@ -63,7 +64,7 @@ pub async fn insert_item_audited(
     changes: Value,
 ) -> Result<CatalogItem, StoreError> {
     let item = catalogs::insert_item(conn, new).await?;
-    let entry = AuditEntry::modification(ctx, "create", "catalog_item")
+    let entry = AuditEntry::modification(ctx, AuditAction::Create, "catalog_item")
         .resource(format!("{}/{}", item.catalog, item.code))
         .changes(changes);
     audit::append(conn, &[entry]).await?;
@@ -74,7 +75,7 @@ pub async fn insert_item_audited(
 pub fn code_taken(e: StoreError) -> ServiceError {
     match e {
         StoreError::Conflict { .. } => ServiceError::Conflict {
-            code: "code_taken",
+            code: ErrorCode::CodeTaken,
             detail: Message::new(
                 "Esa clave ya existe en el catálogo (las claves no se reutilizan).",
                 "That code already exists in the catalog (codes are never reused).",
@@ -98,9 +99,9 @@ pub async fn update_item_audited(
     let (catalog, code) = (&before.catalog, &before.code);
     let (_, after) = catalogs::update_item(conn, catalog, code, expected_version, changes).await?;
     let action = match (before.active, after.active) {
-        (true, false) => "deactivate",
-        (false, true) => "reactivate",
-        _ => "update",
+        (true, false) => AuditAction::Deactivate,
+        (false, true) => AuditAction::Reactivate,
+        _ => AuditAction::Update,
     };
     let entry = AuditEntry::modification(ctx, action, "catalog_item")
         .resource(format!("{catalog}/{code}"))

@@ -2,6 +2,7 @@
 //! each variant once to a problem response (`sintra_http::error`); nothing
 //! here carries submitted personal data.
 
+use sintra_domain::error_code::ErrorCode;
 use sintra_domain::i18n::Message;
 use sintra_domain::validation::FieldError;
 use sintra_persistence::StoreError;
@@ -19,13 +20,13 @@ pub enum ServiceError {
     StaleVersion,
     /// Something the caller sent cannot be read (a header, a parameter).
     #[error("malformed input")]
-    Malformed { code: &'static str, detail: Message },
+    Malformed { code: ErrorCode, detail: Message },
     /// The submission breaks rules of its form, field by field.
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     /// The operation collides with what is stored (a folio, a key, a file).
     #[error("conflict: {code}")]
-    Conflict { code: &'static str, detail: Message },
+    Conflict { code: ErrorCode, detail: Message },
     /// The caller asked to refuse duplicates and the person has exact or
     /// probable ones: the candidates as the caller may see them.
     #[error("duplicate refused")]
@@ -42,7 +43,7 @@ pub enum ServiceError {
     #[error("refused: {code}")]
     Refused {
         status: u16,
-        code: &'static str,
+        code: ErrorCode,
         detail: Message,
     },
     #[error(transparent)]
@@ -82,7 +83,7 @@ impl ServiceError {
     }
 
     pub fn malformed(
-        code: &'static str,
+        code: ErrorCode,
         es: impl Into<String>,
         en: impl Into<String>,
     ) -> ServiceError {

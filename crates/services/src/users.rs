@@ -9,9 +9,10 @@
 
 use diesel_async::AsyncPgConnection;
 use sintra_domain::access::{Caller, Role, Scope};
+use sintra_domain::error_code::ErrorCode;
 use sintra_domain::forms::FormKey;
 use sintra_domain::validation::validate_record;
-use sintra_persistence::audit::{self, AuditContext, AuditEntry};
+use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
 use sintra_persistence::users::{self, NewUser, User, UserChanges};
 use sintra_persistence::{org, tokens, StoreError};
 use uuid::Uuid;
@@ -160,7 +161,7 @@ pub async fn insert_account(
     new: &NewUser,
 ) -> Result<users::UserRow, StoreError> {
     let row = users::insert(conn, new).await?;
-    let entry = AuditEntry::modification(ctx, "create", "user")
+    let entry = AuditEntry::modification(ctx, AuditAction::Create, "user")
         .resource(row.id)
         .changes(serde_json::json!({
             "username": {"before": null, "after": row.username},
@@ -176,7 +177,7 @@ pub async fn insert_account(
 pub fn username_taken(e: StoreError) -> ServiceError {
     match e {
         StoreError::Conflict { .. } => ServiceError::Conflict {
-            code: "username_taken",
+            code: ErrorCode::UsernameTaken,
             detail: sintra_domain::i18n::Message::new(
                 "Ese nombre de usuario ya existe.",
                 "That username already exists.",
@@ -194,7 +195,7 @@ pub struct AccountChange {
     pub expected_version: Option<i32>,
     pub changes: UserChanges,
     /// `update`, `deactivate`, `reactivate`, `reset_password`.
-    pub action: &'static str,
+    pub action: AuditAction,
     /// Whether the user's tokens stop working at once.
     pub revoke: bool,
 }

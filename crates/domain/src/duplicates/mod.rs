@@ -115,6 +115,55 @@ impl MatchLevel {
             MatchLevel::Possible => 1,
         }
     }
+
+    /// The level as the API shows and the database stores it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchLevel::Exact => "exact",
+            MatchLevel::Probable => "probable",
+            MatchLevel::Possible => "possible",
+        }
+    }
+}
+
+/// Where a pair of possible duplicates stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PairStatus {
+    /// Not decided yet.
+    Open,
+    /// Not the same person: the pair is not raised again.
+    Dismissed,
+    /// The same person.
+    Confirmed,
+}
+
+impl PairStatus {
+    pub const ALL: [PairStatus; 3] = [
+        PairStatus::Open,
+        PairStatus::Dismissed,
+        PairStatus::Confirmed,
+    ];
+
+    /// The status as the API shows and the database stores it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PairStatus::Open => "open",
+            PairStatus::Dismissed => "dismissed",
+            PairStatus::Confirmed => "confirmed",
+        }
+    }
+}
+
+impl std::str::FromStr for PairStatus {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<PairStatus, ()> {
+        PairStatus::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or(())
+    }
 }
 
 /// The outcome of comparing one field of two records.

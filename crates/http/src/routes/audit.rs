@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sintra_domain::access::Scope;
 use sintra_domain::audit_checkpoint::Checkpoint;
+use sintra_domain::error_code::ErrorCode;
 use sintra_persistence::audit::{self, AuditFilter, AuditRow};
 use sintra_persistence::db;
 use utoipa::{IntoParams, ToSchema};
@@ -196,7 +197,7 @@ pub async fn verify(
         Some(token) => {
             let checkpoint = Checkpoint::parse(token).map_err(|_| {
                 ApiError::malformed(
-                    "invalid_checkpoint",
+                    ErrorCode::InvalidCheckpoint,
                     "El punto de control no tiene la forma posición.hash.firmado_en.firma.",
                     "The checkpoint is not of the form position.hash.signed_at.signature.",
                 )

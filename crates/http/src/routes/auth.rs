@@ -6,7 +6,8 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sintra_persistence::audit::{self, AuditContext, AuditEntry};
+use sintra_domain::error_code::ErrorCode;
+use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
 use sintra_persistence::tokens::{self, RefreshOutcome};
 use sintra_persistence::users::{self, Credentials};
 use sintra_persistence::{db, StoreError};
@@ -67,7 +68,7 @@ fn parse_token_request(req: &HttpRequest, body: &[u8]) -> ApiResult<TokenRequest
         "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes::<TokenRequest>(body)
             .map_err(|_| {
             ApiError::malformed(
-                "malformed_form",
+                ErrorCode::MalformedForm,
                 "El formulario de la solicitud no es válido.",
                 "The request form is not valid.",
             )
@@ -190,7 +191,7 @@ pub async fn token(
         }
         _ => {
             return Err(ApiError::malformed(
-                "unsupported_grant_type",
+                ErrorCode::UnsupportedGrantType,
                 "grant_type debe ser password, client_credentials o refresh_token.",
                 "grant_type must be password, client_credentials or refresh_token.",
             ))
@@ -242,7 +243,7 @@ async fn login(
         .await?;
         let entry = AuditEntry::access(
             &context_for(creds.as_ref(), meta),
-            "login_failed",
+            AuditAction::LoginFailed,
             "session",
         )
         .details(serde_json::json!({
@@ -255,8 +256,12 @@ async fn login(
         return Err(ApiError::InvalidGrant);
     };
     tokens::clear_failed_logins(&mut conn, &username).await?;
-    let entry = AuditEntry::access(&context_for(Some(user), meta), "login", "session")
-        .details(serde_json::json!({ "grant": kind }));
+    let entry = AuditEntry::access(
+        &context_for(Some(user), meta),
+        AuditAction::Login,
+        "session",
+    )
+    .details(serde_json::json!({ "grant": kind }));
     audit::append(&mut conn, &[entry]).await?;
     drop(conn);
     issue_tokens(state, user.user_id, None).await
@@ -296,7 +301,11 @@ async fn refresh(
             };
             audit::append(
                 &mut conn,
-                &[AuditEntry::access(&ctx, "token_refresh", "session")],
+                &[AuditEntry::access(
+                    &ctx,
+                    AuditAction::TokenRefresh,
+                    "session",
+                )],
             )
             .await?;
             drop(conn);
@@ -304,8 +313,8 @@ async fn refresh(
         }
         RefreshOutcome::Reused => {
             let ctx = context_for(None, meta);
-            let entry =
-                AuditEntry::access(&ctx, "refresh_token_reused", "session").outcome("denied");
+            let entry = AuditEntry::access(&ctx, AuditAction::RefreshTokenReused, "session")
+                .outcome("denied");
             audit::append(&mut conn, &[entry]).await?;
             Err(ApiError::InvalidGrant)
         }
@@ -330,7 +339,7 @@ pub async fn logout(state: web::Data<AppState>, auth: Authenticated) -> ApiResul
         &mut conn,
         &[AuditEntry::access(
             &auth.audit_context(),
-            "logout",
+            AuditAction::Logout,
             "session",
         )],
     )
@@ -437,7 +446,7 @@ pub async fn change_password(
             lock,
         )
         .await?;
-        let entry = AuditEntry::access(&ctx, "password_change_failed", "user")
+        let entry = AuditEntry::access(&ctx, AuditAction::PasswordChangeFailed, "user")
             .resource(creds.user_id)
             .details(serde_json::json!({ "consecutive_failures": failures }))
             .outcome("denied");
@@ -463,7 +472,7 @@ pub async fn change_password(
         users::update(conn, &scope, user_id, None, &changes, user_id).await?;
         tokens::revoke_all_for_user(conn, user_id).await?;
         tokens::clear_failed_logins(conn, &username).await?;
-        let entry = AuditEntry::modification(&ctx, "password_change", "user")
+        let entry = AuditEntry::modification(&ctx, AuditAction::PasswordChange, "user")
             .resource(user_id)
             .details(serde_json::json!({ "was_one_time": was_one_time, "sessions_revoked": true }));
         audit::append(conn, &[entry]).await

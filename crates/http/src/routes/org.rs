@@ -4,7 +4,7 @@ use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sintra_domain::access::{Permission, Scope};
-use sintra_persistence::audit::{self, AuditEntry};
+use sintra_persistence::audit::{self, AuditAction, AuditEntry};
 use sintra_persistence::org::{
     self, Institution, InstitutionChanges, InstitutionFilter, NewInstitution,
 };
@@ -240,7 +240,7 @@ pub async fn create_institution(
         use diesel_async::AsyncConnection;
         conn.transaction::<_, StoreError, _>(async |conn| {
             let created = org::insert_institution(conn, &new).await?;
-            let entry = AuditEntry::modification(&ctx, "create", "institution")
+            let entry = AuditEntry::modification(&ctx, AuditAction::Create, "institution")
                 .resource(created.id)
                 .changes(serde_json::json!({
                     "entity_code": {"before": null, "after": created.entity_code},
@@ -350,7 +350,7 @@ pub async fn update_institution(
                     diff.insert(field.into(), serde_json::json!({"before": b, "after": a}));
                 }
             }
-            let entry = AuditEntry::modification(&ctx, "update", "institution")
+            let entry = AuditEntry::modification(&ctx, AuditAction::Update, "institution")
                 .resource(id)
                 .changes(serde_json::Value::Object(diff));
             audit::append(conn, &[entry]).await?;

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
 use serde::{Deserialize, Serialize};
 use sintra_domain::access::{Role, Scope};
-use sintra_persistence::audit::{self, AuditEntry};
+use sintra_persistence::audit::{self, AuditAction, AuditEntry};
 use sintra_persistence::users::{self, NewUser, User, UserChanges, UserFilter};
 use sintra_persistence::{db, tokens, StoreError};
 use utoipa::{IntoParams, ToSchema};
@@ -165,7 +165,7 @@ async fn list_accounts(
     filter.after_id = page.after()?;
     let mut conn = db::conn(&state.pool).await?;
     let rows = users::list(&mut conn, &auth.actor.scope(), &filter, limit + 1).await?;
-    let entry = AuditEntry::access(&auth.audit_context(), "list", "user")
+    let entry = AuditEntry::access(&auth.audit_context(), AuditAction::List, "user")
         .details(serde_json::json!({ "returned": rows.len().min(limit as usize) }));
     audit::append(&mut conn, &[entry]).await?;
     Ok(Page::from_rows(rows, limit, |u| u.row.id, UserOut::from))
@@ -340,7 +340,7 @@ pub async fn get_user(
     let user = users::get(&mut conn, &auth.actor.scope(), id).await?;
     audit::append(
         &mut conn,
-        &[AuditEntry::access(&auth.audit_context(), "read", "user").resource(id)],
+        &[AuditEntry::access(&auth.audit_context(), AuditAction::Read, "user").resource(id)],
     )
     .await?;
     Ok(HttpResponse::Ok()
@@ -447,7 +447,7 @@ pub async fn update_user(
             id,
             expected_version: Some(version),
             changes,
-            action: "update",
+            action: AuditAction::Update,
             revoke: false,
         },
     )
@@ -486,7 +486,7 @@ pub async fn deactivate_user(
         id,
         expected_version: None,
         changes,
-        action: "deactivate",
+        action: AuditAction::Deactivate,
         revoke: true,
     };
     let user = change_user(&state, &auth, change).await?;
@@ -516,7 +516,7 @@ pub async fn reactivate_user(
         id: id.into_inner(),
         expected_version: None,
         changes,
-        action: "reactivate",
+        action: AuditAction::Reactivate,
         revoke: false,
     };
     let user = change_user(&state, &auth, change).await?;
@@ -549,7 +549,7 @@ pub async fn reset_password(
         id: id.into_inner(),
         expected_version: None,
         changes,
-        action: "reset_password",
+        action: AuditAction::ResetPassword,
         revoke: true,
     };
     let user = change_user(&state, &auth, change).await?;
@@ -722,7 +722,8 @@ async fn change_user_unchecked_role(
             let (_, after) = users::update(conn, &scope, id, None, &changes, by).await?;
             tokens::revoke_all_for_user(conn, id).await?;
             let entry =
-                AuditEntry::modification(&ctx, "rotate_secret", "service_account").resource(id);
+                AuditEntry::modification(&ctx, AuditAction::RotateSecret, "service_account")
+                    .resource(id);
             audit::append(conn, &[entry]).await?;
             Ok(after)
         })

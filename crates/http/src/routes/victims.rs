@@ -128,8 +128,9 @@ pub async fn list_pairs(
         limit: q.limit,
         cursor: q.cursor,
     };
+    let status = q.status.as_deref().map(pairs::parse_status).transpose()?;
     let (limit, after) = (page.limit()?, page.after()?);
-    let slice = pairs::list(&state.pool, &auth, q.status, after, limit).await?;
+    let slice = pairs::list(&state.pool, &auth, status, after, limit).await?;
     Ok(web::Json(Page::from_slice(
         slice,
         |v| v.pair.id,

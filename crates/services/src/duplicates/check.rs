@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value};
 use sintra_domain::access::Caller;
 use sintra_domain::forms::FormKey;
-use sintra_persistence::audit::{self, AuditContext, AuditEntry};
+use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
 use sintra_persistence::{db, Pool};
 
 use super::{find, Person, PERSON_FORM};
@@ -29,8 +29,8 @@ pub async fn check_draft(
     let warnings = find(&mut conn, caller, None, &person).await?;
     let entry = AuditEntry::access(
         &AuditContext::for_caller(caller),
-        "duplicate_check",
-        PERSON_FORM,
+        AuditAction::DuplicateCheck,
+        PERSON_FORM.as_str(),
     )
     .details(json!({"warnings": warnings.len()}));
     audit::append(&mut conn, &[entry]).await?;

@@ -14,6 +14,7 @@ use diesel_async::AsyncPgConnection;
 use serde_json::{json, Map, Value};
 use sintra_domain::access::{Caller, Scope};
 use sintra_domain::duplicates::{MatchLevel, Matchable, PersonFacts};
+use sintra_domain::forms::FormKey;
 use sintra_persistence::duplicates as store;
 use sintra_persistence::org;
 use sintra_persistence::records::RecordRow;
@@ -22,7 +23,7 @@ use uuid::Uuid;
 use crate::error::{ServiceError, ServiceResult};
 
 /// The form whose records are people checked for duplicates.
-pub const PERSON_FORM: &str = "victim";
+pub const PERSON_FORM: FormKey = FormKey::Victim;
 /// How many people sharing a block are compared at most.
 const MAX_CANDIDATES: i64 = 500;
 /// How many warnings an answer carries at most.
@@ -239,17 +240,9 @@ pub async fn after_write(
     Ok(warnings.into_iter().map(|w| w.json).collect())
 }
 
-fn level_name(level: MatchLevel) -> &'static str {
-    match level {
-        MatchLevel::Exact => "exact",
-        MatchLevel::Probable => "probable",
-        MatchLevel::Possible => "possible",
-    }
-}
-
 /// Records the pair of a person and one of its possible duplicates.
 pub async fn raise(conn: &mut AsyncPgConnection, person: Uuid, w: &Warning) -> ServiceResult<()> {
-    store::raise_pair(conn, person, w.candidate_id, level_name(w.level), w.score).await?;
+    store::raise_pair(conn, person, w.candidate_id, w.level, w.score).await?;
     Ok(())
 }
 
@@ -261,10 +254,10 @@ pub async fn raise_new(
     pairs: &[(Uuid, Uuid, MatchLevel, f64)],
 ) -> ServiceResult<()> {
     let mut seen = std::collections::HashSet::new();
-    let rows: Vec<(Uuid, Uuid, &str, f64)> = pairs
+    let rows: Vec<(Uuid, Uuid, MatchLevel, f64)> = pairs
         .iter()
         .filter(|(a, b, _, _)| a != b && seen.insert(if a < b { (*a, *b) } else { (*b, *a) }))
-        .map(|(a, b, level, score)| (*a, *b, level_name(*level), *score))
+        .copied()
         .collect();
     store::raise_pairs(conn, &rows).await?;
     Ok(())

@@ -4,7 +4,8 @@
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
 use sintra_domain::access::Caller;
-use sintra_persistence::audit::{self, AuditContext, AuditEntry};
+use sintra_domain::duplicates::PairStatus;
+use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
 use sintra_persistence::duplicates::{self as store, Pair};
 use sintra_persistence::records::{self as rows, RecordRow};
 use sintra_persistence::{db, Pool};
@@ -13,9 +14,6 @@ use uuid::Uuid;
 use super::PERSON_FORM;
 use crate::error::{ServiceError, ServiceResult};
 use crate::page::Slice;
-
-/// The statuses a pair can have.
-pub const PAIR_STATUSES: [&str; 3] = ["open", "dismissed", "confirmed"];
 
 /// A pair with its two people, both in the caller's scope.
 pub struct PairView {
@@ -40,28 +38,32 @@ async fn view(
     })
 }
 
+/// A status named in a query, or the 422 that names the ones there are.
+pub fn parse_status(given: &str) -> ServiceResult<PairStatus> {
+    given.parse().map_err(|_| {
+        ServiceError::invalid(
+            "status",
+            "unknown_code",
+            "status debe ser open, dismissed o confirmed.",
+            "status must be open, dismissed or confirmed.",
+        )
+    })
+}
+
 /// A page of the pairs of this status (`open` by default) whose people
 /// both lie in the caller's scope, newest first, after the cursor's pair.
 pub async fn list(
     pool: &Pool,
     caller: &Caller,
-    status: Option<String>,
+    status: Option<PairStatus>,
     after: Option<Uuid>,
     limit: i64,
 ) -> ServiceResult<Slice<PairView>> {
-    let status = status.unwrap_or_else(|| "open".into());
-    if !PAIR_STATUSES.contains(&status.as_str()) {
-        return Err(ServiceError::invalid(
-            "status",
-            "unknown_code",
-            "status debe ser open, dismissed o confirmed.",
-            "status must be open, dismissed or confirmed.",
-        ));
-    }
+    let status = status.unwrap_or(PairStatus::Open);
     let mut conn = db::conn(pool).await?;
     let conn = &mut *conn;
     let scope = caller.actor.scope();
-    let pairs = store::list_pairs(conn, &scope, Some(&status), after, limit + 1).await?;
+    let pairs = store::list_pairs(conn, &scope, Some(status), after, limit + 1).await?;
     let page = Slice::of(pairs, limit);
     let mut items = Vec::with_capacity(page.items.len());
     for p in page.items {
@@ -83,10 +85,17 @@ pub enum Decision {
 }
 
 impl Decision {
-    fn status(self) -> &'static str {
+    fn status(self) -> PairStatus {
         match self {
-            Decision::Dismiss => "dismissed",
-            Decision::Confirm => "confirmed",
+            Decision::Dismiss => PairStatus::Dismissed,
+            Decision::Confirm => PairStatus::Confirmed,
+        }
+    }
+
+    fn action(self) -> AuditAction {
+        match self {
+            Decision::Dismiss => AuditAction::DuplicateDismissed,
+            Decision::Confirm => AuditAction::DuplicateConfirmed,
         }
     }
 }
@@ -110,10 +119,9 @@ pub async fn decide(
     let decided = conn
         .transaction::<_, ServiceError, _>(async |conn| {
             let p = store::decide_pair(conn, id, status, by).await?;
-            let entry =
-                AuditEntry::modification(&ctx, &format!("duplicate_{status}"), "duplicate_pair")
-                    .resource(id)
-                    .changes(json!({"status": {"before": pair.status, "after": status}}));
+            let entry = AuditEntry::modification(&ctx, decision.action(), "duplicate_pair")
+                .resource(id)
+                .changes(json!({"status": {"before": pair.status, "after": status.as_str()}}));
             audit::append(conn, &[entry]).await?;
             Ok(p)
         })

@@ -11,6 +11,7 @@ pub mod records;
 pub mod report;
 pub mod users;
 
+use sintra_domain::error_code::ErrorCode;
 use std::collections::HashSet;
 use std::future::Future;
 use std::hash::Hash;
@@ -23,8 +24,8 @@ use sintra_domain::forms::{FormKey, FormSpec};
 use sintra_domain::i18n::{Lang, Message};
 use sintra_domain::validation::FieldError;
 use sintra_excel::{annotate, read_rows, sha256_hex, CellError, ImportLimits, ImportSheet};
-use sintra_persistence::audit::{self, AuditContext, AuditEntry};
-use sintra_persistence::imports::{self, NewImport};
+use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
+use sintra_persistence::imports::{self, ImportStatus, NewImport};
 use sintra_persistence::{db, Pool, StoreError};
 use uuid::Uuid;
 
@@ -134,7 +135,7 @@ impl Upload {
         conn: &mut AsyncPgConnection,
         caller: &Caller,
     ) -> ServiceResult<()> {
-        let form = self.form.as_str();
+        let form = self.form;
         let institution = caller.actor.institution_id;
         if imports::already_committed(conn, institution, form, &self.sha).await? {
             return Err(repeated_import());
@@ -183,7 +184,7 @@ impl Upload {
     fn stored(
         &self,
         caller: &Caller,
-        status: &str,
+        status: ImportStatus,
         report: &ImportReport,
         workbook: Option<Vec<u8>>,
     ) -> NewImport {
@@ -192,7 +193,7 @@ impl Upload {
             institution_id: caller.actor.institution_id,
             form: self.form.as_str().into(),
             file_sha256: self.sha.clone(),
-            status: status.into(),
+            status: status.as_str().into(),
             report: report.to_json(),
             annotated: workbook,
             created_by: caller.actor.user_id,
@@ -209,7 +210,11 @@ impl Upload {
         report: ImportReport,
         workbook: Option<Vec<u8>>,
     ) -> ServiceResult<ImportReport> {
-        let status = if self.dry_run { "dry_run" } else { "rejected" };
+        let status = if self.dry_run {
+            ImportStatus::DryRun
+        } else {
+            ImportStatus::Rejected
+        };
         imports::insert(conn, &self.stored(caller, status, &report, workbook)).await?;
         let details = json!({
             "rows_read": report.rows_read,
@@ -217,7 +222,7 @@ impl Upload {
             "errors": report.errors.len(),
         });
         let ctx = AuditContext::for_caller(caller);
-        let entry = AuditEntry::access(&ctx, "import_check", self.form.as_str())
+        let entry = AuditEntry::access(&ctx, AuditAction::ImportCheck, self.form.as_str())
             .resource(self.id)
             .details(details);
         audit::append(conn, &[entry]).await?;
@@ -239,14 +244,17 @@ impl Upload {
         caller: &Caller,
         report: &ImportReport,
     ) -> ServiceResult<()> {
-        imports::insert(conn, &self.stored(caller, "committed", report, None))
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict { .. } => repeated_import(),
-                other => ServiceError::Store(other),
-            })?;
+        imports::insert(
+            conn,
+            &self.stored(caller, ImportStatus::Committed, report, None),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict { .. } => repeated_import(),
+            other => ServiceError::Store(other),
+        })?;
         let ctx = AuditContext::for_caller(caller);
-        let entry = AuditEntry::modification(&ctx, "import", self.form.as_str())
+        let entry = AuditEntry::modification(&ctx, AuditAction::Import, self.form.as_str())
             .resource(self.id)
             .details(json!({
                 "file_sha256": self.sha,
@@ -317,14 +325,14 @@ pub async fn annotated_workbook(pool: &Pool, caller: &Caller, id: Uuid) -> Servi
         .await?
         .ok_or(ServiceError::NotFound)?;
     let ctx = AuditContext::for_caller(caller);
-    let entry = AuditEntry::access(&ctx, "download_annotated", "import").resource(id);
+    let entry = AuditEntry::access(&ctx, AuditAction::DownloadAnnotated, "import").resource(id);
     audit::append(&mut conn, &[entry]).await?;
     Ok(bytes)
 }
 
 fn repeated_import() -> ServiceError {
     ServiceError::Conflict {
-        code: "repeated_import",
+        code: ErrorCode::RepeatedImport,
         detail: Message::new(
             "Su institución ya importó este mismo archivo para este formulario.",
             "Your institution already imported this very file for this form.",

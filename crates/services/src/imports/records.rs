@@ -49,7 +49,7 @@ impl ImportTarget for RecordRows {
     ) -> ServiceResult<RowsChecked<ValidRow>> {
         let (mut valid, errors) = check_rows(conn, caller, self.spec, sheet).await?;
         let mut warnings: Vec<Value> = vec![];
-        if self.spec.key.as_str() == duplicates::PERSON_FORM && errors.is_empty() {
+        if self.spec.key == duplicates::PERSON_FORM && errors.is_empty() {
             self.in_file = duplicates_in_file(&valid);
             for p in &self.in_file {
                 warnings.push(json!({"row": valid[p.row].row, "code": "possible_duplicate", "level": p.level, "score": p.score, "candidate_row": valid[p.earlier].row}));
@@ -102,7 +102,7 @@ async fn check_rows(
     let lookup = records::snapshot_for(conn, caller, spec, &inputs).await?;
     let keys: Vec<RowKey> = inputs.iter().filter_map(RowKey::of).collect();
     let (mut by_id, mut by_folio) = {
-        let form = spec.key.as_str();
+        let form = spec.key;
         let (ids, folios) = RowKey::split(&keys);
         let scope = caller.actor.scope();
         let by_id = rows::get_many(conn, &scope, form, &ids).await?;

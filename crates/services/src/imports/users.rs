@@ -18,7 +18,7 @@ use sintra_domain::access::{Caller, Role};
 use sintra_domain::i18n::Message;
 use sintra_domain::validation::FieldError;
 use sintra_excel::{CellError, ImportSheet};
-use sintra_persistence::audit::AuditContext;
+use sintra_persistence::audit::{AuditAction, AuditContext};
 use sintra_persistence::users::{self, NewUser, User, UserChanges};
 use uuid::Uuid;
 
@@ -363,9 +363,9 @@ fn plan_update(
         return Planned::Unchanged;
     }
     let action = match changes.active {
-        Some(false) => "deactivate",
-        Some(true) => "reactivate",
-        None => "update",
+        Some(false) => AuditAction::Deactivate,
+        Some(true) => AuditAction::Reactivate,
+        None => AuditAction::Update,
     };
     Planned::Update(AccountChange {
         id: r.id,

@@ -9,7 +9,7 @@ use sintra_domain::access::Caller;
 use sintra_domain::forms::{FieldType, FormKey};
 use sintra_domain::i18n::Message;
 use sintra_domain::validation::FieldError;
-use sintra_persistence::audit::{self, AuditContext, AuditEntry};
+use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
 use sintra_persistence::records::{self, DataFilter, RecordFilter};
 use sintra_persistence::{catalogs, db, Pool};
 use uuid::Uuid;
@@ -182,11 +182,15 @@ pub async fn list(
         filter.parent_id = page.parent;
     }
     let scope = caller.actor.scope();
-    let rows = records::list(&mut conn, &scope, form.as_str(), &filter, limit + 1).await?;
+    let rows = records::list(&mut conn, &scope, form, &filter, limit + 1).await?;
     let rows = Slice::of(rows, limit);
     if spec.personal_fields().next().is_some() {
-        let entry = AuditEntry::access(&AuditContext::for_caller(caller), "list", form.as_str())
-            .details(serde_json::json!({"returned": rows.items.len()}));
+        let entry = AuditEntry::access(
+            &AuditContext::for_caller(caller),
+            AuditAction::List,
+            form.as_str(),
+        )
+        .details(serde_json::json!({"returned": rows.items.len()}));
         audit::append(&mut conn, &[entry]).await?;
     }
     Ok(Slice {

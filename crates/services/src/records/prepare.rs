@@ -71,9 +71,7 @@ async fn resolve_link_folios(
             let Some(folio) = folio.as_str().map(str::trim).filter(|f| !f.is_empty()) else {
                 return Err(ServiceError::Validation(vec![unknown_reference(folio_key)]));
             };
-            match records::find_by_folio(conn, caller.actor.institution_id, form.as_str(), folio)
-                .await?
-            {
+            match records::find_by_folio(conn, caller.actor.institution_id, form, folio).await? {
                 Some(r) => ids.push(Value::from(r.id.to_string())),
                 None => return Err(ServiceError::Validation(vec![unknown_reference(folio_key)])),
             }
@@ -125,7 +123,7 @@ async fn check_links(
             if known.contains(&id) {
                 continue;
             }
-            match records::get(conn, &scope, form.as_str(), id).await {
+            match records::get(conn, &scope, form, id).await {
                 Ok(_) => {}
                 Err(StoreError::NotFound) => {
                     errors.push(unknown_reference(field.key));
@@ -168,14 +166,7 @@ async fn load_related(
         parent_id: Some(owner),
         ..Default::default()
     };
-    let rows = records::list(
-        conn,
-        &Scope::National,
-        rel.child.as_str(),
-        &filter,
-        RELATED_LIMIT,
-    )
-    .await?;
+    let rows = records::list(conn, &Scope::National, rel.child, &filter, RELATED_LIMIT).await?;
     Ok(rows.into_iter().map(|r| (r.id, r.fields())).collect())
 }
 
@@ -270,7 +261,7 @@ async fn read_lineage(
     id: Uuid,
     field: &str,
 ) -> ServiceResult<Lineage> {
-    let row = records::get(conn, scope, parent_form.as_str(), id)
+    let row = records::get(conn, scope, parent_form, id)
         .await
         .map_err(|e| match e {
             StoreError::NotFound => ServiceError::Validation(vec![unknown_reference(field)]),
@@ -290,7 +281,7 @@ async fn read_lineage(
         next = match (r.parent_id, grand) {
             (Some(pid), Some(g)) => {
                 form = g;
-                Some(records::get(conn, &Scope::National, g.as_str(), pid).await?)
+                Some(records::get(conn, &Scope::National, g, pid).await?)
             }
             _ => None,
         };
@@ -336,7 +327,7 @@ pub async fn prepare_with(
                             let found = records::find_by_folio(
                                 conn,
                                 caller.actor.institution_id,
-                                form.as_str(),
+                                form,
                                 &folio,
                             )
                             .await?
@@ -493,8 +484,8 @@ fn finish(
             )]));
         }
     }
-    let person = (spec.key.as_str() == crate::duplicates::PERSON_FORM)
-        .then(|| crate::duplicates::Person::of(&data));
+    let person =
+        (spec.key == crate::duplicates::PERSON_FORM).then(|| crate::duplicates::Person::of(&data));
     Ok(Prepared {
         data,
         entity_code,

@@ -2,7 +2,7 @@
 
 use sintra_domain::access::Caller;
 use sintra_domain::forms::FormKey;
-use sintra_persistence::audit::{self, AuditContext, AuditEntry};
+use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
 use sintra_persistence::records::{self, RecordRow};
 use sintra_persistence::{db, Pool};
 use uuid::Uuid;
@@ -15,10 +15,14 @@ use crate::error::ServiceResult;
 pub async fn read(pool: &Pool, caller: &Caller, form: FormKey, id: Uuid) -> ServiceResult<Shown> {
     let spec = form.spec();
     let mut conn = db::conn(pool).await?;
-    let row = records::get(&mut conn, &caller.actor.scope(), form.as_str(), id).await?;
+    let row = records::get(&mut conn, &caller.actor.scope(), form, id).await?;
     if spec.personal_fields().next().is_some() {
-        let entry = AuditEntry::access(&AuditContext::for_caller(caller), "read", form.as_str())
-            .resource(row.id);
+        let entry = AuditEntry::access(
+            &AuditContext::for_caller(caller),
+            AuditAction::Read,
+            form.as_str(),
+        )
+        .resource(row.id);
         audit::append(&mut conn, &[entry]).await?;
     }
     Ok(Shown {
@@ -36,5 +40,5 @@ pub async fn parent_in_scope(
     id: Uuid,
 ) -> ServiceResult<RecordRow> {
     let mut conn = db::conn(pool).await?;
-    Ok(records::get(&mut conn, &caller.actor.scope(), form.as_str(), id).await?)
+    Ok(records::get(&mut conn, &caller.actor.scope(), form, id).await?)
 }

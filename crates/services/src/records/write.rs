@@ -7,10 +7,11 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use sintra_domain::access::Caller;
+use sintra_domain::error_code::ErrorCode;
 use sintra_domain::forms::{FormKey, FormSpec};
 use sintra_domain::i18n::Message;
 use sintra_domain::validation::diff;
-use sintra_persistence::audit::{self, AuditContext, AuditEntry};
+use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
 use sintra_persistence::records::{self, NewRecord, RecordRow};
 use sintra_persistence::{db, Pool, StoreError};
 use uuid::Uuid;
@@ -65,7 +66,7 @@ fn folio_of(data: &Map<String, Value>) -> Option<String> {
 
 fn folio_conflict() -> ServiceError {
     ServiceError::Conflict {
-        code: "folio_taken",
+        code: ErrorCode::FolioTaken,
         detail: Message::new(
             "Su institución ya registró otro registro con ese folio; use PUT …/by-folio/{folio} para actualizarlo.",
             "Your institution already registered a record with that folio; use PUT …/by-folio/{folio} to update it.",
@@ -95,7 +96,7 @@ pub fn write_conflict(e: StoreError) -> ServiceError {
         StoreError::Conflict { constraint } if constraint == "records_folio" => folio_conflict(),
         StoreError::Conflict { constraint } if constraint == "idempotency_keys_pkey" => {
             ServiceError::Conflict {
-                code: "idempotency_key_in_flight",
+                code: ErrorCode::IdempotencyKeyInFlight,
                 detail: Message::new(
                     "Otra solicitud con la misma Idempotency-Key se está procesando; reintente.",
                     "Another request with the same Idempotency-Key is being processed; retry.",
@@ -143,7 +144,7 @@ pub async fn store_prepared(
             let (_, after) = records::update(
                 conn,
                 &caller.actor.scope(),
-                spec.key.as_str(),
+                spec.key,
                 before.id,
                 before.version,
                 &data,
@@ -196,7 +197,7 @@ async fn insert_audited(
                 .await
                 .map_err(write_conflict)?;
         }
-        let entry = AuditEntry::modification(&ctx, "create", spec.key.as_str())
+        let entry = AuditEntry::modification(&ctx, AuditAction::Create, spec.key.as_str())
             .resource(row.id)
             .changes(changes);
         audit::append(conn, &[entry]).await?;
@@ -229,7 +230,7 @@ async fn update_row(
     let data = Value::Object(prepared.data);
     let ctx = AuditContext::for_caller(caller);
     let scope = caller.actor.scope();
-    let (form, id, by) = (spec.key.as_str(), before.id, caller.actor.user_id);
+    let (form, id, by) = (spec.key, before.id, caller.actor.user_id);
     conn.transaction::<_, ServiceError, _>(async |conn| {
         let keys = person.as_ref().map(|p| p.keys.as_slice());
         let (_, after) = records::update(conn, &scope, form, id, version, &data, keys, by)
@@ -237,7 +238,7 @@ async fn update_row(
             .map_err(write_conflict)?;
         let warnings =
             after_write(conn, caller, &after, person.as_ref(), reject_duplicates).await?;
-        let entry = AuditEntry::modification(&ctx, "update", form)
+        let entry = AuditEntry::modification(&ctx, AuditAction::Update, form.as_str())
             .resource(id)
             .changes(changes);
         audit::append(conn, &[entry]).await?;
@@ -255,7 +256,7 @@ fn idempotency_key(raw: Option<String>) -> ServiceResult<Option<String>> {
     let v = v.trim();
     if v.is_empty() || v.len() > MAX_IDEMPOTENCY_KEY {
         return Err(ServiceError::malformed(
-            "invalid_idempotency_key",
+            ErrorCode::InvalidIdempotencyKey,
             "Idempotency-Key debe tener entre 1 y 200 caracteres visibles.",
             "Idempotency-Key must have between 1 and 200 visible characters.",
         ));
@@ -291,7 +292,7 @@ pub async fn create(
         {
             if &stored.request_hash != h {
                 return Err(ServiceError::Conflict {
-                    code: "idempotency_key_reused",
+                    code: ErrorCode::IdempotencyKeyReused,
                     detail: Message::new(
                         "Esa Idempotency-Key ya se usó con otro contenido.",
                         "That Idempotency-Key was already used with a different body.",
@@ -333,7 +334,7 @@ pub async fn update(
 ) -> ServiceResult<Written> {
     let spec = form.spec();
     let mut conn = db::conn(pool).await?;
-    let before = records::get(&mut conn, &caller.actor.scope(), form.as_str(), id).await?;
+    let before = records::get(&mut conn, &caller.actor.scope(), form, id).await?;
     if before.version != version {
         return Err(ServiceError::StaleVersion);
     }
@@ -388,7 +389,7 @@ pub async fn upsert_by_folio(
     body.insert("external_folio".into(), folio.clone().into());
     let mut conn = db::conn(pool).await?;
     let institution = caller.actor.institution_id;
-    let existing = records::find_by_folio(&mut conn, institution, form.as_str(), &folio).await?;
+    let existing = records::find_by_folio(&mut conn, institution, form, &folio).await?;
     match existing {
         None => {
             let submission = Submission {

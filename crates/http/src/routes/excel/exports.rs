@@ -13,7 +13,7 @@ use sintra_domain::forms::{all_specs, FormKey, FormSpec};
 use sintra_domain::i18n::Message;
 use sintra_domain::validation::FieldError;
 use sintra_excel::{EncodedRows, ExcelError, ExportOptions, ExportWriter, RecordMeta, RowEncoder};
-use sintra_persistence::audit::{self, AuditEntry};
+use sintra_persistence::audit::{self, AuditAction, AuditEntry};
 use sintra_persistence::catalogs::CatalogItem;
 use sintra_persistence::records::{self as rows, RawRecordRow, RecordFilter};
 use sintra_persistence::users::{User, UserFilter};
@@ -240,7 +240,7 @@ async fn send_records(
     let scope = auth.actor.scope();
     let mut id = Uuid::encode_buffer();
     let mut total = 0;
-    let mut records = pin!(rows::stream(conn, &scope, form.as_str(), filter).await?);
+    let mut records = pin!(rows::stream(conn, &scope, form, filter).await?);
     let mut page = Vec::with_capacity(PAGE_ROWS);
     let mut more = true;
     while more {
@@ -417,12 +417,13 @@ async fn export_response(
     // Personal fields are never filters, so the filters hold no personal data.
     let filters: BTreeMap<&String, &String> = query.iter().collect();
     let mut conn = db::conn(&state.pool).await?;
-    let entry = AuditEntry::access(&auth.audit_context(), "export", "excel").details(json!({
-        "forms": labels,
-        "filters": filters,
-        "rows": total,
-        "personal_data": auth.actor.can(Permission::ReadPersonalData),
-    }));
+    let entry =
+        AuditEntry::access(&auth.audit_context(), AuditAction::Export, "excel").details(json!({
+            "forms": labels,
+            "filters": filters,
+            "rows": total,
+            "personal_data": auth.actor.can(Permission::ReadPersonalData),
+        }));
     audit::append(&mut conn, &[entry]).await?;
     Ok(HttpResponse::Ok()
         .content_type(XLSX)

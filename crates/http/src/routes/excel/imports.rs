@@ -6,6 +6,7 @@ use actix_multipart::Multipart;
 use actix_web::{get, post, web, HttpResponse};
 use futures_util::StreamExt;
 use serde::Deserialize;
+use sintra_domain::error_code::ErrorCode;
 use sintra_domain::forms::FormKey;
 use sintra_services::imports::catalog_items::CatalogItemRows;
 use sintra_services::imports::records::RecordRows;
@@ -35,7 +36,7 @@ async fn read_upload(mut payload: Multipart, limit: u64) -> ApiResult<Vec<u8>> {
     while let Some(field) = payload.next().await {
         let mut field = field.map_err(|_| {
             ApiError::malformed(
-                "malformed_multipart",
+                ErrorCode::MalformedMultipart,
                 "El envío multipart no es válido.",
                 "The multipart upload is not valid.",
             )
@@ -53,7 +54,7 @@ async fn read_upload(mut payload: Multipart, limit: u64) -> ApiResult<Vec<u8>> {
         while let Some(chunk) = field.next().await {
             let chunk = chunk.map_err(|_| {
                 ApiError::malformed(
-                    "malformed_multipart",
+                    ErrorCode::MalformedMultipart,
                     "El envío multipart no es válido.",
                     "The multipart upload is not valid.",
                 )
