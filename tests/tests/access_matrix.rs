@@ -294,7 +294,49 @@ const MATRIX: &[(&str, &str, Expect)] = &[
     ("GET", "/api/v1/audit/verify", |r, _| {
         only(&[NationalAdmin, Auditor], r, 200)
     }),
+    // periods: whoever sends or reads an entity's data reads its quarters;
+    // the entity admin submits its own, the national admin closes and
+    // reopens (another entity's quarter reads as missing to a state).
+    ("GET", "/api/v1/periods", |r, _| {
+        only(
+            &[NationalAdmin, EntityAdmin, Operator, Analyst, System],
+            r,
+            200,
+        )
+    }),
+    (
+        "POST",
+        "/api/v1/periods/{entity_code}/{year}/{quarter}/submit",
+        |r, t| match (r, t) {
+            (EntityAdmin, OtherEntity) => 404,
+            (EntityAdmin, _) => 200,
+            _ => 403,
+        },
+    ),
+    (
+        "POST",
+        "/api/v1/periods/{entity_code}/{year}/{quarter}/close",
+        period_national,
+    ),
+    (
+        "POST",
+        "/api/v1/periods/{entity_code}/{year}/{quarter}/reopen",
+        period_national,
+    ),
+    ("POST", "/api/v1/periods/{year}/{quarter}/close", |r, _| {
+        only(&[NationalAdmin], r, 200)
+    }),
 ];
+
+/// Closing and reopening one entity's quarter: the national admin's; a
+/// state admin is refused its own entity's and does not see another's.
+fn period_national(role: Role, t: Target) -> u16 {
+    match (role, t) {
+        (NationalAdmin, _) => 200,
+        (EntityAdmin, OtherEntity) => 404,
+        _ => 403,
+    }
+}
 
 struct World {
     app: TestApp,
@@ -650,6 +692,30 @@ impl World {
                     ("PATCH", p) => (p.replace("{id}", &id.to_string()), Some(patch)),
                     other => panic!("no request for {other:?}"),
                 }
+            }
+            // periods: each request on a fresh quarter (the reopening's closed)
+            "/api/v1/periods" => ("/api/v1/periods?year=2030".into(), None),
+            p if p.starts_with("/api/v1/periods/") => {
+                let mut conn = app.db.owner_conn().await;
+                use diesel_async::RunQueryDsl;
+                for sql in ["DELETE FROM period_transitions", "DELETE FROM periods"] {
+                    diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+                }
+                let entity = self.entity(t);
+                if p.ends_with("/reopen") {
+                    diesel::sql_query(format!(
+                        "INSERT INTO periods (entity_code, year, quarter, status) VALUES ('{entity}', 2030, 1, 'closed')"
+                    ))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                }
+                let path = p
+                    .replace("{entity_code}", entity)
+                    .replace("{year}", "2030")
+                    .replace("{quarter}", "1");
+                let body = json!({"reason": "Corrección de la matriz de acceso"});
+                (path, Some(body).filter(|_| p.ends_with("/reopen")))
             }
             // judicialization: requests of the judicialization module
             "/api/v1/judicialization/counts" => (

@@ -7,5 +7,6 @@ pub mod curp;
 pub mod duplicates;
 pub mod forms;
 pub mod i18n;
+pub mod periods;
 pub mod text;
 pub mod validation;

@@ -132,7 +132,13 @@ where
             .service(users::create_service_account)
             .service(users::rotate_secret)
             .service(audit::list_events)
-            .service(audit::verify),
+            .service(audit::verify)
+            // periods: quarterly periods and their locking
+            .service(periods::list)
+            .service(periods::submit)
+            .service(periods::close)
+            .service(periods::reopen)
+            .service(periods::close_all),
     )
 }
 

@@ -26,7 +26,8 @@ use utoipa::{Modify, OpenApi};
         (name = "victims", description = "Victims, attentions and duplicate warnings"),
         (name = "excel", description = "Templates, imports and exports"),
         (name = "judicialization", description = "Investigations, criminal cases and their events, defendants, sentences, and SESNSP-comparable counts"),
-        (name = "audit", description = "The audit log (bitácora)")
+        (name = "audit", description = "The audit log (bitácora)"),
+        (name = "periods", description = "Quarterly periods per entity: submit, close, reopen; records dated in a closed quarter are locked")
     )
 )]
 pub struct ApiDoc;

@@ -10,6 +10,7 @@ pub mod error;
 pub mod imports;
 pub mod judicialization;
 pub mod org;
+pub mod periods;
 pub mod records;
 pub mod schema;
 pub mod tokens;

@@ -204,3 +204,30 @@ diesel::table! {
         created_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    periods (entity_code, year, quarter) {
+        entity_code -> Text,
+        year -> Int4,
+        quarter -> Int2,
+        status -> Text,
+        changed_at -> Nullable<Timestamptz>,
+        changed_by -> Nullable<Uuid>,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    period_transitions (id) {
+        id -> Int8,
+        entity_code -> Text,
+        year -> Int4,
+        quarter -> Int2,
+        action -> Text,
+        from_status -> Text,
+        to_status -> Text,
+        actor_id -> Uuid,
+        occurred_at -> Timestamptz,
+        reason -> Nullable<Text>,
+    }
+}

@@ -13,5 +13,6 @@ pub mod error;
 pub mod imports;
 pub mod page;
 pub mod passwords;
+pub mod periods;
 pub mod records;
 pub mod users;

@@ -9,6 +9,7 @@ pub mod forms;
 pub mod health;
 pub mod judicialization;
 pub mod org;
+pub mod periods;
 pub mod record_routes;
 pub mod users;
 pub mod victims;
