@@ -326,6 +326,14 @@ const MATRIX: &[(&str, &str, Expect)] = &[
     ("POST", "/api/v1/periods/{year}/{quarter}/close", |r, _| {
         only(&[NationalAdmin], r, 200)
     }),
+    // cuts: the national admin's
+    ("POST", "/api/v1/cuts", |r, _| {
+        only(&[NationalAdmin], r, 201)
+    }),
+    ("GET", "/api/v1/cuts", |r, _| only(&[NationalAdmin], r, 200)),
+    ("GET", "/api/v1/cuts/{id}", |r, _| {
+        only(&[NationalAdmin], r, 200)
+    }),
 ];
 
 /// Closing and reopening one entity's quarter: the national admin's; a
@@ -716,6 +724,21 @@ impl World {
                     .replace("{quarter}", "1");
                 let body = json!({"reason": "Corrección de la matriz de acceso"});
                 (path, Some(body).filter(|_| p.ends_with("/reopen")))
+            }
+            "/api/v1/cuts" if method == "POST" => {
+                (pattern.into(), Some(json!({"year": 2031, "quarter": 1})))
+            }
+            "/api/v1/cuts/{id}" => {
+                let national = app.account(NationalAdmin, self.institutions[0]).await;
+                let taken = app
+                    .post(
+                        "/api/v1/cuts",
+                        &national.token,
+                        json!({"year": 2031, "quarter": 2}),
+                    )
+                    .await;
+                let id = taken.json["cut"]["id"].as_str().unwrap().to_string();
+                (format!("/api/v1/cuts/{id}"), None)
             }
             // judicialization: requests of the judicialization module
             "/api/v1/judicialization/counts" => (

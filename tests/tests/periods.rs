@@ -637,3 +637,151 @@ async fn a_close_and_a_write_do_not_race() {
     write.await.assert_problem(409, "period_closed");
     assert_eq!(count_victims(&app).await, 0);
 }
+
+#[actix_web::test]
+async fn a_cut_freezes_the_quarter_and_proves_what_it_counted() {
+    let app = TestApp::new().await;
+    let p = people(&app).await;
+    let cdmx = app.institution("09", "Fiscalía CDMX").await;
+    let other = app.account(Role::Operator, cdmx).await;
+    let mut ids = vec![];
+    for (who, name, day) in [
+        (&p.operator, "Ana", "2024-04-01"),
+        (&p.operator, "Bea", "2024-06-30"),
+        (&p.operator, "Cris", "2024-07-01"),
+        (&p.operator, "Dora", "2024-03-31"),
+    ] {
+        let res = app
+            .post("/api/v1/victims", &who.token, victim(name, day))
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text());
+        ids.push(res.json["data"]["id"].as_str().unwrap().to_string());
+    }
+    let mut iris = victim("Iris", "2024-05-05");
+    iris["detection_entity_code"] = json!("09");
+    let res = app.post("/api/v1/victims", &other.token, iris).await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    // An attention in the quarter of a victim detected before it.
+    let res = app
+        .post(
+            "/api/v1/attentions",
+            &p.operator.token,
+            json!({"victim_id": ids[3], "date": "2024-04-10", "service": "JURIDICA"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    // A session of the quarter and its agreement (dated by the session).
+    let commission = app
+        .post(
+            "/api/v1/commissions",
+            &p.state_admin.token,
+            json!({"name": "CIE", "kind": "COMISION", "entity_code": "19", "installation_date": "2013-06-14"}),
+        )
+        .await;
+    let session = app
+        .post(
+            "/api/v1/sessions",
+            &p.state_admin.token,
+            json!({"commission_id": commission.json["id"], "number": 1, "session_type": "ORDINARIA", "date": "2024-05-20"}),
+        )
+        .await;
+    let agreement = app
+        .post(
+            "/api/v1/agreements",
+            &p.state_admin.token,
+            json!({"session_id": session.json["id"], "key": "A-1", "text": "Acuerdo", "status": "PENDIENTE"}),
+        )
+        .await;
+    assert_eq!(agreement.status, 201, "{}", agreement.text());
+
+    app.post(
+        "/api/v1/cuts",
+        &p.state_admin.token,
+        json!({"year": 2024, "quarter": 2}),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    app.post(
+        "/api/v1/cuts",
+        &p.national.token,
+        json!({"year": 2024, "quarter": 5}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    let taken = app
+        .post(
+            "/api/v1/cuts",
+            &p.national.token,
+            json!({"year": 2024, "quarter": 2}),
+        )
+        .await;
+    assert_eq!(taken.status, 201, "{}", taken.text());
+    let cut = &taken.json["cut"];
+    assert_eq!(
+        cut["figures"]["record_counts"],
+        json!([
+            {"entity_code": "09", "form": "victim", "records": 1},
+            {"entity_code": "19", "form": "agreement", "records": 1},
+            {"entity_code": "19", "form": "attention", "records": 1},
+            {"entity_code": "19", "form": "session", "records": 1},
+            {"entity_code": "19", "form": "victim", "records": 2},
+        ])
+    );
+    assert_eq!(cut["record_count"], 6);
+    assert_eq!(taken.json["closed"]["closed"].as_array().unwrap().len(), 33);
+
+    // The quarter is frozen: nothing dated in it is written any more.
+    app.post(
+        "/api/v1/victims",
+        &p.operator.token,
+        victim("Eva", "2024-05-01"),
+    )
+    .await
+    .assert_problem(409, "period_closed");
+    patch(
+        &app,
+        &format!("/api/v1/victims/{}", ids[0]),
+        &p.operator,
+        1,
+        json!({"alias": "A"}),
+    )
+    .await
+    .assert_problem(409, "period_closed");
+
+    // Listed, read with its proof, and in the audit chain.
+    let id = cut["id"].as_str().unwrap();
+    let listed = app.get("/api/v1/cuts", &p.national.token).await;
+    assert_eq!(listed.json["items"][0]["id"], id);
+    let read = app
+        .get(&format!("/api/v1/cuts/{id}"), &p.national.token)
+        .await;
+    assert_eq!(read.status, 200, "{}", read.text());
+    assert_eq!(read.json["verified"], true);
+    assert_eq!(read.json["digest"], cut["digest"]);
+    assert_eq!(read.json["figures"], cut["figures"]);
+    app.get(&format!("/api/v1/cuts/{id}"), &p.state_admin.token)
+        .await
+        .assert_problem(403, "forbidden");
+    let events = app
+        .get("/api/v1/audit/events?resource_type=cut", &p.national.token)
+        .await;
+    let event = &events.json["items"][0];
+    assert_eq!(event["resource_id"], id);
+    assert_eq!(event["details"]["digest"], cut["digest"]);
+    assert_eq!(event["details"]["record_count"], 6);
+
+    // The stored (id, version) pairs are what the digest proves: a change
+    // behind the API's back shows.
+    let mut conn = app.db.owner_conn().await;
+    diesel::sql_query(format!(
+        "UPDATE cut_records SET version = version + 1 WHERE cut_id = '{id}' AND record_id = '{}'",
+        ids[0]
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let read = app
+        .get(&format!("/api/v1/cuts/{id}"), &p.national.token)
+        .await;
+    assert_eq!(read.json["verified"], false);
+}

@@ -138,7 +138,10 @@ where
             .service(periods::submit)
             .service(periods::close)
             .service(periods::reopen)
-            .service(periods::close_all),
+            .service(periods::close_all)
+            .service(cuts::take)
+            .service(cuts::list)
+            .service(cuts::read),
     )
 }
 

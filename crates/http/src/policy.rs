@@ -273,6 +273,9 @@ pub const ROUTES: &[(&str, &str, RouteRule)] = &[
         "/api/v1/periods/{year}/{quarter}/close",
         Requires(ManagePeriods),
     ),
+    ("POST", "/api/v1/cuts", Requires(ManageCuts)),
+    ("GET", "/api/v1/cuts", Requires(ManageCuts)),
+    ("GET", "/api/v1/cuts/{id}", Requires(ManageCuts)),
 ];
 
 /// The rule for a matched route, if any.

@@ -231,3 +231,17 @@ diesel::table! {
         reason -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    cuts (id) {
+        id -> Uuid,
+        year -> Int4,
+        quarter -> Int2,
+        taken_at -> Timestamptz,
+        taken_by -> Uuid,
+        figures -> Jsonb,
+        record_count -> Int8,
+        records_digest -> Text,
+        digest -> Text,
+    }
+}

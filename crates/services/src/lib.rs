@@ -8,6 +8,7 @@
 
 pub mod catalogs;
 pub mod clock;
+pub mod cuts;
 pub mod duplicates;
 pub mod error;
 pub mod imports;

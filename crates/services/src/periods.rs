@@ -313,39 +313,7 @@ pub async fn close_all(
     let ctx = AuditContext::for_caller(caller);
     let mut conn = db::conn(pool).await?;
     conn.transaction::<_, ServiceError, _>(async |conn| {
-        let rows =
-            periods::lock_for_transition(conn, None, quarter.year, quarter.quarter as i16).await?;
-        let mut out = NationalClose {
-            year: quarter.year,
-            quarter: quarter.quarter,
-            closed: vec![],
-            already_closed: vec![],
-        };
-        let mut entries = vec![];
-        for row in rows {
-            let from = status_of(&row.status)?;
-            let key = row.key();
-            let Ok(to) = PeriodAction::Close.apply(from) else {
-                out.already_closed.push(key.entity_code);
-                continue;
-            };
-            periods::record_transition(
-                conn,
-                &NewTransition {
-                    entity_code: key.entity_code.clone(),
-                    year: key.year,
-                    quarter: key.quarter,
-                    action: PeriodAction::Close.as_str().into(),
-                    from_status: from.as_str().into(),
-                    to_status: to.as_str().into(),
-                    actor_id: caller.actor.user_id,
-                    reason: None,
-                },
-            )
-            .await?;
-            entries.push(audit_entry(&ctx, PeriodAction::Close, &key, from, to, None));
-            out.closed.push(key.entity_code);
-        }
+        let (out, entries) = close_everywhere(conn, caller, &ctx, quarter).await?;
         if out.closed.is_empty() {
             return Err(invalid_transition(Message::new(
                 "El trimestre ya está cerrado en todas las entidades.",
@@ -356,6 +324,52 @@ pub async fn close_all(
         Ok(out)
     })
     .await
+}
+
+/// Inside the caller's transaction: takes every entity's row of the
+/// quarter `FOR UPDATE` (so no write of the quarter is in flight or can
+/// start) and closes those not yet closed. Returns what it did and the
+/// audit rows to append at the end of the transaction.
+pub async fn close_everywhere(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    ctx: &AuditContext,
+    quarter: Quarter,
+) -> ServiceResult<(NationalClose, Vec<AuditEntry>)> {
+    let rows =
+        periods::lock_for_transition(conn, None, quarter.year, quarter.quarter as i16).await?;
+    let mut out = NationalClose {
+        year: quarter.year,
+        quarter: quarter.quarter,
+        closed: vec![],
+        already_closed: vec![],
+    };
+    let mut entries = vec![];
+    for row in rows {
+        let from = status_of(&row.status)?;
+        let key = row.key();
+        let Ok(to) = PeriodAction::Close.apply(from) else {
+            out.already_closed.push(key.entity_code);
+            continue;
+        };
+        periods::record_transition(
+            conn,
+            &NewTransition {
+                entity_code: key.entity_code.clone(),
+                year: key.year,
+                quarter: key.quarter,
+                action: PeriodAction::Close.as_str().into(),
+                from_status: from.as_str().into(),
+                to_status: to.as_str().into(),
+                actor_id: caller.actor.user_id,
+                reason: None,
+            },
+        )
+        .await?;
+        entries.push(audit_entry(ctx, PeriodAction::Close, &key, from, to, None));
+        out.closed.push(key.entity_code);
+    }
+    Ok((out, entries))
 }
 
 // ---- Locking record writes -------------------------------------------------

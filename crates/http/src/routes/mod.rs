@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod catalogs;
 pub mod commissions;
+pub mod cuts;
 pub mod excel;
 pub mod forms;
 pub mod health;
