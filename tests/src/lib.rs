@@ -392,6 +392,8 @@ impl TestApp {
                 password_hash: hash,
                 created_by: None,
                 updated_by: None,
+                // An ordinary password: tests log in and work at once.
+                one_time_password_expires_at: None,
             },
         )
         .await
@@ -409,5 +411,36 @@ impl TestApp {
             role,
             token,
         }
+    }
+}
+
+/// What a person sets as their own password after a one-time one.
+pub const OWN_PASSWORD: &str = "mi-propia-contrasena-segura-2026";
+
+impl TestApp {
+    /// A person's first login with a one-time password (the first admin's,
+    /// a new user's, a reset): logs in, changes it to [`OWN_PASSWORD`] as
+    /// the API requires before anything else, and returns the new access
+    /// token.
+    pub async fn first_login(&self, username: &str, one_time_password: &str) -> String {
+        let login = self
+            .call(
+                Method::POST,
+                "/api/v1/auth/token",
+                None,
+                Some(serde_json::json!({"grant_type": "password", "username": username, "password": one_time_password})),
+            )
+            .await;
+        assert_eq!(login.status, 200, "{}", login.text());
+        let token = login.json["access_token"].as_str().unwrap().to_string();
+        let changed = self
+            .post(
+                "/api/v1/auth/password",
+                &token,
+                serde_json::json!({"current_password": one_time_password, "new_password": OWN_PASSWORD}),
+            )
+            .await;
+        assert_eq!(changed.status, 200, "{}", changed.text());
+        changed.json["access_token"].as_str().unwrap().to_string()
     }
 }

@@ -104,6 +104,10 @@ type Expect = fn(Role, Target) -> u16;
 const MATRIX: &[(&str, &str, Expect)] = &[
     ("POST", "/api/v1/auth/logout", |_, _| 204),
     ("GET", "/api/v1/auth/me", |_, _| 200),
+    // Every role passes the guard, and the matrix's empty body is refused;
+    // tests/tests/accounts.rs changes passwords (and refuses a service
+    // account's change) with real ones.
+    ("POST", "/api/v1/auth/password", |_, _| 422),
     ("GET", "/api/v1/entities", |_, _| 200),
     ("GET", "/api/v1/commissions", records_read),
     ("POST", "/api/v1/commissions", records_write_new),
@@ -230,6 +234,13 @@ const MATRIX: &[(&str, &str, Expect)] = &[
     // Aggregates: every role with a scope of records to count, analysts
     // included; service accounts and auditors have no business there.
     ("GET", "/api/v1/judicialization/counts", |r, _| {
+        only(&[NationalAdmin, EntityAdmin, Operator, Analyst], r, 200)
+    }),
+    // Dashboards: the same roles as any aggregate, each in its own scope.
+    ("GET", "/api/v1/dashboards", |r, _| {
+        only(&[NationalAdmin, EntityAdmin, Operator, Analyst], r, 200)
+    }),
+    ("GET", "/api/v1/dashboards/{name}", |r, _| {
         only(&[NationalAdmin, EntityAdmin, Operator, Analyst], r, 200)
     }),
     ("GET", "/api/v1/catalogs", |_, _| 200),
@@ -743,6 +754,11 @@ impl World {
             // judicialization: requests of the judicialization module
             "/api/v1/judicialization/counts" => (
                 "/api/v1/judicialization/counts?group_by=entity".into(),
+                None,
+            ),
+            "/api/v1/dashboards" => ("/api/v1/dashboards".into(), None),
+            "/api/v1/dashboards/{name}" => (
+                "/api/v1/dashboards/victims?group_by=entity&format=csv".into(),
                 None,
             ),
             p if p.starts_with("/api/v1/investigations")

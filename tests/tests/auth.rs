@@ -344,10 +344,11 @@ async fn an_empty_system_gets_its_first_national_admin_once() {
         first,
         sintra_http::bootstrap::Bootstrap::Created { ref username, generated_password: None } if username == "admin.nacional"
     ));
-    let res = login(&app, "admin.nacional", "contrasena-inicial-segura").await;
-    assert_eq!(res.status, 200, "{}", res.text());
-    let token = res.json["access_token"].as_str().unwrap();
-    let me = app.get("/api/v1/auth/me", token).await;
+    // Its password is one-time: changed at the first login.
+    let token = app
+        .first_login("admin.nacional", "contrasena-inicial-segura")
+        .await;
+    let me = app.get("/api/v1/auth/me", &token).await;
     assert_eq!(me.json["role"], "national_admin");
     assert_eq!(me.json["entity_code"], "00");
     // A second start changes nothing.

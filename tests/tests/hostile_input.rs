@@ -159,6 +159,14 @@ fn cases() -> Vec<Case> {
             "fuero",
         ),
         c(
+            "dashboard filter",
+            Method::GET,
+            "/api/v1/dashboards/victims?municipality_code=19{C}039",
+            &[],
+            None,
+            "municipality_code",
+        ),
+        c(
             "catalog path",
             Method::GET,
             "/api/v1/catalogs/se{C}x/items",

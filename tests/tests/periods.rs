@@ -748,6 +748,22 @@ async fn a_cut_freezes_the_quarter_and_proves_what_it_counted() {
     .await
     .assert_problem(409, "period_closed");
 
+    // The cut holds every dashboard for the quarter, equal to what the
+    // dashboards answer (the quarter is frozen, so they still agree).
+    let dashboards = cut["figures"]["dashboards"].as_object().unwrap();
+    assert!(dashboards.contains_key("victims"), "{}", taken.text());
+    for (name, frozen) in dashboards {
+        let live = app
+            .get(
+                &format!("/api/v1/dashboards/{name}?from=2024-04-01&to=2024-06-30"),
+                &p.national.token,
+            )
+            .await;
+        assert_eq!(live.status, 200, "{}", live.text());
+        assert_eq!(live.json["tables"], frozen["tables"], "{name}");
+        assert_eq!(live.json["filters"], frozen["filters"], "{name}");
+    }
+
     // Listed, read with its proof, and in the audit chain.
     let id = cut["id"].as_str().unwrap();
     let listed = app.get("/api/v1/cuts", &p.national.token).await;

@@ -2,11 +2,14 @@
 //! access policy. This crate does no I/O: persistence and HTTP build on it.
 
 pub mod access;
+pub mod accounts;
 pub mod consistency;
 pub mod curp;
 pub mod duplicates;
+pub mod figures;
 pub mod forms;
 pub mod i18n;
 pub mod periods;
+pub mod suppression;
 pub mod text;
 pub mod validation;

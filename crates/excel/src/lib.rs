@@ -21,6 +21,7 @@
 
 pub mod columns;
 pub mod export;
+pub mod figures;
 pub mod guard;
 pub mod import;
 mod json;

@@ -8,6 +8,8 @@ use sintra_persistence::users::{self, NewUser};
 use sintra_persistence::{db, Pool, StoreError};
 use uuid::Uuid;
 
+use secrecy::ExposeSecret;
+
 use crate::auth::password;
 use crate::config::Config;
 
@@ -38,13 +40,14 @@ pub async fn first_admin(pool: &Pool, config: &Config) -> anyhow::Result<Bootstr
         .to_lowercase();
     let (secret, generated) = match &config.admin_password {
         Some(p) => {
+            let p = p.expose_secret();
             password::check_strength(p).map_err(|_| {
                 anyhow::anyhow!(
                     "SINTRA_ADMIN_PASSWORD debe tener al menos {} caracteres",
                     password::MIN_PASSWORD_LENGTH
                 )
             })?;
-            (p.clone(), false)
+            (p.to_string(), false)
         }
         None => (password::generate_secret(), true),
     };
@@ -85,6 +88,9 @@ pub async fn first_admin(pool: &Pool, config: &Config) -> anyhow::Result<Bootstr
                     password_hash: hash.clone(),
                     created_by: None,
                     updated_by: None,
+                    // Whoever set up the server knows it: it only logs in
+                    // to be changed.
+                    one_time_password_expires_at: Some(config.one_time_password_expiry()),
                 },
             )
             .await?;

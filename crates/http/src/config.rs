@@ -3,11 +3,15 @@
 
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
+
 use sintra_persistence::db::DEFAULT_DATABASE_URL;
 
 /// The development signing secret. Refused in production mode.
 pub const DEV_JWT_SECRET: &str = "sintra-dev-secret-change-me-in-production-0123456789";
 
+/// The settings of one process. Secrets are [`SecretString`]s: `Debug`
+/// (and so any log of the configuration) shows them redacted.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `DATABASE_URL`.
@@ -17,7 +21,7 @@ pub struct Config {
     /// `SINTRA_ENV`: `production` refuses defaults that are unsafe there.
     pub production: bool,
     /// `SINTRA_JWT_SECRET`: HS256 key for access tokens (≥ 32 bytes).
-    pub jwt_secret: String,
+    pub jwt_secret: SecretString,
     /// `SINTRA_JWT_ISSUER` / `SINTRA_JWT_AUDIENCE`.
     pub jwt_issuer: String,
     pub jwt_audience: String,
@@ -36,7 +40,10 @@ pub struct Config {
     /// `SINTRA_ADMIN_USER` / `SINTRA_ADMIN_PASSWORD`: the first national
     /// admin, created on an empty system.
     pub admin_user: Option<String>,
-    pub admin_password: Option<String>,
+    pub admin_password: Option<SecretString>,
+    /// `SINTRA_ONE_TIME_PASSWORD_HOURS`: how long a one-time password (the
+    /// first admin's, a new user's, a reset) logs in before it expires unused.
+    pub one_time_password_ttl: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +94,7 @@ impl Config {
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             bind: var("SINTRA_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             production,
-            jwt_secret,
+            jwt_secret: jwt_secret.into(),
             jwt_issuer: var("SINTRA_JWT_ISSUER").unwrap_or_else(|| "sintra".into()),
             jwt_audience: var("SINTRA_JWT_AUDIENCE").unwrap_or_else(|| "sintra-api".into()),
             access_token_ttl: Duration::from_secs(access_secs),
@@ -105,7 +112,10 @@ impl Config {
             login_max_failures: parse("SINTRA_LOGIN_MAX_FAILURES", 5)?,
             login_lock: Duration::from_secs(parse("SINTRA_LOGIN_LOCK_SECONDS", 900)?),
             admin_user: var("SINTRA_ADMIN_USER"),
-            admin_password: var("SINTRA_ADMIN_PASSWORD"),
+            admin_password: var("SINTRA_ADMIN_PASSWORD").map(SecretString::from),
+            one_time_password_ttl: Duration::from_secs(
+                3600 * parse::<u64>("SINTRA_ONE_TIME_PASSWORD_HOURS", 72)?.clamp(1, 24 * 90),
+            ),
         })
     }
 
@@ -127,6 +137,39 @@ impl Config {
             login_lock: Duration::from_secs(900),
             admin_user: None,
             admin_password: None,
+            one_time_password_ttl: Duration::from_secs(72 * 3600),
         }
+    }
+
+    /// When a one-time password issued now stops logging in.
+    pub fn one_time_password_expiry(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+            + chrono::Duration::from_std(self.one_time_password_ttl)
+                .unwrap_or(chrono::Duration::hours(72))
+    }
+
+    /// The signing key's bytes, for the token keys alone.
+    pub fn jwt_secret_bytes(&self) -> &[u8] {
+        self.jwt_secret.expose_secret().as_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_prints_a_secret() {
+        let mut config = Config::for_database("postgres://localhost/x");
+        config.admin_password = Some("contrasena-de-prueba-larga".into());
+        config.jwt_secret = "una-clave-de-firma-de-al-menos-32-bytes".into();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("contrasena-de-prueba-larga"), "{printed}");
+        assert!(!printed.contains("una-clave-de-firma"), "{printed}");
+        assert!(printed.contains("database_url"), "the rest still prints");
+        assert_eq!(
+            config.jwt_secret_bytes(),
+            b"una-clave-de-firma-de-al-menos-32-bytes"
+        );
     }
 }

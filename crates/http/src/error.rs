@@ -64,8 +64,10 @@ pub enum ApiError {
         code: &'static str,
         detail: Message,
     },
-    #[error("internal error")]
-    Internal,
+    /// A failure that is nobody's input. The cause is kept for the log
+    /// (written once, when the response is built) and never shown.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -168,7 +170,7 @@ impl ProblemSource {
                 retry_after_secs: 60,
             },
             503 => ApiError::Unavailable,
-            _ => ApiError::Internal,
+            _ => ApiError::Internal(format!("status {status}")),
         };
         let mut source = err.source();
         source.status = status;
@@ -197,6 +199,11 @@ fn title(status: StatusCode) -> Message {
 }
 
 impl ApiError {
+    /// An internal error with what caused it, for the log.
+    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        ApiError::Internal(cause.to_string())
+    }
+
     pub fn forbidden() -> ApiError {
         ApiError::Forbidden { detail: None }
     }
@@ -204,6 +211,18 @@ impl ApiError {
     pub fn forbidden_because(es: &str, en: &str) -> ApiError {
         ApiError::Forbidden {
             detail: Some(Message::new(es, en)),
+        }
+    }
+
+    /// A session of a one-time password asked for anything but changing it.
+    pub fn password_change_required() -> ApiError {
+        ApiError::Refused {
+            status: 403,
+            code: "password_change_required",
+            detail: Message::new(
+                "Su contraseña es de un solo uso: cámbiela con POST /api/v1/auth/password antes de continuar.",
+                "Your password is one-time: change it with POST /api/v1/auth/password before going on.",
+            ),
         }
     }
 
@@ -373,7 +392,7 @@ impl ApiError {
                 ),
                 vec![],
             ),
-            ApiError::Internal => (
+            ApiError::Internal(_) => (
                 "internal_error",
                 Message::new(
                     "Ocurrió un error interno; se registró para su revisión.",
@@ -423,11 +442,14 @@ impl ResponseError for ApiError {
             ApiError::Refused { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
             }
-            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(cause) = self {
+            tracing::error!(%cause, "internal error");
+        }
         let source = self.source();
         let mut builder = HttpResponse::build(source.status);
         builder.content_type(PROBLEM_JSON);
@@ -462,11 +484,8 @@ impl From<StoreError> for ApiError {
                 tracing::warn!(%reason, "database unavailable");
                 ApiError::Unavailable
             }
-            StoreError::Database(e) => {
-                // Diesel's message names the query's failure, never bound values.
-                tracing::error!(error = %e, "database error");
-                ApiError::Internal
-            }
+            // Diesel's message names the query's failure, never bound values.
+            StoreError::Database(e) => ApiError::Internal(format!("database error: {e}")),
         }
     }
 }
@@ -500,10 +519,7 @@ impl From<sintra_services::error::ServiceError> for ApiError {
                 detail,
             },
             S::Store(e) => e.into(),
-            S::Internal(cause) => {
-                tracing::error!(%cause, "internal error");
-                ApiError::Internal
-            }
+            S::Internal(cause) => ApiError::Internal(cause),
         }
     }
 }

@@ -151,18 +151,25 @@ pub async fn guard(
         .app_data::<web::Data<AppState>>()
         .cloned()
         .expect("AppState is registered");
-    let actor = match authenticate(&req, &state).await {
-        Ok(actor) => actor,
+    let (actor, one_time) = match authenticate(&req, &state).await {
+        Ok(found) => found,
         Err(e) => return Ok(req.error_response(e)),
     };
     req.extensions_mut().insert(actor.clone());
+    // A one-time password's session may only change it.
+    if one_time && !(req.method() == actix_web::http::Method::POST && pattern == PASSWORD_CHANGE) {
+        return Ok(req.error_response(ApiError::password_change_required()));
+    }
     match permission {
         Some(p) if actor.can(p) => next.call(req).await,
         _ => Ok(req.error_response(ApiError::forbidden())),
     }
 }
 
-async fn authenticate(req: &ServiceRequest, state: &AppState) -> Result<Actor, ApiError> {
+/// The one route a session of a one-time password may use.
+const PASSWORD_CHANGE: &str = "/api/v1/auth/password";
+
+async fn authenticate(req: &ServiceRequest, state: &AppState) -> Result<(Actor, bool), ApiError> {
     let token = req
         .headers()
         .get(header::AUTHORIZATION)

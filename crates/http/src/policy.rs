@@ -29,6 +29,7 @@ pub const ROUTES: &[(&str, &str, RouteRule)] = &[
     ("*", "/docs", Public),
     ("POST", "/api/v1/auth/token", Public),
     ("POST", "/api/v1/auth/logout", Requires(ReadOwnAccount)),
+    ("POST", "/api/v1/auth/password", Requires(ReadOwnAccount)),
     ("GET", "/api/v1/auth/me", Requires(ReadOwnAccount)),
     ("GET", "/api/v1/entities", Requires(ReadCatalogs)),
     ("GET", "/api/v1/catalogs", Requires(ReadCatalogs)),
@@ -203,6 +204,8 @@ pub const ROUTES: &[(&str, &str, RouteRule)] = &[
         "/api/v1/judicialization/counts",
         Requires(ReadAggregates),
     ),
+    ("GET", "/api/v1/dashboards", Requires(ReadAggregates)),
+    ("GET", "/api/v1/dashboards/{name}", Requires(ReadAggregates)),
     ("GET", "/api/v1/institutions", Requires(ReadInstitutions)),
     ("POST", "/api/v1/institutions", Requires(ManageInstitutions)),
     (

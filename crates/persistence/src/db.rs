@@ -222,7 +222,17 @@ pub async fn run_migrations(url: &str) -> Result<Vec<String>, SetupError> {
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
             .map(|versions| versions.iter().map(|v| v.to_string()).collect::<Vec<_>>())
-            .map_err(|e| SetupError::Migration(e.to_string()));
+            .map_err(|e| SetupError::Migration(e.to_string()))
+            .and_then(|applied| {
+                // The typed projections follow the form specs of this
+                // binary: rewritten on every run, under the same lock.
+                diesel::connection::SimpleConnection::batch_execute(
+                    &mut conn,
+                    &crate::figures::projection_ddl(),
+                )
+                .map_err(|e| SetupError::Migration(e.to_string()))?;
+                Ok(applied)
+            });
         let _ = diesel::RunQueryDsl::execute(
             sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")),
             &mut conn,

@@ -8,6 +8,7 @@ pub mod cuts;
 pub mod db;
 pub mod duplicates;
 pub mod error;
+pub mod figures;
 pub mod imports;
 pub mod judicialization;
 pub mod org;

@@ -42,6 +42,7 @@ diesel::table! {
         created_by -> Nullable<Uuid>,
         updated_at -> Timestamptz,
         updated_by -> Nullable<Uuid>,
+        one_time_password_expires_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -28,12 +28,14 @@ pub async fn insert_access_token(
 
 /// The actor behind a token id, if the token is known, unrevoked and
 /// unexpired, and its user and institution are active. One query a request.
+/// The actor a live token belongs to, and whether its password is one-time
+/// (its sessions may then only change it).
 pub async fn actor_for_token(
     conn: &mut AsyncPgConnection,
     jti: Uuid,
     user_id: Uuid,
-) -> StoreResult<Option<Actor>> {
-    let row: Option<(Uuid, String, String, Uuid, String)> = access_tokens::table
+) -> StoreResult<Option<(Actor, bool)>> {
+    let row: Option<(Uuid, String, String, Uuid, String, bool)> = access_tokens::table
         .inner_join(users::table.inner_join(institutions::table))
         .filter(access_tokens::jti.eq(jti))
         .filter(access_tokens::user_id.eq(user_id))
@@ -47,22 +49,24 @@ pub async fn actor_for_token(
             users::role,
             institutions::id,
             institutions::entity_code,
+            users::one_time_password_expires_at.is_not_null(),
         ))
         .first(conn)
         .await
         .optional()?;
-    Ok(
-        row.and_then(|(user_id, username, role, institution_id, entity_code)| {
-            Some(Actor {
+    Ok(row.and_then(
+        |(user_id, username, role, institution_id, entity_code, one_time)| {
+            let actor = Actor {
                 user_id,
                 username,
                 role: role.parse::<Role>().ok()?,
                 institution_id,
                 entity_code,
                 token_id: jti,
-            })
-        }),
-    )
+            };
+            Some((actor, one_time))
+        },
+    ))
 }
 
 pub async fn revoke_access_token(conn: &mut AsyncPgConnection, jti: Uuid) -> StoreResult<()> {

@@ -26,6 +26,9 @@ pub struct UserRow {
     pub created_by: Option<Uuid>,
     pub updated_at: DateTime<Utc>,
     pub updated_by: Option<Uuid>,
+    /// Set while the password is one-time: its sessions may only change it,
+    /// and it stops logging in at this instant.
+    pub one_time_password_expires_at: Option<DateTime<Utc>>,
 }
 
 /// A user with the entity of its institution.
@@ -48,6 +51,8 @@ pub struct NewUser {
     pub password_hash: String,
     pub created_by: Option<Uuid>,
     pub updated_by: Option<Uuid>,
+    /// `Some` for a one-time password (someone else chose or generated it).
+    pub one_time_password_expires_at: Option<DateTime<Utc>>,
 }
 
 type Joined = diesel::dsl::InnerJoin<users::table, institutions::table>;
@@ -177,6 +182,9 @@ pub struct UserChanges {
     pub institution_id: Option<Uuid>,
     pub active: Option<bool>,
     pub password_hash: Option<String>,
+    /// `Some(Some(t))` with a one-time password, `Some(None)` when the user
+    /// chose it.
+    pub one_time_password_expires_at: Option<Option<DateTime<Utc>>>,
 }
 
 impl UserChanges {
@@ -187,6 +195,7 @@ impl UserChanges {
             && self.institution_id.is_none()
             && self.active.is_none()
             && self.password_hash.is_none()
+            && self.one_time_password_expires_at.is_none()
     }
 }
 
@@ -237,6 +246,7 @@ pub struct Credentials {
     pub institution_id: Uuid,
     pub institution_active: bool,
     pub entity_code: String,
+    pub one_time_password_expires_at: Option<DateTime<Utc>>,
 }
 
 pub async fn credentials(
@@ -256,6 +266,7 @@ pub async fn credentials(
             institutions::id,
             institutions::active,
             institutions::entity_code,
+            users::one_time_password_expires_at,
         ))
         .first::<Credentials>(conn)
         .await

@@ -5,8 +5,10 @@
 //! (id, version) of every record counted; its digest is appended to the
 //! audit chain. A cut never changes afterwards.
 //!
-//! The stored figures are one JSON document, `{"record_counts": [...]}`,
-//! made to grow: the dashboards' figures join it as further keys.
+//! The stored figures are one JSON document: `record_counts` (per entity
+//! and form) and `dashboards` (every dashboard with a date filter, computed
+//! by `crate::figures::compute` for the quarter's days at national scope,
+//! exact, inside the cut's transaction), made to grow by further keys.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel_async::AsyncConnection;
@@ -22,7 +24,9 @@ use sintra_persistence::{db, Pool};
 use uuid::Uuid;
 
 use crate::error::{ServiceError, ServiceResult};
+use crate::figures::{compute, FiguresError, RawFilters};
 use crate::periods::{close_everywhere, NationalClose};
+use sintra_domain::figures::{DashboardKey, FilterKey};
 
 /// A cut as shown.
 #[derive(Debug, Clone, Serialize)]
@@ -160,7 +164,8 @@ pub async fn take(
             .into_iter()
             .map(|c| json!({"entity_code": c.entity_code, "form": c.form, "records": c.records}))
             .collect();
-        let figures = json!({ "record_counts": counts });
+        let dashboards = dashboards_of(conn, caller, &from, &until).await?;
+        let figures = json!({ "record_counts": counts, "dashboards": dashboards });
         let records = cuts::records_digest(conn, id).await?;
         let row = CutRow {
             id,
@@ -192,6 +197,44 @@ pub async fn take(
         })
     })
     .await
+}
+
+/// Every dashboard that takes a date range, for the quarter's days
+/// (`from` inclusive, `until` exclusive), in the caller's (national) scope.
+async fn dashboards_of(
+    conn: &mut diesel_async::AsyncPgConnection,
+    caller: &Caller,
+    from: &str,
+    until: &str,
+) -> ServiceResult<Value> {
+    let last = until
+        .parse::<NaiveDate>()
+        .ok()
+        .and_then(|d| d.pred_opt())
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    let mut out = serde_json::Map::new();
+    for d in DashboardKey::ALL {
+        let takes = |k: FilterKey| d.filters().contains(&k);
+        if !(takes(FilterKey::From) && takes(FilterKey::To)) {
+            continue;
+        }
+        let raw = RawFilters::new([
+            ("from".to_string(), from.to_string()),
+            ("to".to_string(), last.clone()),
+        ]);
+        let figures = compute(conn, &caller.actor, d, &raw)
+            .await
+            .map_err(|e| match e {
+                FiguresError::Forbidden => ServiceError::Forbidden { detail: None },
+                FiguresError::Invalid(errors) => ServiceError::Validation(errors),
+                FiguresError::Store(e) => ServiceError::Store(e),
+            })?;
+        let value = serde_json::to_value(figures)
+            .map_err(|e| ServiceError::Internal(format!("figures do not serialize: {e}")))?;
+        out.insert(d.as_str().to_string(), value);
+    }
+    Ok(Value::Object(out))
 }
 
 /// Every cut, newest first (national admin).

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod cuts;
 pub mod duplicates;
 pub mod error;
+pub mod figures;
 pub mod imports;
 pub mod page;
 pub mod passwords;

@@ -72,7 +72,9 @@ impl FromRequest for RequestMeta {
             req.extensions()
                 .get::<RequestMeta>()
                 .cloned()
-                .ok_or(ApiError::Internal),
+                .ok_or_else(|| {
+                    ApiError::internal("request metadata missing: middleware not installed")
+                }),
         )
     }
 }

@@ -37,8 +37,8 @@ impl JwtKeys {
         validation.validate_nbf = true;
         validation.leeway = 5;
         JwtKeys {
-            encoding: EncodingKey::from_secret(config.jwt_secret.as_bytes()),
-            decoding: DecodingKey::from_secret(config.jwt_secret.as_bytes()),
+            encoding: EncodingKey::from_secret(config.jwt_secret_bytes()),
+            decoding: DecodingKey::from_secret(config.jwt_secret_bytes()),
             validation,
             issuer: config.jwt_issuer.clone(),
             audience: config.jwt_audience.clone(),

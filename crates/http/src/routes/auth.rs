@@ -102,7 +102,7 @@ pub async fn issue_tokens(
 ) -> ApiResult<TokenResponse> {
     let now = Utc::now();
     let ttl = state.config.access_token_ttl;
-    let expires_at = now + chrono::Duration::from_std(ttl).map_err(|_| ApiError::Internal)?;
+    let expires_at = now + chrono::Duration::from_std(ttl).map_err(ApiError::internal)?;
     let jti = Uuid::new_v4();
     let refresh_token = format!(
         "rt_{}{}",
@@ -110,8 +110,7 @@ pub async fn issue_tokens(
         password::generate_secret()
     );
     let refresh_expires = now
-        + chrono::Duration::from_std(state.config.refresh_token_ttl)
-            .map_err(|_| ApiError::Internal)?;
+        + chrono::Duration::from_std(state.config.refresh_token_ttl).map_err(ApiError::internal)?;
     let mut conn = db::conn(&state.pool).await?;
     tokens::insert_access_token(&mut conn, jti, user_id, expires_at).await?;
     tokens::insert_refresh_token(
@@ -221,13 +220,19 @@ async fn login(
     drop(conn);
     let stored = creds.as_ref().map(|c| c.password_hash.clone());
     let password_ok = password::verify(secret, stored).await;
+    // An unused one-time password expires: the answer is the same as for a
+    // wrong one (an administrator resets it); the audit row says why.
+    let expired = creds
+        .as_ref()
+        .and_then(|c| c.one_time_password_expires_at)
+        .is_some_and(|t| t <= Utc::now());
     let usable = creds
         .as_ref()
-        .filter(|c| password_ok && c.active && c.institution_active && c.kind == kind);
+        .filter(|c| password_ok && !expired && c.active && c.institution_active && c.kind == kind);
     let mut conn = db::conn(&state.pool).await?;
     let Some(user) = usable else {
         let lock =
-            chrono::Duration::from_std(state.config.login_lock).map_err(|_| ApiError::Internal)?;
+            chrono::Duration::from_std(state.config.login_lock).map_err(ApiError::internal)?;
         let failures = tokens::record_failed_login(
             &mut conn,
             &username,
@@ -240,7 +245,11 @@ async fn login(
             "login_failed",
             "session",
         )
-        .details(serde_json::json!({ "grant": kind, "consecutive_failures": failures }))
+        .details(serde_json::json!({
+            "grant": kind,
+            "consecutive_failures": failures,
+            "one_time_password_expired": password_ok && expired,
+        }))
         .outcome("denied");
         audit::append(&mut conn, &[entry]).await?;
         return Err(ApiError::InvalidGrant);
@@ -270,7 +279,11 @@ async fn refresh(
         RefreshOutcome::Valid { user_id, family_id } => {
             let user =
                 users::get(&mut conn, &sintra_domain::access::Scope::National, user_id).await?;
-            if !user.row.active {
+            let one_time_expired = user
+                .row
+                .one_time_password_expires_at
+                .is_some_and(|t| t <= Utc::now());
+            if !user.row.active || one_time_expired {
                 return Err(ApiError::InvalidGrant);
             }
             let ctx = AuditContext {
@@ -323,6 +336,144 @@ pub async fn logout(state: web::Data<AppState>, auth: Authenticated) -> ApiResul
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A person's own password change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    /// 12 to 256 characters, not the current one, not holding the username.
+    pub new_password: String,
+}
+
+/// Change one's own password.
+///
+/// The only route a session of a one-time password (the first admin's, a
+/// new user's, a reset one) may use; every other answers 403
+/// `password_change_required` until it is done. Every other session and
+/// refresh token of the account is revoked, this one's included, and a new
+/// token pair is returned. Audited. A wrong current password counts as a
+/// failed login (throttled and locked out alike).
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    request_body = PasswordChange,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A service account (its secret is rotated by an administrator)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong current password, or a new one the policy refuses", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts", body = crate::error::Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/auth/password")]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    body: web::Json<PasswordChange>,
+) -> ApiResult<HttpResponse> {
+    use diesel_async::AsyncConnection;
+    use sintra_domain::accounts::{check_new_password, NewPasswordProblem};
+    let PasswordChange {
+        current_password,
+        new_password,
+    } = body.into_inner();
+    if auth.actor.role == sintra_domain::access::Role::System {
+        return Err(ApiError::forbidden_because(
+            "El secreto de una cuenta de servicio lo rota un administrador.",
+            "A service account's secret is rotated by an administrator.",
+        ));
+    }
+    password::check_strength(&new_password).map_err(|e| match e {
+        sintra_services::error::ServiceError::Validation(mut errors) => {
+            errors
+                .iter_mut()
+                .for_each(|f| f.field = "new_password".into());
+            sintra_services::error::ServiceError::Validation(errors)
+        }
+        other => other,
+    })?;
+    let username = auth.actor.username.clone();
+    match check_new_password(&username, &current_password, &new_password) {
+        Ok(()) => {}
+        Err(NewPasswordProblem::SameAsCurrent) => {
+            return Err(ApiError::invalid(
+                "new_password",
+                "password_unchanged",
+                "La contraseña nueva debe ser distinta de la actual.",
+                "The new password must differ from the current one.",
+            ))
+        }
+        Err(NewPasswordProblem::ContainsUsername) => {
+            return Err(ApiError::invalid(
+                "new_password",
+                "password_contains_username",
+                "La contraseña nueva no puede contener su nombre de usuario.",
+                "The new password may not contain your username.",
+            ))
+        }
+    }
+    let mut conn = db::conn(&state.pool).await?;
+    if let Some(until) = tokens::locked_until(&mut conn, &username).await? {
+        let wait = (until - Utc::now()).num_seconds().max(1) as u64;
+        return Err(ApiError::TooManyRequests {
+            retry_after_secs: wait,
+        });
+    }
+    let creds = users::credentials(&mut conn, &username)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    drop(conn);
+    let ctx = auth.audit_context();
+    if !password::verify(current_password, Some(creds.password_hash.clone())).await {
+        let lock =
+            chrono::Duration::from_std(state.config.login_lock).map_err(ApiError::internal)?;
+        let mut conn = db::conn(&state.pool).await?;
+        let failures = tokens::record_failed_login(
+            &mut conn,
+            &username,
+            state.config.login_max_failures,
+            lock,
+        )
+        .await?;
+        let entry = AuditEntry::access(&ctx, "password_change_failed", "user")
+            .resource(creds.user_id)
+            .details(serde_json::json!({ "consecutive_failures": failures }))
+            .outcome("denied");
+        audit::append(&mut conn, &[entry]).await?;
+        return Err(ApiError::invalid(
+            "current_password",
+            "wrong_password",
+            "La contraseña actual no es correcta.",
+            "The current password is not correct.",
+        ));
+    }
+    let hash = password::hash(new_password).await?;
+    let was_one_time = creds.one_time_password_expires_at.is_some();
+    let user_id = creds.user_id;
+    let changes = users::UserChanges {
+        password_hash: Some(hash),
+        one_time_password_expires_at: Some(None),
+        ..Default::default()
+    };
+    let mut conn = db::conn(&state.pool).await?;
+    conn.transaction::<_, StoreError, _>(async |conn| {
+        let scope = sintra_domain::access::Scope::National;
+        users::update(conn, &scope, user_id, None, &changes, user_id).await?;
+        tokens::revoke_all_for_user(conn, user_id).await?;
+        tokens::clear_failed_logins(conn, &username).await?;
+        let entry = AuditEntry::modification(&ctx, "password_change", "user")
+            .resource(user_id)
+            .details(serde_json::json!({ "was_one_time": was_one_time, "sessions_revoked": true }));
+        audit::append(conn, &[entry]).await
+    })
+    .await?;
+    drop(conn);
+    let tokens = issue_tokens(&state, user_id, None).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(tokens))
 }
 
 /// Who the token belongs to.

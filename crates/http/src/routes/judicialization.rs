@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sintra_domain::access::Permission;
 use sintra_domain::i18n::Message;
+use sintra_domain::suppression;
 use sintra_domain::validation::{CatalogLookup, FieldError};
 use sintra_persistence::judicialization::{self as store, CountCell, CountFilter};
 use sintra_persistence::{catalogs, db};
@@ -83,8 +84,9 @@ pub struct CountsQuery {
     pub fuero: Option<String>,
 }
 
-/// Counts 1 to 4 are withheld from callers without access to personal data.
-const THRESHOLD: i64 = 5;
+/// Counts 1 to 4 are withheld from callers without access to personal data
+/// (the rule of `sintra_domain::suppression`, shared with the dashboards).
+const THRESHOLD: i64 = suppression::THRESHOLD;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum GroupBy {
@@ -126,7 +128,7 @@ struct Figure {
 
 impl Figure {
     fn add(&mut self, n: i64, suppress: bool) {
-        if suppress && (1..THRESHOLD).contains(&n) {
+        if suppress && suppression::is_small(n) {
             self.withheld += 1;
         } else {
             self.shown += n;

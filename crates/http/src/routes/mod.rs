@@ -5,6 +5,7 @@ pub mod auth;
 pub mod catalogs;
 pub mod commissions;
 pub mod cuts;
+pub mod dashboards;
 pub mod excel;
 pub mod forms;
 pub mod health;

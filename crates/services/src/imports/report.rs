@@ -22,12 +22,23 @@ pub struct ReportError {
     pub message: String,
 }
 
-/// A one-time password of an account a commit created: in its answer only.
-#[derive(Debug, Clone, Serialize)]
+/// A one-time password of an account a commit created: in its answer only
+/// (`Debug` shows it redacted).
+#[derive(Clone, Serialize)]
 pub struct Credential {
     pub row: u32,
     pub username: String,
     pub one_time_secret: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("row", &self.row)
+            .field("username", &self.username)
+            .field("one_time_secret", &"[redacted]")
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -90,5 +101,24 @@ impl ImportReport {
     /// The report as JSON (stored with the import, carried by a refusal).
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_credential_prints_without_its_secret() {
+        let c = Credential {
+            row: 2,
+            username: "ana".into(),
+            one_time_secret: "secreto-de-un-solo-uso".into(),
+        };
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("secreto-de-un-solo-uso"), "{printed}");
+        assert!(printed.contains("ana"));
+        let json = serde_json::to_value(&c).unwrap_or_default();
+        assert_eq!(json["one_time_secret"], "secreto-de-un-solo-uso");
     }
 }

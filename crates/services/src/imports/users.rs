@@ -44,9 +44,19 @@ pub enum Planned {
 }
 
 /// The import of user accounts (the caller's permission is checked before).
-#[derive(Default)]
 pub struct UserRows {
     credentials: Vec<Credential>,
+    /// When the new accounts' one-time passwords expire unused.
+    one_time_password_expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl UserRows {
+    pub fn new(one_time_password_expires_at: chrono::DateTime<chrono::Utc>) -> UserRows {
+        UserRows {
+            credentials: vec![],
+            one_time_password_expires_at,
+        }
+    }
 }
 
 impl ImportTarget for UserRows {
@@ -69,7 +79,7 @@ impl ImportTarget for UserRows {
     /// The hashes are worked out before the transaction, which then holds
     /// its locks only for the writes.
     async fn before_commit(&mut self, planned: &mut [Planned]) -> ServiceResult<()> {
-        self.credentials = set_passwords(planned).await?;
+        self.credentials = set_passwords(planned, self.one_time_password_expires_at).await?;
         Ok(())
     }
 
@@ -107,7 +117,10 @@ impl ImportTarget for UserRows {
 /// Gives every new account a one-time password, hashing as many at once as
 /// there are cores (each hash holds 19 MiB), and returns what the answer
 /// shows of them: row, username and password.
-async fn set_passwords(planned: &mut [Planned]) -> ServiceResult<Vec<Credential>> {
+async fn set_passwords(
+    planned: &mut [Planned],
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> ServiceResult<Vec<Credential>> {
     let at_once = std::thread::available_parallelism().map_or(2, usize::from);
     let secrets: Vec<String> = planned
         .iter()
@@ -126,6 +139,7 @@ async fn set_passwords(planned: &mut [Planned]) -> ServiceResult<Vec<Credential>
     });
     for ((row, new), (secret, hash)) in creates.zip(secrets.into_iter().zip(hashes)) {
         new.password_hash = hash;
+        new.one_time_password_expires_at = Some(expires_at);
         credentials.push(Credential {
             row,
             username: new.username.clone(),
@@ -261,6 +275,8 @@ async fn check_rows(
                     password_hash: String::new(),
                     created_by: Some(caller.actor.user_id),
                     updated_by: Some(caller.actor.user_id),
+                    // Set with the password (`set_passwords`).
+                    one_time_password_expires_at: None,
                 },
             }),
         }
@@ -341,6 +357,7 @@ fn plan_update(
         institution_id: (institution != r.institution_id).then_some(institution),
         active: (active != r.active).then_some(active),
         password_hash: None,
+        one_time_password_expires_at: None,
     };
     if changes.is_empty() {
         return Planned::Unchanged;

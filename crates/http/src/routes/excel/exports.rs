@@ -267,8 +267,7 @@ async fn send_records(
             encoder
                 .encode_json(&r.data.0, &meta, &mut encoded)
                 .map_err(|e| {
-                    tracing::error!(error = %e, record = %r.id, "export: unreadable record");
-                    ApiError::Internal
+                    ApiError::internal(format!("export: unreadable record {}: {e}", r.id))
                 })?;
         }
         page.clear();
@@ -368,15 +367,14 @@ async fn export_forms(
     let fetched = fetch_batches(state, auth, &options, sheets, &sender).await;
     // The writer stops on its own once nothing more can come.
     drop(sender);
-    let written = writing.await.map_err(|_| ApiError::Internal)?;
+    let written = writing.await.map_err(ApiError::internal)?;
     let total = fetched?;
     match (written, total) {
         (Ok(Some(bytes)), Some(total)) => Ok((bytes, total)),
-        (Err(e), _) => {
-            tracing::error!(error = %e, "export failed");
-            Err(ApiError::Internal)
-        }
-        _ => Err(ApiError::Internal),
+        (Err(e), _) => Err(ApiError::internal(format!("export failed: {e}"))),
+        _ => Err(ApiError::internal(
+            "export ended without a workbook or a total",
+        )),
     }
 }
 

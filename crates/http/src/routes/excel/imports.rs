@@ -121,7 +121,15 @@ pub async fn import(
     let pool = &state.pool;
     let report = match key {
         FormKey::CatalogItem => imports::run(pool, &auth, upload, CatalogItemRows).await?,
-        FormKey::User => imports::run(pool, &auth, upload, UserRows::default()).await?,
+        FormKey::User => {
+            imports::run(
+                pool,
+                &auth,
+                upload,
+                UserRows::new(state.config.one_time_password_expiry()),
+            )
+            .await?
+        }
         _ => imports::run(pool, &auth, upload, RecordRows::new(key)).await?,
     };
     Ok(HttpResponse::Ok().json(report))

@@ -95,11 +95,8 @@ pub async fn get_template(
         template_within(key.spec(), lang, &lookup, &limits_for(key))
     })
     .await
-    .map_err(|_| ApiError::Internal)?
-    .map_err(|e| {
-        tracing::error!(error = %e, "template could not be written");
-        ApiError::Internal
-    })?;
+    .map_err(ApiError::internal)?
+    .map_err(|e| ApiError::internal(format!("template could not be written: {e}")))?;
     Ok(HttpResponse::Ok()
         .content_type(XLSX)
         .insert_header(attachment(&format!("plantilla_{}.xlsx", key.as_str())))
