@@ -308,7 +308,57 @@ const MATRIX: &[(&str, &str, Expect)] = &[
     ("GET", "/api/v1/audit/checkpoints", |r, _| {
         only(&[NationalAdmin, Auditor], r, 200)
     }),
+    // periods: whoever sends or reads an entity's data reads its quarters;
+    // the entity admin submits its own, the national admin closes and
+    // reopens (another entity's quarter reads as missing to a state).
+    ("GET", "/api/v1/periods", |r, _| {
+        only(
+            &[NationalAdmin, EntityAdmin, Operator, Analyst, System],
+            r,
+            200,
+        )
+    }),
+    (
+        "POST",
+        "/api/v1/periods/{entity_code}/{year}/{quarter}/submit",
+        |r, t| match (r, t) {
+            (EntityAdmin, OtherEntity) => 404,
+            (EntityAdmin, _) => 200,
+            _ => 403,
+        },
+    ),
+    (
+        "POST",
+        "/api/v1/periods/{entity_code}/{year}/{quarter}/close",
+        period_national,
+    ),
+    (
+        "POST",
+        "/api/v1/periods/{entity_code}/{year}/{quarter}/reopen",
+        period_national,
+    ),
+    ("POST", "/api/v1/periods/{year}/{quarter}/close", |r, _| {
+        only(&[NationalAdmin], r, 200)
+    }),
+    // cuts: the national admin's
+    ("POST", "/api/v1/cuts", |r, _| {
+        only(&[NationalAdmin], r, 201)
+    }),
+    ("GET", "/api/v1/cuts", |r, _| only(&[NationalAdmin], r, 200)),
+    ("GET", "/api/v1/cuts/{id}", |r, _| {
+        only(&[NationalAdmin], r, 200)
+    }),
 ];
+
+/// Closing and reopening one entity's quarter: the national admin's; a
+/// state admin is refused its own entity's and does not see another's.
+fn period_national(role: Role, t: Target) -> u16 {
+    match (role, t) {
+        (NationalAdmin, _) => 200,
+        (EntityAdmin, OtherEntity) => 404,
+        _ => 403,
+    }
+}
 
 struct World {
     app: TestApp,
@@ -670,6 +720,45 @@ impl World {
                     ("PATCH", p) => (p.replace("{id}", &id.to_string()), Some(patch)),
                     other => panic!("no request for {other:?}"),
                 }
+            }
+            // periods: each request on a fresh quarter (the reopening's closed)
+            "/api/v1/periods" => ("/api/v1/periods?year=2030".into(), None),
+            p if p.starts_with("/api/v1/periods/") => {
+                let mut conn = app.db.owner_conn().await;
+                use diesel_async::RunQueryDsl;
+                for sql in ["DELETE FROM period_transitions", "DELETE FROM periods"] {
+                    diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+                }
+                let entity = self.entity(t);
+                if p.ends_with("/reopen") {
+                    diesel::sql_query(format!(
+                        "INSERT INTO periods (entity_code, year, quarter, status) VALUES ('{entity}', 2030, 1, 'closed')"
+                    ))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                }
+                let path = p
+                    .replace("{entity_code}", entity)
+                    .replace("{year}", "2030")
+                    .replace("{quarter}", "1");
+                let body = json!({"reason": "Corrección de la matriz de acceso"});
+                (path, Some(body).filter(|_| p.ends_with("/reopen")))
+            }
+            "/api/v1/cuts" if method == "POST" => {
+                (pattern.into(), Some(json!({"year": 2031, "quarter": 1})))
+            }
+            "/api/v1/cuts/{id}" => {
+                let national = app.account(NationalAdmin, self.institutions[0]).await;
+                let taken = app
+                    .post(
+                        "/api/v1/cuts",
+                        &national.token,
+                        json!({"year": 2031, "quarter": 2}),
+                    )
+                    .await;
+                let id = taken.json["cut"]["id"].as_str().unwrap().to_string();
+                (format!("/api/v1/cuts/{id}"), None)
             }
             // judicialization: requests of the judicialization module
             "/api/v1/judicialization/counts" => (

@@ -69,6 +69,14 @@ impl Role {
             }
             WriteRecords => matches!(self, NationalAdmin | EntityAdmin | Operator | System),
             ReadAggregates => matches!(self, NationalAdmin | EntityAdmin | Operator | Analyst),
+            // Whoever sends or reads data of an entity may see whether its
+            // quarters are open; auditors have the audit log.
+            ReadPeriods => matches!(
+                self,
+                NationalAdmin | EntityAdmin | Operator | Analyst | System
+            ),
+            // Which step each of the two may take: `periods::PeriodAction::allowed`.
+            ManagePeriods => matches!(self, NationalAdmin | EntityAdmin),
         }
     }
 
@@ -125,6 +133,10 @@ pub enum Permission {
     ExportExcel,
     ReadAggregates,
     ManageCuts,
+    /// The quarters of the actor's entity (all of them, nationally).
+    ReadPeriods,
+    /// Submit (entity admin), close or reopen (national admin) a quarter.
+    ManagePeriods,
 }
 
 /// The authenticated caller of a request.

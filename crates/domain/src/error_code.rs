@@ -70,6 +70,11 @@ error_codes! {
     TooManyRows => "too_many_rows",
     NoDataSheet => "no_data_sheet",
     MalformedWorkbook => "malformed_workbook",
+    // Quarterly periods.
+    /// A period listing without a valid year/quarter.
+    InvalidFilter => "invalid_filter",
+    InvalidPeriodTransition => "invalid_period_transition",
+    PeriodClosed => "period_closed",
     // The audit chain's signed checkpoints.
     InvalidCheckpoint => "invalid_checkpoint",
     // The server's side.

@@ -137,7 +137,16 @@ where
             .service(users::rotate_secret)
             .service(audit::list_events)
             .service(audit::verify)
-            .service(audit::signed_checkpoint),
+            .service(audit::signed_checkpoint)
+            // periods: quarterly periods and their locking
+            .service(periods::list)
+            .service(periods::submit)
+            .service(periods::close)
+            .service(periods::reopen)
+            .service(periods::close_all)
+            .service(cuts::take)
+            .service(cuts::list)
+            .service(cuts::read),
     )
 }
 

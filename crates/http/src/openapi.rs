@@ -31,6 +31,7 @@ use utoipa::{Modify, OpenApi};
         (name = "excel", description = "Templates, imports and exports"),
         (name = "judicialization", description = "Investigations, criminal cases and their events, defendants, sentences, and SESNSP-comparable counts"),
         (name = "audit", description = "The audit log (bitácora)"),
+        (name = "periods", description = "Quarterly periods per entity: submit, close, reopen; records dated in a closed quarter are locked"),
         (name = "dashboards", description = "Dashboards (tableros de control) and the SESNSP and GLOTIP breakdowns, as JSON, .xlsx or CSV")
     )
 )]

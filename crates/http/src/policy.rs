@@ -255,6 +255,31 @@ pub const ROUTES: &[(&str, &str, RouteRule)] = &[
     ("GET", "/api/v1/audit/events", Requires(ReadAudit)),
     ("GET", "/api/v1/audit/verify", Requires(ReadAudit)),
     ("GET", "/api/v1/audit/checkpoints", Requires(ReadAudit)),
+    // periods: who takes which step is `sintra_domain::periods::PeriodAction::allowed`
+    ("GET", "/api/v1/periods", Requires(ReadPeriods)),
+    (
+        "POST",
+        "/api/v1/periods/{entity_code}/{year}/{quarter}/submit",
+        Requires(ManagePeriods),
+    ),
+    (
+        "POST",
+        "/api/v1/periods/{entity_code}/{year}/{quarter}/close",
+        Requires(ManagePeriods),
+    ),
+    (
+        "POST",
+        "/api/v1/periods/{entity_code}/{year}/{quarter}/reopen",
+        Requires(ManagePeriods),
+    ),
+    (
+        "POST",
+        "/api/v1/periods/{year}/{quarter}/close",
+        Requires(ManagePeriods),
+    ),
+    ("POST", "/api/v1/cuts", Requires(ManageCuts)),
+    ("GET", "/api/v1/cuts", Requires(ManageCuts)),
+    ("GET", "/api/v1/cuts/{id}", Requires(ManageCuts)),
 ];
 
 /// The rule for a matched route, if any.

@@ -57,10 +57,14 @@ pub enum AuditAction {
     TokenRefresh,
     RefreshTokenReused,
     Denied,
+    /// A quarter's transitions (`sintra_domain::periods::PeriodAction`).
+    Submit,
+    Close,
+    Reopen,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 24] = [
+    pub const ALL: [AuditAction; 27] = [
         AuditAction::Create,
         AuditAction::Update,
         AuditAction::Deactivate,
@@ -85,6 +89,9 @@ impl AuditAction {
         AuditAction::TokenRefresh,
         AuditAction::RefreshTokenReused,
         AuditAction::Denied,
+        AuditAction::Submit,
+        AuditAction::Close,
+        AuditAction::Reopen,
     ];
 
     /// The action as the audit log stores and filters it.
@@ -114,6 +121,20 @@ impl AuditAction {
             AuditAction::TokenRefresh => "token_refresh",
             AuditAction::RefreshTokenReused => "refresh_token_reused",
             AuditAction::Denied => "denied",
+            AuditAction::Submit => "submit",
+            AuditAction::Close => "close",
+            AuditAction::Reopen => "reopen",
+        }
+    }
+}
+
+impl From<sintra_domain::periods::PeriodAction> for AuditAction {
+    fn from(action: sintra_domain::periods::PeriodAction) -> Self {
+        use sintra_domain::periods::PeriodAction;
+        match action {
+            PeriodAction::Submit => AuditAction::Submit,
+            PeriodAction::Close => AuditAction::Close,
+            PeriodAction::Reopen => AuditAction::Reopen,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod catalogs;
+pub mod cuts;
 pub mod db;
 pub mod duplicates;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod figures;
 pub mod imports;
 pub mod judicialization;
 pub mod org;
+pub mod periods;
 pub mod records;
 pub mod schema;
 pub mod tokens;

@@ -203,3 +203,44 @@ diesel::table! {
         created_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    periods (entity_code, year, quarter) {
+        entity_code -> Text,
+        year -> Int4,
+        quarter -> Int2,
+        status -> Text,
+        changed_at -> Nullable<Timestamptz>,
+        changed_by -> Nullable<Uuid>,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    period_transitions (id) {
+        id -> Int8,
+        entity_code -> Text,
+        year -> Int4,
+        quarter -> Int2,
+        action -> Text,
+        from_status -> Text,
+        to_status -> Text,
+        actor_id -> Uuid,
+        occurred_at -> Timestamptz,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    cuts (id) {
+        id -> Uuid,
+        year -> Int4,
+        quarter -> Int2,
+        taken_at -> Timestamptz,
+        taken_by -> Uuid,
+        figures -> Jsonb,
+        record_count -> Int8,
+        records_digest -> Text,
+        digest -> Text,
+    }
+}

@@ -9,11 +9,13 @@
 pub mod audit;
 pub mod catalogs;
 pub mod clock;
+pub mod cuts;
 pub mod duplicates;
 pub mod error;
 pub mod figures;
 pub mod imports;
 pub mod page;
 pub mod passwords;
+pub mod periods;
 pub mod records;
 pub mod users;

@@ -8,6 +8,7 @@ pub(super) static CATALOG_ITEM: FormSpec = FormSpec {
     label: t("Elemento de catálogo", "Catalog item"),
     resource_path: "catalogs/{catalog}/items",
     parent: None,
+    period_date: PeriodDate::None,
     fields: &[
         EXTERNAL_FOLIO,
         FieldSpec::new(
@@ -124,6 +125,7 @@ pub(super) static USER: FormSpec = FormSpec {
     label: t("Usuario", "User"),
     resource_path: "users",
     parent: None,
+    period_date: PeriodDate::None,
     fields: &[
         EXTERNAL_FOLIO,
         FieldSpec::new(

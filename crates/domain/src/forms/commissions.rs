@@ -13,6 +13,7 @@ pub(super) static COMMISSION: FormSpec = FormSpec {
     ),
     resource_path: "commissions",
     parent: None,
+    period_date: PeriodDate::Field("installation_date"),
     fields: &[
         EXTERNAL_FOLIO,
         FieldSpec::new(
@@ -112,6 +113,7 @@ pub(super) static SESSION: FormSpec = FormSpec {
     label: t("Sesión", "Session"),
     resource_path: "sessions",
     parent: Some(FormKey::Commission),
+    period_date: PeriodDate::Field("date"),
     fields: &[
         EXTERNAL_FOLIO,
         FieldSpec::new(
@@ -203,6 +205,7 @@ pub(super) static AGREEMENT: FormSpec = FormSpec {
     label: t("Acuerdo", "Agreement"),
     resource_path: "agreements",
     parent: Some(FormKey::Session),
+    period_date: PeriodDate::Parent,
     fields: &[
         EXTERNAL_FOLIO,
         FieldSpec::new(
@@ -272,6 +275,7 @@ pub(super) static AGREEMENT_FOLLOW_UP: FormSpec = FormSpec {
     label: t("Seguimiento de acuerdo", "Agreement follow-up"),
     resource_path: "agreements/{id}/follow-ups",
     parent: Some(FormKey::Agreement),
+    period_date: PeriodDate::Field("date"),
     fields: &[
         EXTERNAL_FOLIO,
         FieldSpec::new(

@@ -13,6 +13,7 @@ pub(super) static INVESTIGATION: FormSpec = FormSpec {
     ),
     resource_path: "investigations",
     parent: None,
+    period_date: PeriodDate::Field("opening_date"),
     fields: &[
         EXTERNAL_FOLIO,
         FieldSpec::new(
@@ -149,6 +150,7 @@ pub(super) static CRIMINAL_CASE: FormSpec = FormSpec {
     label: t("Causa penal", "Criminal case"),
     resource_path: "criminal-cases",
     parent: Some(FormKey::Investigation),
+    period_date: PeriodDate::Field("judicialized_date"),
     fields: &[
         EXTERNAL_FOLIO,
         FieldSpec::new(
@@ -215,6 +217,7 @@ pub(super) static PROCEDURAL_EVENT: FormSpec = FormSpec {
     label: t("Actuación procesal", "Procedural event"),
     resource_path: "criminal-cases/{id}/events",
     parent: Some(FormKey::CriminalCase),
+    period_date: PeriodDate::Field("date"),
     fields: &[
         EXTERNAL_FOLIO,
         FieldSpec::new(
@@ -273,6 +276,7 @@ pub(super) static DEFENDANT: FormSpec = FormSpec {
     label: t("Persona imputada", "Defendant"),
     resource_path: "defendants",
     parent: Some(FormKey::CriminalCase),
+    period_date: PeriodDate::Parent,
     fields: &[
         EXTERNAL_FOLIO,
         FieldSpec::new(
@@ -366,6 +370,7 @@ pub(super) static SENTENCE: FormSpec = FormSpec {
     label: t("Sentencia", "Sentence"),
     resource_path: "sentences",
     parent: Some(FormKey::Defendant),
+    period_date: PeriodDate::Field("date"),
     fields: &[
         EXTERNAL_FOLIO,
         FieldSpec::new(

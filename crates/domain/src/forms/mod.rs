@@ -18,7 +18,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize, Serializer};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::i18n::Text;
 
@@ -134,9 +134,40 @@ pub struct FormSpec {
     /// commission), named by the first field of type
     /// [`FieldType::Reference`] to it.
     pub parent: Option<FormKey>,
+    /// The date that places a record in a quarter, for period locking and
+    /// quarterly cuts (DESIGN.md §7).
+    pub period_date: PeriodDate,
     /// The writable fields, in the order forms, templates and error lists
     /// show them.
     pub fields: &'static [FieldSpec],
+}
+
+/// The date that places a record of a form in a quarter: a record whose
+/// period date falls in a closed quarter of its entity is neither created
+/// nor changed, nor moved in or out of it (`crate::periods`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeriodDate {
+    /// A required date field of the record itself.
+    Field(&'static str),
+    /// The period date of the record's parent, for a form with no date of
+    /// its own that only exists as part of its parent: an agreement belongs
+    /// to its session's quarter, a defendant to the quarter its criminal
+    /// case was judicialized in. (Its parent's date cannot move in or out
+    /// of a closed quarter, so neither can it.)
+    Parent,
+    /// Not a record of a period (catalog items, users).
+    None,
+}
+
+impl PeriodDate {
+    /// The published shape: the field's key, `"parent"`, or null.
+    fn to_json(self) -> Value {
+        match self {
+            PeriodDate::Field(key) => json!(key),
+            PeriodDate::Parent => json!("parent"),
+            PeriodDate::None => Value::Null,
+        }
+    }
 }
 
 /// The spec of one field.
@@ -467,6 +498,38 @@ impl FormSpec {
         self.fields.iter().filter(|f| f.personal).map(|f| f.key)
     }
 
+    /// The day that places a record in its quarter: its own period date
+    /// field, or its parent's (`parent`: the parent record's fields) for a
+    /// form whose period is its parent's. `None` for forms without periods
+    /// or a date that is missing or unreadable.
+    pub fn period_day(
+        &self,
+        data: &Map<String, Value>,
+        parent: Option<&Map<String, Value>>,
+    ) -> Option<chrono::NaiveDate> {
+        let day = |m: &Map<String, Value>, key: &str| {
+            m.get(key)?.as_str()?.parse::<chrono::NaiveDate>().ok()
+        };
+        match self.period_date {
+            PeriodDate::Field(key) => day(data, key),
+            PeriodDate::Parent => match self.parent?.spec().period_date {
+                PeriodDate::Field(key) => day(parent?, key),
+                PeriodDate::Parent | PeriodDate::None => None,
+            },
+            PeriodDate::None => None,
+        }
+    }
+
+    /// The field a refusal for the record's period points at: the period
+    /// date field, or the parent reference when the period is the parent's.
+    pub fn period_field(&self) -> Option<&'static str> {
+        match self.period_date {
+            PeriodDate::Field(key) => Some(key),
+            PeriodDate::Parent => self.parent_field().map(|f| f.key),
+            PeriodDate::None => None,
+        }
+    }
+
     /// The reference field naming the parent record, if the form has one.
     pub fn parent_field(&self) -> Option<&'static FieldSpec> {
         let parent = self.parent?;
@@ -476,7 +539,7 @@ impl FormSpec {
     }
 
     /// The published shape (`GET /api/v1/forms/{form}`): `form`, `label`,
-    /// `resource_path`, `parent` and `fields`, each field as
+    /// `resource_path`, `parent`, `period_date` and `fields`, each field as
     /// [`FieldSpec::to_json`].
     pub fn to_json(&self) -> Value {
         json!({
@@ -484,6 +547,7 @@ impl FormSpec {
             "label": self.label,
             "resource_path": self.resource_path,
             "parent": self.parent,
+            "period_date": self.period_date.to_json(),
             "fields": self.fields.iter().map(FieldSpec::to_json).collect::<Vec<_>>(),
         })
     }
@@ -780,6 +844,48 @@ mod tests {
     }
 
     #[test]
+    fn every_record_form_names_its_period_date() {
+        for s in all_specs() {
+            match s.period_date {
+                PeriodDate::Field(key) => {
+                    let f = s.field(key).expect("the period date is a field");
+                    assert_eq!(f.ty, FieldType::Date, "{}.{key}", s.key);
+                    assert!(f.required, "{}.{key} must be required", s.key);
+                    assert!(!f.personal, "{}.{key}", s.key);
+                }
+                PeriodDate::Parent => {
+                    let parent = s.parent.expect("a parent to take the period of");
+                    assert!(
+                        matches!(parent.spec().period_date, PeriodDate::Field(_)),
+                        "{}: the parent's period is a date of its own",
+                        s.key
+                    );
+                    assert!(s.parent_field().is_some_and(|f| f.required));
+                }
+                PeriodDate::None => assert!(!s.key.is_record(), "{}", s.key),
+            }
+            assert_eq!(s.period_field().is_some(), s.key.is_record(), "{}", s.key);
+        }
+        assert_eq!(
+            spec(FormKey::Victim).period_date,
+            PeriodDate::Field("detection_date")
+        );
+        let session = json!({"date": "2024-05-02"});
+        let agreement = spec(FormKey::Agreement);
+        assert_eq!(
+            agreement.period_day(&Map::new(), session.as_object()),
+            "2024-05-02".parse().ok()
+        );
+        assert_eq!(agreement.period_field(), Some("session_id"));
+        let victim = json!({"detection_date": "2023-12-31"});
+        assert_eq!(
+            spec(FormKey::Victim).period_day(victim.as_object().unwrap(), None),
+            "2023-12-31".parse().ok()
+        );
+        assert_eq!(spec(FormKey::User).period_day(&Map::new(), None), None);
+    }
+
+    #[test]
     fn parents_come_before_children() {
         for s in all_specs() {
             if let Some(parent) = s.parent {
@@ -846,6 +952,7 @@ mod tests {
 
         let v = serde_json::to_value(spec(FormKey::Session)).unwrap();
         assert_eq!(v["parent"], "commission");
+        assert_eq!(v["period_date"], "date");
         let commission = &v["fields"][1];
         assert_eq!(commission["key"], "commission_id");
         assert_eq!(commission["type"], "reference");

@@ -9,6 +9,7 @@ pub(super) static VICTIM: FormSpec = FormSpec {
     label: t("Víctima o posible víctima", "Victim or possible victim"),
     resource_path: "victims",
     parent: None,
+    period_date: PeriodDate::Field("detection_date"),
     fields: &[
         EXTERNAL_FOLIO,
         FieldSpec::new(
@@ -317,6 +318,7 @@ pub(super) static ATTENTION: FormSpec = FormSpec {
     label: t("Atención", "Attention"),
     resource_path: "attentions",
     parent: Some(FormKey::Victim),
+    period_date: PeriodDate::Field("date"),
     fields: &[
         EXTERNAL_FOLIO,
         FieldSpec::new(

@@ -3,7 +3,7 @@
 //! fetched once), people compared with the file and the system, and the
 //! valid rows stored by thousands.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use diesel_async::AsyncPgConnection;
 use serde_json::{json, Map, Value};
@@ -20,13 +20,17 @@ use uuid::Uuid;
 use super::{distinct_rows, ImportTarget, RowsChecked};
 use crate::duplicates;
 use crate::error::{ServiceError, ServiceResult};
+use crate::periods;
 use crate::records::{self, Lookups, Submission};
+use sintra_persistence::periods::PeriodKey;
 
 /// The import of a record form's rows.
 pub struct RecordRows {
     spec: &'static FormSpec,
     /// People of the file who may be one, found while checking.
     in_file: Vec<InFilePair>,
+    /// The quarters the valid rows enter or leave: locked by the commit.
+    quarters: Vec<PeriodKey>,
 }
 
 impl RecordRows {
@@ -34,6 +38,7 @@ impl RecordRows {
         RecordRows {
             spec: form.spec(),
             in_file: vec![],
+            quarters: vec![],
         }
     }
 }
@@ -47,7 +52,9 @@ impl ImportTarget for RecordRows {
         caller: &Caller,
         sheet: &mut ImportSheet,
     ) -> ServiceResult<RowsChecked<ValidRow>> {
-        let (mut valid, errors) = check_rows(conn, caller, self.spec, sheet).await?;
+        let (mut valid, mut errors) = check_rows(conn, caller, self.spec, sheet).await?;
+        self.quarters =
+            refuse_closed_quarters(conn, self.spec, sheet, &mut valid, &mut errors).await?;
         let mut warnings: Vec<Value> = vec![];
         if self.spec.key == duplicates::PERSON_FORM && errors.is_empty() {
             self.in_file = duplicates_in_file(&valid);
@@ -69,6 +76,8 @@ impl ImportTarget for RecordRows {
         caller: &Caller,
         planned: Vec<ValidRow>,
     ) -> ServiceResult<(usize, usize)> {
+        // A close that came after the check: the whole file is refused.
+        periods::guard_write(conn, &self.quarters).await?;
         store_rows(conn, caller, self.spec, planned, &self.in_file).await
     }
 }
@@ -190,6 +199,62 @@ async fn check_rows(
         }
     }
     Ok((valid, errors))
+}
+
+/// Rows whose record would enter or leave a closed quarter of its entity
+/// become errors of their row (`period_closed`, in the period date's
+/// column); returns the quarters the remaining rows touch, which the commit
+/// locks.
+async fn refuse_closed_quarters(
+    conn: &mut AsyncPgConnection,
+    spec: &'static FormSpec,
+    sheet: &ImportSheet,
+    valid: &mut Vec<ValidRow>,
+    errors: &mut Vec<CellError>,
+) -> ServiceResult<Vec<PeriodKey>> {
+    let mut per_row: Vec<Vec<PeriodKey>> = Vec::with_capacity(valid.len());
+    for v in valid.iter() {
+        let after = periods::key_of(&v.prepared.entity_code, v.prepared.period_day);
+        let before = match &v.previous {
+            Some(p) => {
+                let day =
+                    periods::day_before(conn, spec, p, v.prepared.parent_id, v.prepared.period_day)
+                        .await?;
+                periods::key_of(&p.entity_code, day)
+            }
+            None => None,
+        };
+        per_row.push([before, after].into_iter().flatten().collect());
+    }
+    let all: HashSet<PeriodKey> = per_row.iter().flatten().cloned().collect();
+    let all: Vec<PeriodKey> = all.into_iter().collect();
+    let closed = periods::closed_among(conn, &all).await?;
+    if closed.is_empty() {
+        return Ok(all);
+    }
+    let field = spec.period_field();
+    let column = field.and_then(|f| sheet.column_of(f)).map(String::from);
+    let mut kept = HashSet::new();
+    let rows = std::mem::take(valid);
+    for (v, keys) in rows.into_iter().zip(per_row) {
+        match keys.iter().find(|k| closed.contains(*k)) {
+            Some(k) => {
+                let e = periods::closed_field_error(spec, k);
+                errors.push(CellError {
+                    row: v.row,
+                    column: column.clone(),
+                    field: Some(e.field),
+                    code: e.code,
+                    message: e.message,
+                });
+            }
+            None => {
+                kept.extend(keys);
+                valid.push(v);
+            }
+        }
+    }
+    Ok(kept.into_iter().collect())
 }
 
 /// Two people of the same file who may be one: `row` (an index into the

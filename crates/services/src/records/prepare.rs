@@ -177,6 +177,9 @@ pub struct Prepared {
     pub parent_id: Option<Uuid>,
     /// For people, what duplicate matching needs (stored keys included).
     pub person: Option<crate::duplicates::Person>,
+    /// The day that places the record in a quarter of its entity (its
+    /// form's period date, or its parent's): what period locking checks.
+    pub period_day: Option<chrono::NaiveDate>,
 }
 
 /// A submission on its way to becoming a stored record: who sends it, for
@@ -486,10 +489,13 @@ fn finish(
     }
     let person =
         (spec.key == crate::duplicates::PERSON_FORM).then(|| crate::duplicates::Person::of(&data));
+    let parent_data = parent_row.and_then(|p| p.data.as_object());
+    let period_day = spec.period_day(&data, parent_data);
     Ok(Prepared {
         data,
         entity_code,
         parent_id: parent_row.map(|p| p.id),
         person,
+        period_day,
     })
 }

@@ -19,6 +19,7 @@ use uuid::Uuid;
 use super::prepare::{prepare, Prepared, Submission};
 use super::view::write_body;
 use crate::error::{ServiceError, ServiceResult};
+use crate::periods;
 
 /// The longest `Idempotency-Key` accepted.
 const MAX_IDEMPOTENCY_KEY: usize = 200;
@@ -185,10 +186,14 @@ async fn insert_audited(
 ) -> ServiceResult<(RecordRow, Value)> {
     let changes = Value::Object(diff(spec, &Map::new(), &prepared.data));
     let person = prepared.person.clone();
+    let quarter = periods::key_of(&prepared.entity_code, prepared.period_day);
     let new = new_record(caller, spec, prepared);
     let ctx = AuditContext::for_caller(caller);
     let institution = caller.actor.institution_id;
     conn.transaction::<_, ServiceError, _>(async |conn| {
+        // First: a close of the record's quarter waits for this write, or
+        // this write sees it closed.
+        periods::guard_write(conn, quarter.as_slice()).await?;
         let row = records::insert(conn, &new).await.map_err(write_conflict)?;
         let warnings = after_write(conn, caller, &row, person.as_ref(), reject_duplicates).await?;
         let body = write_body(&row, spec, caller, warnings);
@@ -226,12 +231,24 @@ async fn update_row(
     )
     .await?;
     let changes = Value::Object(diff(spec, &before.fields(), &prepared.data));
+    // The quarters the record leaves and enters (one, when its date stays
+    // in the same quarter): neither may be closed.
+    let day_before =
+        periods::day_before(conn, spec, before, prepared.parent_id, prepared.period_day).await?;
+    let quarters: Vec<_> = [
+        periods::key_of(&before.entity_code, day_before),
+        periods::key_of(&prepared.entity_code, prepared.period_day),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let person = prepared.person;
     let data = Value::Object(prepared.data);
     let ctx = AuditContext::for_caller(caller);
     let scope = caller.actor.scope();
     let (form, id, by) = (spec.key, before.id, caller.actor.user_id);
     conn.transaction::<_, ServiceError, _>(async |conn| {
+        periods::guard_write(conn, &quarters).await?;
         let keys = person.as_ref().map(|p| p.keys.as_slice());
         let (_, after) = records::update(conn, &scope, form, id, version, &data, keys, by)
             .await

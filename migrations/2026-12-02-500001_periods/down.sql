@@ -1,0 +1,2 @@
+DROP TABLE period_transitions;
+DROP TABLE periods;

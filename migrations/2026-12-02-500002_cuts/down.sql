@@ -1,0 +1,2 @@
+DROP TABLE cut_records;
+DROP TABLE cuts;
