@@ -66,3 +66,34 @@ fn production_refuses_the_development_secret() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("SINTRA_ACCESS_TOKEN_SECONDS"));
 }
+
+/// `docker compose up -d db` followed by `cargo run` must work: the default
+/// `DATABASE_URL` carries the user, password, port and database the compose
+/// file gives its database (no Docker engine runs in CI, so the file is read
+/// as text: its keys are plain `KEY: value` lines).
+#[test]
+fn the_default_database_url_matches_the_compose_database() {
+    let compose = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docker-compose.yml"
+    ))
+    .expect("docker-compose.yml at the root");
+    let value = |key: &str| {
+        compose
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{key}:")))
+            .map(|v| v.trim().trim_matches('"').to_string())
+            .unwrap_or_else(|| panic!("{key} in docker-compose.yml"))
+    };
+    let expected = format!(
+        "postgres://{}:{}@127.0.0.1:5432/{}",
+        value("POSTGRES_USER"),
+        value("POSTGRES_PASSWORD"),
+        value("POSTGRES_DB")
+    );
+    assert_eq!(sintra_persistence::db::DEFAULT_DATABASE_URL, expected);
+    assert!(
+        compose.contains("\"127.0.0.1:5432:5432\""),
+        "the compose database publishes the default URL's port"
+    );
+}

@@ -21,7 +21,10 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations")
 const MIGRATION_LOCK: i64 = 5_372_010_400;
 
 /// The server used when `DATABASE_URL` is not set.
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/sintra";
+/// The password is the one `docker-compose.yml` gives its database, so
+/// `docker compose up -d db` and then `cargo run` work together; a server
+/// with trust authentication (as `scripts/dev-db.sh` sets up) ignores it.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres:sintra-dev@127.0.0.1:5432/sintra";
 
 #[derive(Debug, Clone)]
 pub struct DbConfig {
