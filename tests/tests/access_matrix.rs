@@ -340,15 +340,23 @@ const MATRIX: &[(&str, &str, Expect)] = &[
     ("POST", "/api/v1/periods/{year}/{quarter}/close", |r, _| {
         only(&[NationalAdmin], r, 200)
     }),
-    // cuts: the national admin's
+    // cuts: taken by the national admin; read by the roles that read
+    // figures, each its own scope's copy (an entity admin or analyst reads
+    // its entity's figures of a national cut: 200 whatever the target)
     ("POST", "/api/v1/cuts", |r, _| {
         only(&[NationalAdmin], r, 201)
     }),
-    ("GET", "/api/v1/cuts", |r, _| only(&[NationalAdmin], r, 200)),
-    ("GET", "/api/v1/cuts/{id}", |r, _| {
-        only(&[NationalAdmin], r, 200)
-    }),
+    ("GET", "/api/v1/cuts", |r, _| cut_read(r)),
+    ("GET", "/api/v1/cuts/{id}", |r, _| cut_read(r)),
+    ("GET", "/api/v1/cuts/{id}.xlsx", |r, _| cut_read(r)),
+    ("GET", "/api/v1/cuts/{id}/diff", |r, _| cut_read(r)),
 ];
+
+/// Quarterly cuts are figures: the national admin, entity admins and
+/// analysts read them; operators, auditors and service accounts do not.
+fn cut_read(role: Role) -> u16 {
+    only(&[NationalAdmin, EntityAdmin, Analyst], role, 200)
+}
 
 /// Closing and reopening one entity's quarter: the national admin's; a
 /// state admin is refused its own entity's and does not see another's.
@@ -748,7 +756,7 @@ impl World {
             "/api/v1/cuts" if method == "POST" => {
                 (pattern.into(), Some(json!({"year": 2031, "quarter": 1})))
             }
-            "/api/v1/cuts/{id}" => {
+            "/api/v1/cuts/{id}" | "/api/v1/cuts/{id}.xlsx" | "/api/v1/cuts/{id}/diff" => {
                 let national = app.account(NationalAdmin, self.institutions[0]).await;
                 let taken = app
                     .post(
@@ -758,7 +766,7 @@ impl World {
                     )
                     .await;
                 let id = taken.json["cut"]["id"].as_str().unwrap().to_string();
-                (format!("/api/v1/cuts/{id}"), None)
+                (pattern.replace("{id}", &id), None)
             }
             // judicialization: requests of the judicialization module
             "/api/v1/judicialization/counts" => (

@@ -775,7 +775,49 @@ async fn a_cut_freezes_the_quarter_and_proves_what_it_counted() {
     assert_eq!(read.json["verified"], true);
     assert_eq!(read.json["digest"], cut["digest"]);
     assert_eq!(read.json["figures"], cut["figures"]);
-    app.get(&format!("/api/v1/cuts/{id}"), &p.state_admin.token)
+    // The entity's administrator reads its own entity's frozen figures;
+    // another entity's cut figures read as missing; operators read none.
+    let own = app
+        .get(&format!("/api/v1/cuts/{id}"), &p.state_admin.token)
+        .await;
+    assert_eq!(own.status, 200, "{}", own.text());
+    assert_eq!(own.json["figures"]["entity_code"], "19");
+    assert_eq!(
+        own.json["figures"]["record_counts"],
+        json!([
+            {"entity_code": "19", "form": "agreement", "records": 1},
+            {"entity_code": "19", "form": "attention", "records": 1},
+            {"entity_code": "19", "form": "session", "records": 1},
+            {"entity_code": "19", "form": "victim", "records": 2},
+        ])
+    );
+    let as_state = app
+        .get(
+            "/api/v1/dashboards/victims?from=2024-04-01&to=2024-06-30",
+            &p.state_admin.token,
+        )
+        .await;
+    assert_eq!(
+        own.json["figures"]["dashboards"]["victims"]["tables"],
+        as_state.json["tables"]
+    );
+    app.get(
+        &format!("/api/v1/cuts/{id}?entity_code=09"),
+        &p.state_admin.token,
+    )
+    .await
+    .assert_problem(404, "not_found");
+    let nine = app
+        .get(
+            &format!("/api/v1/cuts/{id}?entity_code=09"),
+            &p.national.token,
+        )
+        .await;
+    assert_eq!(
+        nine.json["figures"]["record_counts"],
+        json!([{"entity_code": "09", "form": "victim", "records": 1}])
+    );
+    app.get(&format!("/api/v1/cuts/{id}"), &p.operator.token)
         .await
         .assert_problem(403, "forbidden");
     let events = app
@@ -800,4 +842,292 @@ async fn a_cut_freezes_the_quarter_and_proves_what_it_counted() {
         .get(&format!("/api/v1/cuts/{id}"), &p.national.token)
         .await;
     assert_eq!(read.json["verified"], false);
+}
+
+/// The changes a diff lists, as (record, change kind, who, action).
+fn changes(diff: &Answer) -> Vec<(String, String, String, String)> {
+    diff.json["records"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", diff.text()))
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
+            (s("record_id"), s("change"), s("changed_by"), s("action"))
+        })
+        .collect()
+}
+
+/// The figure changes of a diff from one source, as (table, row, column,
+/// before, after, delta).
+fn figure_changes(
+    diff: &Answer,
+    source: &str,
+) -> Vec<(Value, String, String, Value, Value, Value)> {
+    diff.json["figures"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", diff.text()))
+        .iter()
+        .filter(|f| f["source"] == source)
+        .map(|f| {
+            (
+                f["table"].clone(),
+                f["row"].as_str().unwrap().to_string(),
+                f["column"].as_str().unwrap().to_string(),
+                f["before"].clone(),
+                f["after"].clone(),
+                f["delta"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_second_cut_names_the_late_record_that_changed_the_figures() {
+    let app = TestApp::new().await;
+    let p = people(&app).await;
+    let cie = p.state_admin.institution_id;
+    let analyst = app.account(Role::Analyst, cie).await;
+    for (name, day) in [("Ana", "2024-04-15"), ("Bea", "2024-05-02")] {
+        let res = app
+            .post("/api/v1/victims", &p.operator.token, victim(name, day))
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text());
+    }
+    let q3 = app
+        .post(
+            "/api/v1/victims",
+            &p.operator.token,
+            victim("Sol", "2024-07-20"),
+        )
+        .await;
+    assert_eq!(q3.status, 201, "{}", q3.text());
+    let q3_id = q3.json["data"]["id"].as_str().unwrap().to_string();
+
+    let first = app
+        .post(
+            "/api/v1/cuts",
+            &p.national.token,
+            json!({"year": 2024, "quarter": 2}),
+        )
+        .await;
+    assert_eq!(first.status, 201, "{}", first.text());
+    let first_id = first.json["cut"]["id"].as_str().unwrap().to_string();
+
+    // Right after the cut, the present is the cut: nothing differs.
+    let same = app
+        .get(
+            &format!("/api/v1/cuts/{first_id}/diff?against=now"),
+            &p.national.token,
+        )
+        .await;
+    assert_eq!(same.status, 200, "{}", same.text());
+    assert_eq!(same.json["figures"], json!([]), "{}", same.text());
+    assert_eq!(same.json["records"], json!([]));
+    assert_eq!(same.json["records_total"], 0);
+
+    // The late record is refused, the quarter reopened with a reason, the
+    // record registered, the quarter closed again; meanwhile a record of
+    // another quarter changes (it explains nothing of this one).
+    app.post(
+        "/api/v1/victims",
+        &p.operator.token,
+        victim("Luz", "2024-05-10"),
+    )
+    .await
+    .assert_problem(409, "period_closed");
+    let q2 = "/api/v1/periods/19/2024/2";
+    let res = app
+        .post(
+            &format!("{q2}/reopen"),
+            &p.national.token,
+            json!({"reason": "Registro tardío de la fiscalía"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let late = app
+        .post(
+            "/api/v1/victims",
+            &p.operator.token,
+            victim("Luz", "2024-05-10"),
+        )
+        .await;
+    assert_eq!(late.status, 201, "{}", late.text());
+    let late_id = late.json["data"]["id"].as_str().unwrap().to_string();
+    let res = patch(
+        &app,
+        &format!("/api/v1/victims/{q3_id}"),
+        &p.operator,
+        1,
+        json!({"alias": "S"}),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let res = app
+        .post(&format!("{q2}/close"), &p.national.token, json!({}))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+
+    let second = app
+        .post(
+            "/api/v1/cuts",
+            &p.national.token,
+            json!({"year": 2024, "quarter": 2}),
+        )
+        .await;
+    assert_eq!(second.status, 201, "{}", second.text());
+    let second_id = second.json["cut"]["id"].as_str().unwrap().to_string();
+
+    // The diff names exactly that record, who registered it, and the
+    // figures it moved: 19's victims 2 → 3.
+    let expected = vec![(
+        late_id.clone(),
+        "registered_late".to_string(),
+        p.operator.username.clone(),
+        "create".to_string(),
+    )];
+    for against in [second_id.as_str(), "now"] {
+        let diff = app
+            .get(
+                &format!("/api/v1/cuts/{first_id}/diff?against={against}"),
+                &p.national.token,
+            )
+            .await;
+        assert_eq!(diff.status, 200, "{}", diff.text());
+        assert_eq!(changes(&diff), expected, "{against}: {}", diff.text());
+        assert_eq!(diff.json["records_total"], 1);
+        assert_eq!(
+            figure_changes(&diff, "record_counts"),
+            vec![(
+                Value::Null,
+                "19".to_string(),
+                "victim".to_string(),
+                json!(2),
+                json!(3),
+                json!(1)
+            )],
+            "{against}"
+        );
+        let victims = figure_changes(&diff, "victims");
+        assert!(
+            victims
+                .iter()
+                .any(|(_, row, column, before, after, delta)| row == "_total"
+                    && column == "_total"
+                    && before == &json!(2)
+                    && after == &json!(3)
+                    && delta == &json!(1)),
+            "{against}: {victims:?}"
+        );
+        assert!(
+            victims
+                .iter()
+                .all(|(.., delta)| delta.is_null() || delta.as_f64().unwrap() > 0.0),
+            "only additions: {victims:?}"
+        );
+    }
+
+    // The entity sees the same record in its own figures; its analysts see
+    // the record but no count of 1 to 4; another entity's view is empty.
+    let own = app
+        .get(
+            &format!("/api/v1/cuts/{first_id}/diff?against={second_id}"),
+            &p.state_admin.token,
+        )
+        .await;
+    assert_eq!(changes(&own), expected, "{}", own.text());
+    assert_eq!(own.json["entity_code"], "19");
+    let theirs = app
+        .get(
+            &format!("/api/v1/cuts/{first_id}/diff?against={second_id}"),
+            &analyst.token,
+        )
+        .await;
+    assert_eq!(theirs.status, 200, "{}", theirs.text());
+    assert_eq!(changes(&theirs), expected);
+    for f in theirs.json["figures"].as_array().unwrap() {
+        for side in ["before", "after"] {
+            if let Some(n) = f[side].as_i64() {
+                assert!(!(1..=4).contains(&n), "withheld count shown: {f}");
+            }
+        }
+    }
+    let nine = app
+        .get(
+            &format!("/api/v1/cuts/{first_id}/diff?against={second_id}&entity_code=09"),
+            &p.national.token,
+        )
+        .await;
+    assert_eq!(nine.json["records"], json!([]), "{}", nine.text());
+    assert_eq!(nine.json["figures"], json!([]), "{}", nine.text());
+
+    // Backwards, or against what is not a cut, is a clear 422.
+    app.get(
+        &format!("/api/v1/cuts/{second_id}/diff?against={first_id}"),
+        &p.national.token,
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    app.get(
+        &format!("/api/v1/cuts/{first_id}/diff?against=ayer"),
+        &p.national.token,
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    app.get(
+        &format!("/api/v1/cuts/{first_id}/diff?limit=0"),
+        &p.national.token,
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    app.get(&format!("/api/v1/cuts/{first_id}/diff"), &p.operator.token)
+        .await
+        .assert_problem(403, "forbidden");
+
+    // The official report: a cover with the digest, the counts, a sheet
+    // per dashboard table.
+    let xlsx = app
+        .get(&format!("/api/v1/cuts/{second_id}.xlsx"), &p.national.token)
+        .await;
+    assert_eq!(xlsx.status, 200, "{}", xlsx.text());
+    assert_eq!(
+        xlsx.header("content-type"),
+        Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    );
+    let cover = sintra_tests::excel::sheet_rows(&xlsx.body, "Portada");
+    let text: Vec<String> = cover.iter().flatten().map(|c| c.to_string()).collect();
+    let digest = second.json["cut"]["digest"].as_str().unwrap();
+    assert!(text.iter().any(|c| c == digest), "{text:?}");
+    assert!(text.iter().any(|c| c == "sí"), "verified: {text:?}");
+    let counts = sintra_tests::excel::sheet_rows(&xlsx.body, "Registros");
+    assert!(
+        counts.iter().any(|r| r.len() == 3
+            && r[0].to_string() == "19"
+            && r[1].to_string() == "victim"
+            && r[2].to_string() == "3"),
+        "{counts:?}"
+    );
+    let sheets = calamine::open_workbook_from_rs::<calamine::Xlsx<_>, _>(std::io::Cursor::new(
+        xlsx.body.clone(),
+    ))
+    .map(|wb| calamine::Reader::sheet_names(&wb))
+    .unwrap();
+    let tables: usize = second.json["cut"]["figures"]["dashboards"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|d| d["tables"].as_array().unwrap().len().max(1))
+        .sum();
+    assert_eq!(sheets.len(), 2 + tables, "{sheets:?}");
+    // The analyst's report withholds the small count.
+    let xlsx = app
+        .get(&format!("/api/v1/cuts/{second_id}.xlsx"), &analyst.token)
+        .await;
+    assert_eq!(xlsx.status, 200, "{}", xlsx.text());
+    let counts = sintra_tests::excel::sheet_rows(&xlsx.body, "Registros");
+    assert!(
+        counts
+            .iter()
+            .any(|r| r.len() == 3 && r[1].to_string() == "victim" && r[2].to_string() == "*"),
+        "{counts:?}"
+    );
 }

@@ -69,6 +69,8 @@ impl Role {
             }
             WriteRecords => matches!(self, NationalAdmin | EntityAdmin | Operator | System),
             ReadAggregates => matches!(self, NationalAdmin | EntityAdmin | Operator | Analyst),
+            // Cuts freeze figures per entity: an institution's scope has none.
+            ReadCuts => matches!(self, NationalAdmin | EntityAdmin | Analyst),
             // Whoever sends or reads data of an entity may see whether its
             // quarters are open; auditors have the audit log.
             ReadPeriods => matches!(
@@ -133,6 +135,10 @@ pub enum Permission {
     ExportExcel,
     ReadAggregates,
     ManageCuts,
+    /// A quarterly cut's frozen figures: the country's for the national
+    /// admin, the entity's for its admin and analysts (withheld small
+    /// counts for analysts).
+    ReadCuts,
     /// The quarters of the actor's entity (all of them, nationally).
     ReadPeriods,
     /// Submit (entity admin), close or reopen (national admin) a quarter.

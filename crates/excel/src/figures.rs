@@ -44,14 +44,14 @@ fn filters_line(f: &Figures, lang: Lang) -> String {
     }
 }
 
-fn sheet_title(i: usize, t: &FigureTable, lang: Lang) -> String {
+fn sheet_title(prefix: &str, i: usize, t: &FigureTable, lang: Lang) -> String {
     let clean: String = t
         .title
         .get(lang)
         .chars()
         .filter(|c| !matches!(c, '[' | ']' | ':' | '*' | '?' | '/' | '\\' | '\''))
         .collect();
-    let name = format!("{} {}", i + 1, clean);
+    let name = format!("{prefix}{} {}", i + 1, clean);
     name.chars()
         .take(31)
         .collect::<String>()
@@ -63,6 +63,136 @@ fn sheet_title(i: usize, t: &FigureTable, lang: Lang) -> String {
 /// (Spanish by default).
 pub fn workbook(f: &Figures, lang: Lang) -> Result<Vec<u8>, ExcelError> {
     let mut wb = Workbook::new();
+    write_dashboard(&mut wb, f, lang, "")?;
+    Ok(wb.save_to_buffer()?)
+}
+
+/// A quarterly cut's cover: what the official report says of itself.
+#[derive(Debug, Clone)]
+pub struct CutCover {
+    pub year: i32,
+    pub quarter: u8,
+    pub taken_at: chrono::DateTime<chrono::Utc>,
+    /// `nacional`, or the entity's code.
+    pub scope: String,
+    pub record_count: i64,
+    pub records_digest: String,
+    pub digest: String,
+    /// Whether the stored records and figures still hash to the digest.
+    pub verified: bool,
+}
+
+/// A line of a cut's record counts (`None`: withheld).
+#[derive(Debug, Clone)]
+pub struct CountLine {
+    pub entity_code: String,
+    pub form: String,
+    pub records: Option<i64>,
+}
+
+/// The official quarterly report of a cut: a cover (quarter, moment,
+/// scope, digest and whether it still verifies), the record counts per
+/// entity and form, then every dashboard's tables, a sheet each.
+pub fn cut_workbook(
+    cover: &CutCover,
+    counts: &[CountLine],
+    dashboards: &[Figures],
+    lang: Lang,
+) -> Result<Vec<u8>, ExcelError> {
+    let mut wb = Workbook::new();
+    let bold = Format::new().set_bold();
+    let header = Format::new().set_bold().set_text_wrap();
+    let integer = Format::new().set_num_format("#,##0");
+    let es = lang == Lang::Es;
+    let t = |a: &'static str, b: &'static str| if es { a } else { b };
+    let ws = wb.add_worksheet();
+    ws.set_name(t("Portada", "Cover"))?;
+    write_text(
+        ws,
+        0,
+        0,
+        &format!(
+            "{} {}-T{}",
+            t("SINTRA — Corte trimestral", "SINTRA — Quarterly cut"),
+            cover.year,
+            cover.quarter
+        ),
+        Some(&bold),
+    )?;
+    let lines = [
+        (t("Ámbito", "Scope"), cover.scope.clone()),
+        (
+            t("Fecha del corte (UTC)", "Taken at (UTC)"),
+            cover.taken_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        ),
+        (
+            t("Registros contados", "Records counted"),
+            cover.record_count.to_string(),
+        ),
+        (
+            t(
+                "Huella de los registros (SHA-256)",
+                "Records digest (SHA-256)",
+            ),
+            cover.records_digest.clone(),
+        ),
+        (
+            t(
+                "Huella del corte (SHA-256, en la bitácora)",
+                "Cut digest (SHA-256, in the audit log)",
+            ),
+            cover.digest.clone(),
+        ),
+        (
+            t(
+                "Verificado al generar este archivo",
+                "Verified when this file was made",
+            ),
+            t(
+                if cover.verified { "sí" } else { "NO" },
+                if cover.verified { "yes" } else { "NO" },
+            )
+            .to_string(),
+        ),
+    ];
+    for (i, (label, value)) in lines.iter().enumerate() {
+        write_text(ws, (i + 2) as u32, 0, label, Some(&bold))?;
+        write_text(ws, (i + 2) as u32, 1, value, None)?;
+    }
+    ws.set_column_width(0, 45)?;
+    ws.set_column_width(1, 70)?;
+
+    let ws = wb.add_worksheet();
+    ws.set_name(t("Registros", "Records"))?;
+    write_text(ws, 0, 0, t("Entidad", "Entity"), Some(&header))?;
+    write_text(ws, 0, 1, t("Formulario", "Form"), Some(&header))?;
+    write_text(ws, 0, 2, t("Registros", "Records"), Some(&header))?;
+    for (i, c) in counts.iter().enumerate() {
+        let r = (i + 1) as u32;
+        write_text(ws, r, 0, &c.entity_code, None)?;
+        write_text(ws, r, 1, &c.form, None)?;
+        match c.records {
+            Some(n) => {
+                ws.write_number_with_format(r, 2, n as f64, &integer)?;
+            }
+            None => write_text(ws, r, 2, WITHHELD_MARK, None)?,
+        }
+    }
+    for (d, f) in dashboards.iter().enumerate() {
+        write_dashboard(&mut wb, f, lang, &format!("{}.", d + 1))?;
+    }
+    Ok(wb.save_to_buffer()?)
+}
+
+/// A sheet per table of `f` (or one sheet naming it when it has none),
+/// sheet names starting with `prefix` so several dashboards share a
+/// workbook.
+fn write_dashboard(
+    wb: &mut Workbook,
+    f: &Figures,
+    lang: Lang,
+    prefix: &str,
+) -> Result<(), ExcelError> {
     let bold = Format::new().set_bold();
     let header = Format::new().set_bold().set_text_wrap();
     let decimal = Format::new().set_num_format("#,##0.00");
@@ -73,7 +203,7 @@ pub fn workbook(f: &Figures, lang: Lang) -> Result<Vec<u8>, ExcelError> {
     };
     for (i, t) in f.tables.iter().enumerate() {
         let ws = wb.add_worksheet();
-        ws.set_name(sheet_title(i, t, lang))?;
+        ws.set_name(sheet_title(prefix, i, t, lang))?;
         write_text(ws, 0, 0, f.title.get(lang), Some(&bold))?;
         write_text(ws, 1, 0, t.title.get(lang), Some(&bold))?;
         write_text(ws, 2, 0, &filters_line(f, lang), None)?;
@@ -177,10 +307,13 @@ pub fn workbook(f: &Figures, lang: Lang) -> Result<Vec<u8>, ExcelError> {
     }
     if f.tables.is_empty() {
         let ws = wb.add_worksheet();
+        if !prefix.is_empty() {
+            ws.set_name(format!("{prefix} {}", f.dashboard.as_str()))?;
+        }
         write_text(ws, 0, 0, f.title.get(lang), Some(&bold))?;
         write_text(ws, 1, 0, &filters_line(f, lang), None)?;
     }
-    Ok(wb.save_to_buffer()?)
+    Ok(())
 }
 
 fn is_withheld(t: &FigureTable, row: &str, column: &str) -> bool {

@@ -146,7 +146,10 @@ where
             .service(periods::close_all)
             .service(cuts::take)
             .service(cuts::list)
-            .service(cuts::read),
+            // Before `/cuts/{id}`, whose `{id}` would take `….xlsx` too.
+            .service(cuts::workbook)
+            .service(cuts::read)
+            .service(cuts::diff),
     )
 }
 

@@ -278,8 +278,10 @@ pub const ROUTES: &[(&str, &str, RouteRule)] = &[
         Requires(ManagePeriods),
     ),
     ("POST", "/api/v1/cuts", Requires(ManageCuts)),
-    ("GET", "/api/v1/cuts", Requires(ManageCuts)),
-    ("GET", "/api/v1/cuts/{id}", Requires(ManageCuts)),
+    ("GET", "/api/v1/cuts", Requires(ReadCuts)),
+    ("GET", "/api/v1/cuts/{id}.xlsx", Requires(ReadCuts)),
+    ("GET", "/api/v1/cuts/{id}", Requires(ReadCuts)),
+    ("GET", "/api/v1/cuts/{id}/diff", Requires(ReadCuts)),
 ];
 
 /// The rule for a matched route, if any.
