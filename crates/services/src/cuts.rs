@@ -645,7 +645,6 @@ pub async fn diff(
 /// Each form with a period date, and where that date is.
 fn dated_forms() -> Vec<(&'static str, DateSource)> {
     all_specs()
-        .into_iter()
         .filter_map(|spec| {
             let source = match spec.period_date {
                 PeriodDate::Field(key) => DateSource::Own(key),
