@@ -12,6 +12,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod pagination;
 pub mod policy;
+pub mod proxies;
 pub mod records;
 pub mod routes;
 pub mod state;
