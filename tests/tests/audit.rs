@@ -894,3 +894,82 @@ async fn a_month_whose_rows_fell_in_the_default_partition_is_left_there() {
     assert_eq!(homes.len(), 1);
     assert_eq!(homes[0].name, "audit_events_default");
 }
+
+#[actix_web::test]
+async fn an_audited_read_writes_its_row_in_its_own_statement_and_a_miss_writes_none() {
+    let app = TestApp::new().await;
+    let nl = app.institution("19", "Fiscalía NL").await;
+    let cdmx = app.institution("09", "Fiscalía CDMX").await;
+    let owner = app.account(Role::Operator, nl).await;
+    let prober = app.account(Role::Operator, cdmx).await;
+    let res = app
+        .post(
+            "/api/v1/victims",
+            &owner.token,
+            json!({
+                "condition": "VICTIMA",
+                "given_names": "Rosa Elena",
+                "first_surname": "Treviño",
+                "sex": "MUJER",
+                "birth_date": "2001-08-30",
+                "nationality": "MEX",
+                "detection_date": "2024-03-01",
+                "detection_entity_code": "19",
+                "detection_municipality_code": "19039",
+                "detection_source": "DENUNCIA",
+                "exploitation_forms": ["EXPLOTACION_SEXUAL"]
+            }),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    let id = res.json["data"]["id"].as_str().unwrap().to_string();
+    let mut conn = app.conn().await;
+    let reads = |actor: Uuid| {
+        audit_events::table
+            .filter(audit_events::action.eq("read"))
+            .filter(audit_events::resource_id.eq(id.clone()))
+            .filter(audit_events::actor_id.eq(actor))
+            .select((audit_events::kind, audit_events::resource_type))
+    };
+    for _ in 0..2 {
+        let own = app
+            .get(&format!("/api/v1/victims/{id}"), &owner.token)
+            .await;
+        assert_eq!(own.status, 200, "{}", own.text());
+        assert_eq!(own.json["given_names"], "Rosa Elena");
+    }
+    let rows: Vec<(String, String)> = reads(owner.id).load(&mut conn).await.unwrap();
+    assert_eq!(
+        rows,
+        vec![("access".to_string(), "victim".to_string()); 2],
+        "one access row per read, naming the record"
+    );
+    app.get(&format!("/api/v1/victims/{id}"), &prober.token)
+        .await
+        .assert_problem(404, "not_found");
+    let rows: Vec<(String, String)> = reads(prober.id).load(&mut conn).await.unwrap();
+    assert!(
+        rows.is_empty(),
+        "a read that found nothing wrote no read row"
+    );
+
+    // One entry is a plain insert, several go through audit_append: the
+    // same rows either way (a change set that is not an object is none).
+    let odd = || entry("append_same").changes(json!("no es un objeto"));
+    audit::append(&mut conn, &[odd()]).await.unwrap();
+    audit::append(&mut conn, &[odd(), odd()]).await.unwrap();
+    let stored: Vec<(Option<serde_json::Value>, String, String)> = audit_events::table
+        .filter(audit_events::resource_id.eq("append_same"))
+        .select((
+            audit_events::changes,
+            audit_events::kind,
+            audit_events::outcome,
+        ))
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored,
+        vec![(None, "access".to_string(), "ok".to_string()); 3]
+    );
+}

@@ -19,7 +19,7 @@ use serde_json::Value;
 use sintra_domain::access::{Actor, Caller};
 use uuid::Uuid;
 
-use crate::db::{self, Pool};
+use crate::db::{self, Pool, Prepared};
 use crate::error::StoreResult;
 use crate::schema::audit_events;
 
@@ -242,17 +242,86 @@ impl AuditEntry {
     }
 }
 
-/// Appends entries to the chain on this connection (inside the caller's
-/// transaction, when there is one).
-pub async fn append(conn: &mut AsyncPgConnection, entries: &[AuditEntry]) -> StoreResult<()> {
-    if entries.is_empty() {
-        return Ok(());
+impl AuditKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::Modification => "modification",
+            AuditKind::Access => "access",
+        }
     }
-    let payload = serde_json::to_value(entries).expect("audit entries serialize");
-    diesel::sql_query("SELECT audit_append($1) AS id")
-        .bind::<Jsonb, _>(payload)
-        .execute(conn)
-        .await?;
+}
+
+/// The columns of an audit row the API writes, in the order of the binds
+/// of [`bind_entry`]; id, time and transaction are the table's defaults.
+/// (A macro, so statements can `concat!` it into one fixed text.)
+macro_rules! entry_columns {
+    () => {
+        "kind, actor_id, actor_username, institution_id, entity_code, request_id, ip, \
+         action, resource_type, resource_id, changes, details, outcome"
+    };
+}
+pub(crate) use entry_columns;
+
+/// Binds an entry's thirteen values after a statement's own `$1…$n`
+/// (`resource_id` left out when the statement supplies it).
+macro_rules! bind_entry {
+    ($query:expr, $e:expr) => {{
+        let e: &$crate::audit::AuditEntry = $e;
+        $query
+            .bind::<diesel::sql_types::Text, _>(e.kind.as_str())
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(e.actor_id)
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(
+                e.actor_username.as_deref(),
+            )
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(e.institution_id)
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(
+                e.entity_code.as_deref(),
+            )
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(
+                e.request_id.as_deref(),
+            )
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(e.ip.as_deref())
+            .bind::<diesel::sql_types::Text, _>(e.action.as_str())
+            .bind::<diesel::sql_types::Text, _>(e.resource_type.as_str())
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(
+                e.resource_id.as_deref(),
+            )
+            // As `audit_append`: only an object is a change set or details.
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Jsonb>, _>(
+                e.changes.as_ref().filter(|v| v.is_object()),
+            )
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Jsonb>, _>(
+                e.details.as_ref().filter(|v| v.is_object()),
+            )
+            .bind::<diesel::sql_types::Text, _>(e.outcome.as_str())
+    }};
+}
+pub(crate) use bind_entry;
+
+/// Appends entries to the log on this connection (inside the caller's
+/// transaction, when there is one). One entry, the common case, is one
+/// prepared `INSERT`: one round trip, no JSON to build or parse; a batch
+/// goes through `audit_append`.
+pub async fn append(conn: &mut AsyncPgConnection, entries: &[AuditEntry]) -> StoreResult<()> {
+    match entries {
+        [] => {}
+        [one] => {
+            const APPEND_ONE: &str = concat!(
+                "INSERT INTO audit_events (",
+                entry_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            );
+            Prepared(bind_entry!(diesel::sql_query(APPEND_ONE), one))
+                .execute(conn)
+                .await?;
+        }
+        many => {
+            let payload = serde_json::to_value(many).expect("audit entries serialize");
+            Prepared(diesel::sql_query("SELECT audit_append($1) AS id").bind::<Jsonb, _>(payload))
+                .execute(conn)
+                .await?;
+        }
+    }
     Ok(())
 }
 
