@@ -279,8 +279,9 @@ async fn grow_log(conn: &mut AsyncPgConnection, rows: i64) {
         .await;
         exec(
             conn,
-            "INSERT INTO audit_chain (position, event_id, prev_hash, hash)
-             SELECT h.position + row_number() OVER (ORDER BY e.id), e.id, repeat('0', 64), md5(e.id::text)
+            "INSERT INTO audit_chain (position, event_id, prev_hash, hash, event_at)
+             SELECT h.position + row_number() OVER (ORDER BY e.id), e.id, repeat('0', 64), md5(e.id::text),
+                    e.occurred_at
              FROM audit_events e, audit_chain_head h
              WHERE e.txid = pg_current_xact_id()",
         )

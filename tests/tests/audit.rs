@@ -602,8 +602,8 @@ async fn a_superuser_rewrite_passes_plain_verify_but_not_a_signed_checkpoint() {
              FOR r IN SELECT position, event_id FROM old_chain ORDER BY position LOOP
                  SELECT * INTO e FROM audit_events WHERE id = r.event_id;
                  h := audit_event_hash(prev, e);
-                 INSERT INTO audit_chain (position, event_id, prev_hash, hash)
-                 VALUES (r.position, r.event_id, prev, h);
+                 INSERT INTO audit_chain (position, event_id, prev_hash, hash, event_at)
+                 VALUES (r.position, r.event_id, prev, h, e.occurred_at);
                  prev := h;
              END LOOP;
              UPDATE audit_chain_head SET hash = prev;
@@ -692,5 +692,351 @@ async fn forwarded_addresses_count_only_from_trusted_proxies() {
             .as_deref(),
         Some("198.51.100.4"),
         "trusted hops are skipped"
+    );
+}
+
+#[derive(QueryableByName)]
+struct Named {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+}
+
+/// The partitions of the log, oldest first (the DEFAULT one last).
+async fn partitions(conn: &mut AsyncPgConnection) -> Vec<String> {
+    let rows: Vec<Named> = diesel::sql_query(
+        "SELECT c.relname::text AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'audit_events'::regclass ORDER BY c.relname = 'audit_events_default', c.relname",
+    )
+    .load(conn)
+    .await
+    .unwrap();
+    rows.into_iter().map(|r| r.name).collect()
+}
+
+/// Appends, as the owner (who alone may choose a row's time), one test row
+/// that occurred `months` months before now; returns its id.
+async fn row_months_ago(owner: &mut AsyncPgConnection, marker: &str, months: i32) -> i64 {
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+    }
+    let row: Id = diesel::sql_query(
+        "INSERT INTO audit_events (occurred_at, kind, action, resource_type, resource_id, outcome)
+         VALUES (now() - make_interval(months => $1), 'access', 'read', 'test', $2, 'ok')
+         RETURNING id",
+    )
+    .bind::<diesel::sql_types::Integer, _>(months)
+    .bind::<diesel::sql_types::Text, _>(marker)
+    .get_result(owner)
+    .await
+    .unwrap();
+    row.id
+}
+
+#[actix_web::test]
+async fn every_partition_of_the_log_is_append_only() {
+    let app = TestApp::new().await;
+    let mut owner = app.db.owner_conn().await;
+    // The current month and the three after it exist from the start, and a
+    // DEFAULT partition takes whatever falls outside them.
+    let parts = partitions(&mut owner).await;
+    assert!(parts.len() >= 5, "{parts:?}");
+    assert_eq!(parts.last().unwrap(), "audit_events_default");
+    // An older month created now is protected like the others.
+    exec(
+        &mut owner,
+        "SELECT audit_create_partition((now() - interval '14 months')::date)",
+    )
+    .await;
+    let parts = partitions(&mut owner).await;
+    let mut conn = app.conn().await;
+    audit::append(&mut conn, &[entry("partition_probe")])
+        .await
+        .unwrap();
+    // A row in every partition (row triggers only refuse rows that exist).
+    for months in [14, -1, -2, -3, -240] {
+        row_months_ago(&mut owner, "partition_probe", months).await;
+    }
+    let filled: Vec<Named> =
+        diesel::sql_query("SELECT DISTINCT tableoid::regclass::text AS name FROM audit_events")
+            .load(&mut owner)
+            .await
+            .unwrap();
+    assert_eq!(filled.len(), parts.len(), "every partition holds a row");
+    for part in &parts {
+        // The API's role has no right on a partition itself (it appends
+        // through the log, whose rights are the only ones checked).
+        for sql in [
+            format!("SELECT count(*) FROM {part}"),
+            format!("UPDATE {part} SET outcome = 'x'"),
+            format!("DELETE FROM {part}"),
+            format!("TRUNCATE {part}"),
+        ] {
+            let err = diesel::sql_query(&sql)
+                .execute(&mut conn)
+                .await
+                .unwrap_err();
+            assert!(
+                err.to_string().contains("permission denied"),
+                "{sql}: {err}"
+            );
+        }
+        // Its owner is refused by the triggers, on the partition directly.
+        for sql in [
+            format!("UPDATE {part} SET outcome = 'x'"),
+            format!("DELETE FROM {part}"),
+            format!("TRUNCATE {part}"),
+        ] {
+            let err = diesel::sql_query(&sql)
+                .execute(&mut owner)
+                .await
+                .unwrap_err();
+            assert!(
+                err.to_string().contains("solo admite anexar"),
+                "{sql}: {err}"
+            );
+        }
+    }
+    // Nor may the API choose a row's time (to backdate it into an old
+    // partition), its id, or create partitions of any month it likes.
+    for sql in [
+        "INSERT INTO audit_events (occurred_at, kind, action, resource_type, outcome)
+         VALUES ('2020-01-01', 'access', 'x', 'x', 'ok')",
+        "INSERT INTO audit_events (id, kind, action, resource_type, outcome)
+         VALUES (1, 'access', 'x', 'x', 'ok')",
+        "SELECT audit_create_partition('2040-01-01')",
+        "SELECT audit_protect_partition('records')",
+    ] {
+        let err = diesel::sql_query(sql).execute(&mut conn).await.unwrap_err();
+        assert!(
+            err.to_string().contains("permission denied"),
+            "{sql}: {err}"
+        );
+    }
+    // The coming months, which the sealer asks for, it may.
+    assert_eq!(
+        audit::ensure_partitions(&mut conn, 5).await.unwrap(),
+        2,
+        "months four and five were created"
+    );
+    assert_eq!(audit::ensure_partitions(&mut conn, 5).await.unwrap(), 0);
+    assert_eq!(partitions(&mut owner).await.len(), parts.len() + 2);
+}
+
+#[actix_web::test]
+async fn verify_names_a_tampered_row_in_an_older_month_and_stays_incremental() {
+    let app = TestApp::new().await;
+    let nl = app.institution("19", "CEAV NL").await;
+    let auditor = app.account(Role::Auditor, nl).await;
+    let mut owner = app.db.owner_conn().await;
+    for months in [3, 2, 1] {
+        exec(
+            &mut owner,
+            &format!("SELECT audit_create_partition((now() - interval '{months} months')::date)"),
+        )
+        .await;
+    }
+    // Rows in four months, and one far ahead that falls in the DEFAULT
+    // partition: no insert fails for want of a partition.
+    let old = row_months_ago(&mut owner, "months_3", 3).await;
+    row_months_ago(&mut owner, "months_2", 2).await;
+    row_months_ago(&mut owner, "months_1", 1).await;
+    let mut conn = app.conn().await;
+    audit::append(&mut conn, &[entry("months_0")])
+        .await
+        .unwrap();
+    row_months_ago(&mut owner, "months_future", -60).await;
+
+    #[derive(QueryableByName)]
+    struct Where {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        part: String,
+    }
+    let homes: Vec<Where> = diesel::sql_query(
+        "SELECT tableoid::regclass::text AS part FROM audit_events
+         WHERE resource_type = 'test' ORDER BY id",
+    )
+    .load(&mut owner)
+    .await
+    .unwrap();
+    let homes: Vec<String> = homes.into_iter().map(|w| w.part).collect();
+    assert_eq!(homes.len(), 5);
+    assert_eq!(
+        homes
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        5,
+        "each row in a partition of its own: {homes:?}"
+    );
+    assert_eq!(homes[4], "audit_events_default");
+
+    let verify = app.get("/api/v1/audit/verify", &auditor.token).await;
+    assert_eq!(verify.status, 200, "{}", verify.text());
+    assert_eq!(verify.json["valid"], true, "{}", verify.text());
+    assert_eq!(chained(&mut conn, "months_").await.len(), 5);
+
+    // A checkpoint; then rows appended after it are the only ones reread.
+    let cp = app.get("/api/v1/audit/checkpoints", &auditor.token).await;
+    assert_eq!(cp.status, 200, "{}", cp.text());
+    let token = cp.json["token"].as_str().unwrap().to_string();
+    for marker in ["after_1", "after_2"] {
+        audit::append(&mut conn, &[entry(marker)]).await.unwrap();
+    }
+    let since = app
+        .get(
+            &format!("/api/v1/audit/verify?checkpoint={token}"),
+            &auditor.token,
+        )
+        .await;
+    assert_eq!(since.json["valid"], true, "{}", since.text());
+    assert_eq!(since.json["rows_checked"], 2, "{}", since.text());
+
+    // A superuser rewrites the row of three months ago: verify names it.
+    exec(&mut owner, "SET session_replication_role = replica").await;
+    exec(
+        &mut owner,
+        &format!("UPDATE audit_events SET outcome = 'denied' WHERE id = {old}"),
+    )
+    .await;
+    exec(&mut owner, "SET session_replication_role = origin").await;
+    let verify = app.get("/api/v1/audit/verify", &auditor.token).await;
+    assert_eq!(verify.json["valid"], false, "{}", verify.text());
+    assert_eq!(verify.json["first_broken_id"], old);
+    assert_eq!(verify.json["reason"], "content");
+
+    // A row slipped in after the checkpoint with a forged, long-finished
+    // transaction is found by the incremental verify too.
+    exec(
+        &mut owner,
+        "INSERT INTO audit_events (kind, action, resource_type, outcome, txid)
+         VALUES ('access', 'forged', 'x', 'ok', '3')",
+    )
+    .await;
+    let forged: i64 = audit_events::table
+        .filter(audit_events::action.eq("forged"))
+        .select(audit_events::id)
+        .first(&mut owner)
+        .await
+        .unwrap();
+    let since = app
+        .get(
+            &format!("/api/v1/audit/verify?checkpoint={token}"),
+            &auditor.token,
+        )
+        .await;
+    assert_eq!(since.json["valid"], false, "{}", since.text());
+    assert_eq!(since.json["first_broken_id"], forged);
+    assert_eq!(since.json["reason"], "unchained");
+}
+
+#[actix_web::test]
+async fn a_month_whose_rows_fell_in_the_default_partition_is_left_there() {
+    let app = TestApp::new().await;
+    let mut owner = app.db.owner_conn().await;
+    // A row ten years back, whose month has no partition.
+    row_months_ago(&mut owner, "stray", 120).await;
+    let created: bool = {
+        #[derive(QueryableByName)]
+        struct Created {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            created: bool,
+        }
+        diesel::sql_query(
+            "SELECT audit_create_partition((now() - interval '120 months')::date) AS created",
+        )
+        .get_result::<Created>(&mut owner)
+        .await
+        .unwrap()
+        .created
+    };
+    assert!(!created, "its month stays in the DEFAULT partition");
+    let homes: Vec<Named> = diesel::sql_query(
+        "SELECT tableoid::regclass::text AS name FROM audit_events WHERE resource_id = 'stray'",
+    )
+    .load(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!(homes.len(), 1);
+    assert_eq!(homes[0].name, "audit_events_default");
+}
+
+#[actix_web::test]
+async fn an_audited_read_writes_its_row_in_its_own_statement_and_a_miss_writes_none() {
+    let app = TestApp::new().await;
+    let nl = app.institution("19", "Fiscalía NL").await;
+    let cdmx = app.institution("09", "Fiscalía CDMX").await;
+    let owner = app.account(Role::Operator, nl).await;
+    let prober = app.account(Role::Operator, cdmx).await;
+    let res = app
+        .post(
+            "/api/v1/victims",
+            &owner.token,
+            json!({
+                "condition": "VICTIMA",
+                "given_names": "Rosa Elena",
+                "first_surname": "Treviño",
+                "sex": "MUJER",
+                "birth_date": "2001-08-30",
+                "nationality": "MEX",
+                "detection_date": "2024-03-01",
+                "detection_entity_code": "19",
+                "detection_municipality_code": "19039",
+                "detection_source": "DENUNCIA",
+                "exploitation_forms": ["EXPLOTACION_SEXUAL"]
+            }),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    let id = res.json["data"]["id"].as_str().unwrap().to_string();
+    let mut conn = app.conn().await;
+    let reads = |actor: Uuid| {
+        audit_events::table
+            .filter(audit_events::action.eq("read"))
+            .filter(audit_events::resource_id.eq(id.clone()))
+            .filter(audit_events::actor_id.eq(actor))
+            .select((audit_events::kind, audit_events::resource_type))
+    };
+    for _ in 0..2 {
+        let own = app
+            .get(&format!("/api/v1/victims/{id}"), &owner.token)
+            .await;
+        assert_eq!(own.status, 200, "{}", own.text());
+        assert_eq!(own.json["given_names"], "Rosa Elena");
+    }
+    let rows: Vec<(String, String)> = reads(owner.id).load(&mut conn).await.unwrap();
+    assert_eq!(
+        rows,
+        vec![("access".to_string(), "victim".to_string()); 2],
+        "one access row per read, naming the record"
+    );
+    app.get(&format!("/api/v1/victims/{id}"), &prober.token)
+        .await
+        .assert_problem(404, "not_found");
+    let rows: Vec<(String, String)> = reads(prober.id).load(&mut conn).await.unwrap();
+    assert!(
+        rows.is_empty(),
+        "a read that found nothing wrote no read row"
+    );
+
+    // One entry is a plain insert, several go through audit_append: the
+    // same rows either way (a change set that is not an object is none).
+    let odd = || entry("append_same").changes(json!("no es un objeto"));
+    audit::append(&mut conn, &[odd()]).await.unwrap();
+    audit::append(&mut conn, &[odd(), odd()]).await.unwrap();
+    let stored: Vec<(Option<serde_json::Value>, String, String)> = audit_events::table
+        .filter(audit_events::resource_id.eq("append_same"))
+        .select((
+            audit_events::changes,
+            audit_events::kind,
+            audit_events::outcome,
+        ))
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored,
+        vec![(None, "access".to_string(), "ok".to_string()); 3]
     );
 }

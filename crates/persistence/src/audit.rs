@@ -19,7 +19,7 @@ use serde_json::Value;
 use sintra_domain::access::{Actor, Caller};
 use uuid::Uuid;
 
-use crate::db::{self, Pool};
+use crate::db::{self, Pool, Prepared};
 use crate::error::StoreResult;
 use crate::schema::audit_events;
 
@@ -242,17 +242,86 @@ impl AuditEntry {
     }
 }
 
-/// Appends entries to the chain on this connection (inside the caller's
-/// transaction, when there is one).
-pub async fn append(conn: &mut AsyncPgConnection, entries: &[AuditEntry]) -> StoreResult<()> {
-    if entries.is_empty() {
-        return Ok(());
+impl AuditKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::Modification => "modification",
+            AuditKind::Access => "access",
+        }
     }
-    let payload = serde_json::to_value(entries).expect("audit entries serialize");
-    diesel::sql_query("SELECT audit_append($1) AS id")
-        .bind::<Jsonb, _>(payload)
-        .execute(conn)
-        .await?;
+}
+
+/// The columns of an audit row the API writes, in the order of the binds
+/// of [`bind_entry`]; id, time and transaction are the table's defaults.
+/// (A macro, so statements can `concat!` it into one fixed text.)
+macro_rules! entry_columns {
+    () => {
+        "kind, actor_id, actor_username, institution_id, entity_code, request_id, ip, \
+         action, resource_type, resource_id, changes, details, outcome"
+    };
+}
+pub(crate) use entry_columns;
+
+/// Binds an entry's thirteen values after a statement's own `$1…$n`
+/// (`resource_id` left out when the statement supplies it).
+macro_rules! bind_entry {
+    ($query:expr, $e:expr) => {{
+        let e: &$crate::audit::AuditEntry = $e;
+        $query
+            .bind::<diesel::sql_types::Text, _>(e.kind.as_str())
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(e.actor_id)
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(
+                e.actor_username.as_deref(),
+            )
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(e.institution_id)
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(
+                e.entity_code.as_deref(),
+            )
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(
+                e.request_id.as_deref(),
+            )
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(e.ip.as_deref())
+            .bind::<diesel::sql_types::Text, _>(e.action.as_str())
+            .bind::<diesel::sql_types::Text, _>(e.resource_type.as_str())
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(
+                e.resource_id.as_deref(),
+            )
+            // As `audit_append`: only an object is a change set or details.
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Jsonb>, _>(
+                e.changes.as_ref().filter(|v| v.is_object()),
+            )
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Jsonb>, _>(
+                e.details.as_ref().filter(|v| v.is_object()),
+            )
+            .bind::<diesel::sql_types::Text, _>(e.outcome.as_str())
+    }};
+}
+pub(crate) use bind_entry;
+
+/// Appends entries to the log on this connection (inside the caller's
+/// transaction, when there is one). One entry, the common case, is one
+/// prepared `INSERT`: one round trip, no JSON to build or parse; a batch
+/// goes through `audit_append`.
+pub async fn append(conn: &mut AsyncPgConnection, entries: &[AuditEntry]) -> StoreResult<()> {
+    match entries {
+        [] => {}
+        [one] => {
+            const APPEND_ONE: &str = concat!(
+                "INSERT INTO audit_events (",
+                entry_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            );
+            Prepared(bind_entry!(diesel::sql_query(APPEND_ONE), one))
+                .execute(conn)
+                .await?;
+        }
+        many => {
+            let payload = serde_json::to_value(many).expect("audit entries serialize");
+            Prepared(diesel::sql_query("SELECT audit_append($1) AS id").bind::<Jsonb, _>(payload))
+                .execute(conn)
+                .await?;
+        }
+    }
     Ok(())
 }
 
@@ -362,6 +431,24 @@ pub async fn seal(conn: &mut AsyncPgConnection, wait: bool) -> StoreResult<i64> 
     Ok(row.sealed)
 }
 
+/// Creates the partitions of the current month and the `months_ahead`
+/// after it that do not exist yet; returns how many it created.
+pub async fn ensure_partitions(
+    conn: &mut AsyncPgConnection,
+    months_ahead: i32,
+) -> StoreResult<i32> {
+    #[derive(QueryableByName)]
+    struct Created {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        created: i32,
+    }
+    let row: Created = diesel::sql_query("SELECT audit_ensure_partitions($1) AS created")
+        .bind::<diesel::sql_types::Integer, _>(months_ahead)
+        .get_result(conn)
+        .await?;
+    Ok(row.created)
+}
+
 /// The outcome of recomputing the chain.
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
 pub struct ChainReport {
@@ -439,10 +526,40 @@ pub async fn link_at(
     .optional()?)
 }
 
+/// Where verification without a checkpoint starts: after the newest
+/// archived position (README "Audit log", retention), or at the chain's
+/// start while nothing is archived.
+pub async fn archive_floor(conn: &mut AsyncPgConnection) -> StoreResult<Option<(i64, String)>> {
+    #[derive(QueryableByName)]
+    struct Floor {
+        #[diesel(sql_type = BigInt)]
+        position: i64,
+        #[diesel(sql_type = Text)]
+        hash: String,
+    }
+    let floor: Option<Floor> = diesel::sql_query(
+        "SELECT position, hash FROM audit_archive ORDER BY position DESC LIMIT 1",
+    )
+    .get_result(conn)
+    .await
+    .optional()?;
+    Ok(floor.map(|f| (f.position, f.hash)))
+}
+
 /// Recomputes the chain in chain order and checks that every row old
 /// enough to be chained is. `since` = `(position, hash)` starts after a
-/// position whose hash is already trusted (a verified checkpoint): only the
-/// rows after it are recomputed, the first of them against that hash.
+/// position whose hash is already trusted (a verified checkpoint, or the
+/// archive's floor): only the rows after it are recomputed, the first of
+/// them against that hash.
+///
+/// The work is bounded by what follows `since`, whatever the log's size:
+/// the events are read only from the partitions from the oldest event
+/// checked on (`event_at`, pruned when the query starts), and the search for
+/// rows that were never chained looks only at ids after the event at
+/// `since` plus the rows whose transaction the sealer has not passed yet
+/// (both by index). A row slipped in with an older id by someone who
+/// bypasses the API is found by a verify from the start (`since` = None
+/// with nothing archived), which reads the whole log.
 pub async fn verify(
     conn: &mut AsyncPgConnection,
     since: Option<(i64, &str)>,
@@ -452,18 +569,26 @@ pub async fn verify(
     Ok(diesel::sql_query(
         "WITH head AS (
              SELECT * FROM audit_chain_head WHERE singleton
+         ), bound AS (
+             SELECT coalesce((SELECT min(event_at) FROM audit_chain WHERE position > $1),
+                             'infinity') AS oldest,
+                    CASE WHEN $1 = 0 THEN 0
+                         ELSE coalesce((SELECT event_id FROM audit_chain WHERE position = $1), 0)
+                    END AS after_event
          ), c AS (
              SELECT ch.position, ch.event_id, ch.hash, ch.prev_hash,
                     audit_event_hash(ch.prev_hash, e) AS computed,
                     coalesce(lag(ch.hash) OVER (ORDER BY ch.position), $2) AS expected_prev
              FROM audit_chain ch JOIN audit_events e ON e.id = ch.event_id
              WHERE ch.position > $1
+               AND e.occurred_at >= (SELECT oldest FROM bound)
          ), last AS (
              SELECT position, hash FROM c ORDER BY position DESC LIMIT 1
          ), unchained AS (
              SELECT e.id, e.txid < head.horizon AS overdue
              FROM audit_events e, head
-             WHERE NOT EXISTS (SELECT 1 FROM audit_chain ch WHERE ch.event_id = e.id)
+             WHERE (e.id > (SELECT after_event FROM bound) OR e.txid >= head.horizon)
+               AND NOT EXISTS (SELECT 1 FROM audit_chain ch WHERE ch.event_id = e.id)
          ), broken AS (
              SELECT position, event_id AS id,
                     CASE WHEN computed <> hash THEN 'content' ELSE 'link' END AS reason

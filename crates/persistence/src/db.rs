@@ -1,9 +1,12 @@
 //! The connection pool, database creation and migrations.
 
+use deadpool::managed::{Hook, HookError};
 use diesel::{sql_query, sql_types::Bool, QueryableByName};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::Pool as DeadPool;
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use futures_util::FutureExt;
@@ -67,6 +70,12 @@ pub fn build_pool(config: &DbConfig) -> StoreResult<Pool> {
         config.lock_timeout.as_millis().max(1)
     );
     let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+    // No test query on every checkout (a round trip per request, twice for
+    // an authenticated one): a connection used within `PING_IDLE_AFTER` is
+    // handed out as is (a broken one is still refused, and a query on a
+    // connection that died since fails like any database error: a 503); one
+    // idle for longer is checked first, by `ping_if_idle`.
+    manager_config.recycling_method = RecyclingMethod::Fast;
     manager_config.custom_setup = Box::new(move |url| {
         let role = role.clone();
         let url = url.to_string();
@@ -95,6 +104,9 @@ pub fn build_pool(config: &DbConfig) -> StoreResult<Pool> {
         manager_config,
     );
     DeadPool::builder(manager)
+        .pre_recycle(Hook::async_fn(move |conn, metrics| {
+            Box::pin(ping_if_idle(conn, metrics.last_used(), timeout))
+        }))
         .max_size(config.max_size)
         .wait_timeout(Some(config.timeout))
         .create_timeout(Some(config.timeout))
@@ -102,6 +114,27 @@ pub fn build_pool(config: &DbConfig) -> StoreResult<Pool> {
         .runtime(deadpool::Runtime::Tokio1)
         .build()
         .map_err(|e| StoreError::Unavailable(e.to_string()))
+}
+
+/// How long a pooled connection may sit unused before it is checked with a
+/// test query when it is next handed out.
+pub const PING_IDLE_AFTER: Duration = Duration::from_secs(5);
+
+/// The pool's recycling check: a connection idle for longer than
+/// `PING_IDLE_AFTER` must answer a trivial query within `within`, or it is
+/// dropped and another one is handed out.
+async fn ping_if_idle(
+    conn: &mut AsyncPgConnection,
+    idle: Duration,
+    within: Duration,
+) -> Result<(), HookError<diesel_async::pooled_connection::PoolError>> {
+    if idle < PING_IDLE_AFTER {
+        return Ok(());
+    }
+    match tokio::time::timeout(within, select_one(conn)).await {
+        Ok(true) => Ok(()),
+        _ => Err(HookError::message("the idle connection did not answer")),
+    }
 }
 
 /// Checks out a connection; a pool that cannot connect answers `Unavailable`.
@@ -281,6 +314,40 @@ pub async fn run_migrations(url: &str) -> Result<Vec<String>, SetupError> {
     })
     .await
     .map_err(|e| SetupError::Migration(e.to_string()))?
+}
+
+/// A statement of fixed text (`diesel::sql_query` with a `&'static str` and
+/// its binds) kept in the connection's prepared-statement cache, like
+/// diesel's own typed queries: it is parsed once per connection and then
+/// costs one round trip (bind and execute) instead of two (diesel prepares
+/// raw SQL anew every time, since it cannot know whether the text was built
+/// at run time). Only for hot statements whose text never varies: the cache
+/// is keyed by the text.
+pub struct Prepared<Q>(pub Q);
+
+impl<Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>>
+    diesel::query_builder::QueryFragment<diesel::pg::Pg> for Prepared<Q>
+{
+    fn walk_ast<'b>(
+        &'b self,
+        pass: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _: &diesel::pg::Pg) -> diesel::QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q> diesel::query_builder::QueryId for Prepared<Q> {
+    type QueryId = ();
+    // Keyed by its text, not its type: one type serves many texts.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Prepared<Q> {
+    type SqlType = Q::SqlType;
 }
 
 #[cfg(test)]

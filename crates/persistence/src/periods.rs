@@ -91,15 +91,18 @@ fn columns(keys: &[PeriodKey]) -> (Vec<String>, Vec<i32>, Vec<i16>) {
 /// Creates the rows of these quarters that do not exist yet (as open).
 async fn ensure(conn: &mut AsyncPgConnection, keys: &[PeriodKey]) -> StoreResult<()> {
     let (entities, years, quarters) = columns(keys);
-    diesel::sql_query(
-        "INSERT INTO periods (entity_code, year, quarter) \
-         SELECT * FROM unnest($1::text[], $2::int4[], $3::int2[]) \
-         ORDER BY 1, 2, 3 \
-         ON CONFLICT DO NOTHING",
+    // Prepared once per connection: every record write runs it.
+    crate::db::Prepared(
+        diesel::sql_query(
+            "INSERT INTO periods (entity_code, year, quarter) \
+             SELECT * FROM unnest($1::text[], $2::int4[], $3::int2[]) \
+             ORDER BY 1, 2, 3 \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind::<Array<Text>, _>(entities)
+        .bind::<Array<Int4>, _>(years)
+        .bind::<Array<Int2>, _>(quarters),
     )
-    .bind::<Array<Text>, _>(entities)
-    .bind::<Array<Int4>, _>(years)
-    .bind::<Array<Int2>, _>(quarters)
     .execute(conn)
     .await?;
     Ok(())
@@ -117,16 +120,18 @@ pub async fn lock_for_write(
     }
     ensure(conn, keys).await?;
     let (entities, years, quarters) = columns(keys);
-    Ok(diesel::sql_query(
-        "SELECT p.* FROM periods p \
-         JOIN unnest($1::text[], $2::int4[], $3::int2[]) AS k(entity_code, year, quarter) \
-           USING (entity_code, year, quarter) \
-         ORDER BY p.entity_code, p.year, p.quarter \
-         FOR SHARE OF p",
+    Ok(crate::db::Prepared(
+        diesel::sql_query(
+            "SELECT p.* FROM periods p \
+             JOIN unnest($1::text[], $2::int4[], $3::int2[]) AS k(entity_code, year, quarter) \
+               USING (entity_code, year, quarter) \
+             ORDER BY p.entity_code, p.year, p.quarter \
+             FOR SHARE OF p",
+        )
+        .bind::<Array<Text>, _>(entities)
+        .bind::<Array<Int4>, _>(years)
+        .bind::<Array<Int2>, _>(quarters),
     )
-    .bind::<Array<Text>, _>(entities)
-    .bind::<Array<Int4>, _>(years)
-    .bind::<Array<Int2>, _>(quarters)
     .load(conn)
     .await?)
 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::error::{StoreError, StoreResult};
 use crate::schema::{idempotency_keys, records};
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = records)]
 pub struct RecordRow {
     pub id: Uuid,
@@ -41,8 +41,12 @@ impl RecordRow {
     }
 }
 
+/// Absent values are bound as NULL (the columns' default) rather than
+/// written as `DEFAULT`, so the insert has one text and stays in the
+/// prepared-statement cache.
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = records)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct NewRecord {
     pub id: Uuid,
     pub form: String,
@@ -82,6 +86,78 @@ pub async fn get(
         .select(RecordRow::as_select())
         .first(conn)
         .await?)
+}
+
+/// Reads one record in the scope and, in the same statement, appends the
+/// access row `entry` with the record's id as its resource: one round trip
+/// for an audited read (a data-modifying CTE runs once, whether or not the
+/// outer query reads it). Nothing found, nothing written: `NotFound`, as
+/// [`get`]. Runs in the statement's own transaction, so a read that fails
+/// leaves no row and a row is never written for a read that did not happen.
+pub async fn get_audited(
+    conn: &mut AsyncPgConnection,
+    scope: &Scope,
+    form: FormKey,
+    id: Uuid,
+    entry: &crate::audit::AuditEntry,
+) -> StoreResult<RecordRow> {
+    use crate::audit::{bind_entry, entry_columns};
+    use crate::db::Prepared;
+    use diesel::sql_types::Uuid as SqlUuid;
+    // The scope's condition takes the last parameter, $16; the entry's
+    // thirteen values are $3…$15 (its resource id, $12, is bound but unused:
+    // the row names the record's own id).
+    macro_rules! audited_read {
+        ($scope:literal) => {
+            concat!(
+                "WITH r AS (
+                     SELECT id, form, entity_code, institution_id, parent_id, external_folio, data,
+                            version, created_at, created_by, updated_at, updated_by
+                     FROM records WHERE form = $1 AND id = $2",
+                $scope,
+                "), a AS (
+                     INSERT INTO audit_events (",
+                entry_columns!(),
+                ")
+                     SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, r.id::text, $13, $14, $15
+                     FROM r
+                 )
+                 SELECT * FROM r"
+            )
+        };
+    }
+    let found: Option<RecordRow> = match scope {
+        Scope::National => {
+            let q = bind_entry!(
+                diesel::sql_query(audited_read!(""))
+                    .bind::<Text, _>(form.as_str())
+                    .bind::<SqlUuid, _>(id),
+                entry
+            );
+            Prepared(q).get_result(conn).await.optional()?
+        }
+        Scope::Entity(e) => {
+            let q = bind_entry!(
+                diesel::sql_query(audited_read!(" AND entity_code = $16"))
+                    .bind::<Text, _>(form.as_str())
+                    .bind::<SqlUuid, _>(id),
+                entry
+            )
+            .bind::<Text, _>(e.as_str());
+            Prepared(q).get_result(conn).await.optional()?
+        }
+        Scope::Institution(i) => {
+            let q = bind_entry!(
+                diesel::sql_query(audited_read!(" AND institution_id = $16"))
+                    .bind::<Text, _>(form.as_str())
+                    .bind::<SqlUuid, _>(id),
+                entry
+            )
+            .bind::<SqlUuid, _>(*i);
+            Prepared(q).get_result(conn).await.optional()?
+        }
+    };
+    found.ok_or(StoreError::NotFound)
 }
 
 /// The records of a form with these ids that the scope covers, by id: the

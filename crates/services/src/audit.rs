@@ -16,14 +16,47 @@ use sintra_persistence::StoreResult;
 /// committed row waits for its hash while no older transaction stays open.
 pub const SEAL_INTERVAL: Duration = Duration::from_millis(250);
 
+/// How many months ahead of the current one the log's partitions exist
+/// (README "Audit log", growth): a server stopped for less than that never
+/// sends a row to the DEFAULT partition.
+pub const PARTITION_MONTHS_AHEAD: i32 = 3;
+
+/// How often the sealer makes sure the coming months have their partition,
+/// and how soon it tries again after failing (creating one waits at most
+/// 2 s for its locks, then gives up rather than stall requests).
+const PARTITION_CHECK_INTERVAL: Duration = Duration::from_secs(3600);
+const PARTITION_RETRY_INTERVAL: Duration = Duration::from_secs(60);
+
 /// Chains newly committed audit rows every `interval`, for as long as the
-/// process runs. Every instance runs one; when two look at the same time one
+/// process runs, and creates the log's coming month partitions at start and
+/// every hour. Every instance runs one; when two look at the same time one
 /// of them finds the sealer busy and skips its turn.
 pub async fn run_sealer(pool: Pool, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut partitions_due = tokio::time::Instant::now();
     loop {
         ticker.tick().await;
+        if tokio::time::Instant::now() >= partitions_due {
+            let ensured = async {
+                let mut conn = db::conn(&pool).await?;
+                audit::ensure_partitions(&mut conn, PARTITION_MONTHS_AHEAD).await
+            }
+            .await;
+            partitions_due = tokio::time::Instant::now()
+                + match ensured {
+                    Ok(created) => {
+                        if created > 0 {
+                            tracing::info!(created, "audit log partitions created");
+                        }
+                        PARTITION_CHECK_INTERVAL
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the audit log's coming partitions could not be created");
+                        PARTITION_RETRY_INTERVAL
+                    }
+                };
+        }
         let sealed = async {
             let mut conn = db::conn(&pool).await?;
             audit::seal(&mut conn, false).await
@@ -37,11 +70,17 @@ pub async fn run_sealer(pool: Pool, interval: Duration) {
     }
 }
 
-/// Chains what is committed, then recomputes the whole chain.
-pub async fn verify(pool: &Pool) -> StoreResult<ChainReport> {
+/// Chains what is committed, then recomputes the whole chain: from its
+/// start, or, once older months are archived, from the archive's floor (the
+/// archived rows are proven by their archive and its checkpoint). Returns
+/// the report and the position it was recomputed from.
+pub async fn verify(pool: &Pool) -> StoreResult<(ChainReport, i64)> {
     let mut conn = db::conn(pool).await?;
     audit::seal(&mut conn, true).await?;
-    audit::verify(&mut conn, None).await
+    let floor = audit::archive_floor(&mut conn).await?;
+    let since = floor.as_ref().map(|(p, h)| (*p, h.as_str()));
+    let report = audit::verify(&mut conn, since).await?;
+    Ok((report, since.map_or(0, |(p, _)| p)))
 }
 
 /// Chains what is committed and signs the head: a checkpoint to keep

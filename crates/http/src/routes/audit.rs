@@ -150,8 +150,9 @@ pub struct ChainVerification {
     /// Rows committed while an older transaction was still open: the sealer
     /// chains them as soon as it ends. Not an error.
     pub pending_rows: i64,
-    /// The position after which rows were recomputed: 0 for the whole log,
-    /// the checkpoint's position when one was given.
+    /// The position after which rows were recomputed: 0 for the whole log
+    /// (the newest archived position once older months are archived), the
+    /// checkpoint's position when one was given.
     pub checked_from_position: i64,
     /// The first row that was altered, inserted or follows a removed row.
     pub first_broken_id: Option<i64>,
@@ -193,7 +194,7 @@ pub async fn verify(
     query: web::Query<VerifyQuery>,
 ) -> ApiResult<web::Json<ChainVerification>> {
     let (report, from) = match &query.checkpoint {
-        None => (sintra_services::audit::verify(&state.pool).await?, 0),
+        None => sintra_services::audit::verify(&state.pool).await?,
         Some(token) => {
             let checkpoint = Checkpoint::parse(token).map_err(|_| {
                 ApiError::malformed(

@@ -2,7 +2,7 @@
 
 use sintra_domain::access::Caller;
 use sintra_domain::forms::FormKey;
-use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
+use sintra_persistence::audit::{AuditAction, AuditContext, AuditEntry};
 use sintra_persistence::records::{self, RecordRow};
 use sintra_persistence::{db, Pool};
 use uuid::Uuid;
@@ -15,16 +15,19 @@ use crate::error::ServiceResult;
 pub async fn read(pool: &Pool, caller: &Caller, form: FormKey, id: Uuid) -> ServiceResult<Shown> {
     let spec = form.spec();
     let mut conn = db::conn(pool).await?;
-    let row = records::get(&mut conn, &caller.actor.scope(), form, id).await?;
-    if spec.personal_fields().next().is_some() {
+    let scope = caller.actor.scope();
+    // Reading personal data writes its access row in the same statement.
+    let row = if spec.personal_fields().next().is_some() {
         let entry = AuditEntry::access(
             &AuditContext::for_caller(caller),
             AuditAction::Read,
             form.as_str(),
         )
-        .resource(row.id);
-        audit::append(&mut conn, &[entry]).await?;
-    }
+        .resource(id);
+        records::get_audited(&mut conn, &scope, form, id, &entry).await?
+    } else {
+        records::get(&mut conn, &scope, form, id).await?
+    };
     Ok(Shown {
         version: row.version,
         body: record_json(&row, spec, caller),
