@@ -270,6 +270,11 @@ impl TestApp {
     pub fn on_database(db: TestDb, config: Config) -> TestApp {
         let pool =
             db::build_pool(&config.db_config(std::time::Duration::from_secs(2))).expect("pool");
+        // The rollups' compactor, as `sintra serve` runs it.
+        actix_web::rt::spawn(sintra_services::figures::run_compactor(
+            pool.clone(),
+            sintra_persistence::rollup::COMPACT_INTERVAL,
+        ));
         let state = AppState::new(pool, config);
         let app_state = state.clone();
         let metrics = metrics();

@@ -1104,7 +1104,7 @@ async fn a_second_cut_names_the_late_record_that_changed_the_figures() {
     assert!(
         counts
             .iter()
-            .any(|r| r.len() == 3 && r[0] == "19" && r[1] == "victim" && r[2] == "3"),
+            .any(|r| r.len() == 3 && r[0] == "19" && r[1] == "victim" && r[2] == 3.0),
         "{counts:?}"
     );
     let sheets = calamine::open_workbook_from_rs::<calamine::Xlsx<_>, _>(std::io::Cursor::new(

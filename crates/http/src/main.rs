@@ -133,6 +133,10 @@ async fn serve() -> anyhow::Result<()> {
         pool.clone(),
         sintra_services::audit::SEAL_INTERVAL,
     ));
+    tokio::spawn(sintra_services::figures::run_compactor(
+        pool.clone(),
+        sintra_persistence::rollup::COMPACT_INTERVAL,
+    ));
     let state = AppState::new(pool, config);
     let metrics = metrics();
     tracing::info!(%bind, "SINTRA API listening");

@@ -14,6 +14,7 @@ pub mod judicialization;
 pub mod org;
 pub mod periods;
 pub mod records;
+pub mod rollup;
 pub mod schema;
 pub mod tokens;
 pub mod users;
