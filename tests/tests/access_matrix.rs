@@ -350,6 +350,9 @@ const MATRIX: &[(&str, &str, Expect)] = &[
     ("GET", "/api/v1/cuts/{id}", |r, _| cut_read(r)),
     ("GET", "/api/v1/cuts/{id}.xlsx", |r, _| cut_read(r)),
     ("GET", "/api/v1/cuts/{id}/diff", |r, _| cut_read(r)),
+    // sync: the changes feed, in the caller's scope, for whoever lists
+    // records (tests/tests/changes.rs checks what each scope sees)
+    ("GET", "/api/v1/changes", records_read),
 ];
 
 /// Quarterly cuts are figures: the national admin, entity admins and

@@ -150,22 +150,28 @@ where
             // Before `/cuts/{id}`, whose `{id}` would take `….xlsx` too.
             .service(cuts::workbook)
             .service(cuts::read)
-            .service(cuts::diff),
+            .service(cuts::diff)
+            // sync: the changes feed
+            .service(changes::list),
     )
 }
 
-/// The OpenAPI document of the API, as `sintra openapi` prints it.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes(
+/// The OpenAPI document of the API, as `sintra openapi` prints it: what
+/// utoipa generates from the routes, finished by [`openapi::finish`].
+pub fn openapi() -> serde_json::Value {
+    let generated = routes(
         App::new()
             .into_utoipa_app()
             .openapi(openapi::ApiDoc::openapi()),
     )
     .split_for_parts()
-    .1
+    .1;
+    openapi::finish::finish(
+        serde_json::to_value(generated).expect("the generated document is JSON"),
+    )
 }
 
-async fn serve_spec(spec: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
+async fn serve_spec(spec: web::Data<serde_json::Value>) -> HttpResponse {
     HttpResponse::Ok().json(spec.get_ref())
 }
 

@@ -282,6 +282,9 @@ pub const ROUTES: &[(&str, &str, RouteRule)] = &[
     ("GET", "/api/v1/cuts/{id}.xlsx", Requires(ReadCuts)),
     ("GET", "/api/v1/cuts/{id}", Requires(ReadCuts)),
     ("GET", "/api/v1/cuts/{id}/diff", Requires(ReadCuts)),
+    // sync: the changes feed names records (never their fields) in the
+    // caller's scope: whoever lists records may follow it.
+    ("GET", "/api/v1/changes", Requires(ReadRecords)),
 ];
 
 /// The rule for a matched route, if any.

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod catalogs;
+pub mod changes;
 pub mod cuts;
 pub mod db;
 pub mod duplicates;

@@ -131,6 +131,7 @@ diesel::joinable!(refresh_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     entities,
+    record_changes,
     institutions,
     users,
     access_tokens,
@@ -242,5 +243,21 @@ diesel::table! {
         record_count -> Int8,
         records_digest -> Text,
         digest -> Text,
+    }
+}
+
+diesel::table! {
+    /// The changes feed: a row per write of a record (a trigger writes
+    /// it); `position` is assigned by `record_changes_seal()`.
+    record_changes (id) {
+        id -> Int8,
+        position -> Nullable<Int8>,
+        record_id -> Uuid,
+        form -> Text,
+        entity_code -> Text,
+        institution_id -> Uuid,
+        version -> Int4,
+        kind -> Text,
+        changed_at -> Timestamptz,
     }
 }
