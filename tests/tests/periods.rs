@@ -1101,9 +1101,9 @@ async fn a_second_cut_names_the_late_record_that_changed_the_figures() {
     let counts = sintra_tests::excel::sheet_rows(&xlsx.body, "Registros");
     assert!(
         counts.iter().any(|r| r.len() == 3
-            && r[0].to_string() == "19"
-            && r[1].to_string() == "victim"
-            && r[2].to_string() == "3"),
+            && format!("{}", r[0]) == "19"
+            && format!("{}", r[1]) == "victim"
+            && format!("{}", r[2]) == "3"),
         "{counts:?}"
     );
     let sheets = calamine::open_workbook_from_rs::<calamine::Xlsx<_>, _>(std::io::Cursor::new(
@@ -1127,7 +1127,7 @@ async fn a_second_cut_names_the_late_record_that_changed_the_figures() {
     assert!(
         counts
             .iter()
-            .any(|r| r.len() == 3 && r[1].to_string() == "victim" && r[2].to_string() == "*"),
+            .any(|r| r.len() == 3 && format!("{}", r[1]) == "victim" && format!("{}", r[2]) == "*"),
         "{counts:?}"
     );
 }

@@ -52,6 +52,10 @@ pub struct Config {
     /// `SINTRA_AUDIT_SIGNING_KEY`: the Ed25519 seed (64 hexadecimal
     /// characters) that signs the audit chain's checkpoints.
     pub audit_signing_key: SigningKey,
+    /// Excel import jobs: `SINTRA_IMPORT_WORKERS` (imports this server runs
+    /// at once, 2), `SINTRA_IMPORTS_PER_INSTITUTION` (under way per
+    /// institution, 2), `SINTRA_IMPORTS_TOTAL` (under way in the system, 16).
+    pub imports: sintra_services::imports::jobs::JobSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +151,12 @@ impl Config {
                 3600 * parse::<u64>("SINTRA_ONE_TIME_PASSWORD_HOURS", 72)?.clamp(1, 24 * 90),
             ),
             audit_signing_key,
+            imports: sintra_services::imports::jobs::JobSettings {
+                workers: parse::<usize>("SINTRA_IMPORT_WORKERS", 2)?.clamp(1, 64),
+                per_institution: parse::<i64>("SINTRA_IMPORTS_PER_INSTITUTION", 2)?.max(1),
+                total: parse::<i64>("SINTRA_IMPORTS_TOTAL", 16)?.max(1),
+                ..Default::default()
+            },
         })
     }
 
@@ -173,6 +183,7 @@ impl Config {
             one_time_password_ttl: Duration::from_secs(72 * 3600),
             audit_signing_key: signing_key_from_hex(DEV_SIGNING_KEY_HEX)
                 .expect("the development key is a valid seed"),
+            imports: Default::default(),
         }
     }
 
