@@ -279,6 +279,8 @@ impl TestApp {
         let app_state = state.clone();
         let metrics = metrics();
         let server = actix_test::start(move || build_app(app_state.clone(), metrics.clone()));
+        // The import workers run on the test's runtime, as the binary's on its own.
+        sintra_http::spawn_workers(&state);
         TestApp { state, server, db }
     }
 

@@ -58,6 +58,10 @@ pub struct Config {
     /// the proxies whose `X-Forwarded-For` names the client (none: the
     /// peer's address is the client's).
     pub trusted_proxies: TrustedProxies,
+    /// Excel import jobs: `SINTRA_IMPORT_WORKERS` (imports this server runs
+    /// at once, 2), `SINTRA_IMPORTS_PER_INSTITUTION` (under way per
+    /// institution, 2), `SINTRA_IMPORTS_TOTAL` (under way in the system, 16).
+    pub imports: sintra_services::imports::jobs::JobSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +161,12 @@ impl Config {
                 &var("SINTRA_TRUSTED_PROXIES").unwrap_or_default(),
             )
             .map_err(|e| ConfigError::Invalid("SINTRA_TRUSTED_PROXIES", e.to_string()))?,
+            imports: sintra_services::imports::jobs::JobSettings {
+                workers: parse::<usize>("SINTRA_IMPORT_WORKERS", 2)?.clamp(1, 64),
+                per_institution: parse::<i64>("SINTRA_IMPORTS_PER_INSTITUTION", 2)?.max(1),
+                total: parse::<i64>("SINTRA_IMPORTS_TOTAL", 16)?.max(1),
+                ..Default::default()
+            },
         })
     }
 
@@ -184,6 +194,7 @@ impl Config {
             audit_signing_key: signing_key_from_hex(DEV_SIGNING_KEY_HEX)
                 .expect("the development key is a valid seed"),
             trusted_proxies: TrustedProxies::default(),
+            imports: Default::default(),
         }
     }
 

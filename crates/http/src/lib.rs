@@ -77,6 +77,12 @@ where
             .service(commissions::follow_ups::list)
             .service(commissions::follow_ups::create)
             .service(excel::templates::get_template)
+            // The jobs' `{id}` (a UUID, by regex) before `{form}`: actix
+            // names a request's route by its path alone, first match first.
+            .service(excel::imports::list_imports)
+            .service(excel::imports::read_import)
+            .service(excel::imports::cancel_import)
+            .service(excel::imports::commit_import)
             .service(excel::imports::import)
             .service(excel::imports::annotated)
             .service(excel::exports::export_all)
@@ -154,6 +160,13 @@ where
             // sync: the changes feed
             .service(changes::list),
     )
+}
+
+/// Starts the server's import workers (`SINTRA_IMPORT_WORKERS`), which
+/// run the import jobs of every instance from the database: called by the
+/// `sintra` binary and by the test harness, on their Tokio runtime.
+pub fn spawn_workers(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
+    sintra_services::imports::jobs::spawn_workers(state.imports.clone(), state.pool.clone())
 }
 
 /// The OpenAPI document of the API, as `sintra openapi` prints it: what

@@ -138,6 +138,9 @@ async fn serve() -> anyhow::Result<()> {
         sintra_persistence::rollup::COMPACT_INTERVAL,
     ));
     let state = AppState::new(pool, config);
+    // Import jobs of every instance run here too; a job this server left
+    // half-way (restart) is taken over once its heartbeat is stale.
+    sintra_http::spawn_workers(&state);
     let metrics = metrics();
     tracing::info!(%bind, "SINTRA API listening");
     println!("SINTRA API en http://{bind} (documentación: http://{bind}/docs/)");

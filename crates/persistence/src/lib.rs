@@ -10,6 +10,7 @@ pub mod db;
 pub mod duplicates;
 pub mod error;
 pub mod figures;
+pub mod import_jobs;
 pub mod imports;
 pub mod judicialization;
 pub mod org;

@@ -206,6 +206,39 @@ diesel::table! {
 }
 
 diesel::table! {
+    import_jobs (id) {
+        id -> Uuid,
+        form -> Text,
+        institution_id -> Uuid,
+        entity_code -> Text,
+        created_by -> Uuid,
+        actor_username -> Text,
+        actor_role -> Text,
+        token_id -> Uuid,
+        request_id -> Text,
+        ip -> Nullable<Text>,
+        lang -> Text,
+        dry_run -> Bool,
+        status -> Text,
+        file_sha256 -> Text,
+        file_bytes -> Int8,
+        workbook -> Nullable<Bytea>,
+        rows_total -> Nullable<Int8>,
+        rows_read -> Int8,
+        rows_checked -> Int8,
+        rows_written -> Int8,
+        report -> Nullable<Jsonb>,
+        problem -> Nullable<Jsonb>,
+        worker_id -> Nullable<Text>,
+        attempts -> Int4,
+        heartbeat_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     periods (entity_code, year, quarter) {
         entity_code -> Text,
         year -> Int4,
