@@ -11,6 +11,7 @@ pub mod error_code;
 pub mod figures;
 pub mod forms;
 pub mod i18n;
+pub mod missing_report;
 pub mod periods;
 pub mod suppression;
 pub mod text;
