@@ -483,6 +483,7 @@ async fn people(app: &TestApp, institution: Uuid, entity: &str) -> (Uuid, Uuid, 
         created_by: None,
         updated_by: None,
         blocking_keys: None,
+        name_terms: None,
     };
     let person = json!({"condition": "VICTIMA", "given_names": "Ana", "first_surname": "Ruiz", "sex": "MUJER", "detection_date": "2024-01-01", "detection_entity_code": entity});
     let a = insert(&mut conn, &record("victim", None, person.clone()))
@@ -569,6 +570,7 @@ async fn tree(app: &TestApp, institution: Uuid, entity: &str) -> [Uuid; 3] {
                 created_by: None,
                 updated_by: None,
                 blocking_keys: None,
+                name_terms: None,
             },
         )
         .await
@@ -630,6 +632,7 @@ async fn judicial_tree(app: &TestApp, institution: Uuid, entity: &str) -> [Uuid;
                 created_by: None,
                 updated_by: None,
                 blocking_keys: None,
+                name_terms: None,
             },
         )
         .await

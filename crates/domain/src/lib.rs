@@ -12,6 +12,7 @@ pub mod figures;
 pub mod forms;
 pub mod i18n;
 pub mod import_jobs;
+pub mod missing_report;
 pub mod periods;
 pub mod suppression;
 pub mod text;

@@ -162,6 +162,16 @@ diesel::table! {
         updated_by -> Nullable<Uuid>,
         /// A person's duplicate-matching blocking keys (NULL for other forms).
         blocking_keys -> Nullable<Array<Text>>,
+        /// A person's name terms, counted in `name_term_counts` by trigger
+        /// (NULL for other forms).
+        name_terms -> Nullable<Array<Text>>,
+    }
+}
+
+diesel::table! {
+    name_term_counts (term) {
+        term -> Text,
+        people -> Int8,
     }
 }
 

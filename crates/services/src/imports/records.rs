@@ -295,7 +295,7 @@ fn duplicates_in_file(valid: &[ValidRow]) -> Vec<InFilePair> {
         let Some(person) = &v.prepared.person else {
             continue;
         };
-        for k in &person.keys {
+        for k in &person.probes {
             let Some(&j) = first_with_key.get(k.as_str()) else {
                 continue;
             };
