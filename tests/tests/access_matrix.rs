@@ -1127,6 +1127,18 @@ async fn no_token_means_401_on_every_protected_route() {
 
 #[test]
 fn the_matrix_covers_every_route() {
+    fn shape(path: &str) -> String {
+        path.split('/')
+            .map(|seg| {
+                if seg.starts_with('{') && seg.ends_with('}') {
+                    "{}"
+                } else {
+                    seg
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
     let spec = serde_json::to_value(sintra_http::openapi()).unwrap();
     let mut missing = vec![];
     for (path, item) in spec["paths"].as_object().unwrap() {
@@ -1136,7 +1148,13 @@ fn the_matrix_covers_every_route() {
                 sintra_http::policy::rule_for(&Method::from_bytes(m.as_bytes()).unwrap(), path),
                 Some(sintra_http::policy::RouteRule::Public)
             );
-            if !public && !MATRIX.iter().any(|(mm, p, _)| *mm == m && p == path) {
+            // By shape: the spec may name a parameter differently from the
+            // route (two routes OpenAPI cannot tell apart share one name).
+            if !public
+                && !MATRIX
+                    .iter()
+                    .any(|(mm, p, _)| *mm == m && shape(p) == shape(path))
+            {
                 missing.push(format!("{m} {path}"));
             }
         }

@@ -881,12 +881,7 @@ fn figure_changes(
         .collect()
 }
 
-// A cell compares by its text: `Data == &str` would miss a number.
-#[allow(clippy::cmp_owned)]
 #[actix_web::test]
-// The workbook's cells are compared by their text: a count may be a number
-// or a string cell, and `Data == &str` matches only the latter.
-#[allow(clippy::cmp_owned)]
 async fn a_second_cut_names_the_late_record_that_changed_the_figures() {
     let app = TestApp::new().await;
     let p = people(&app).await;

@@ -10,6 +10,7 @@ type Schemas = components["schemas"];
 type Victim = Schemas["victim_record"];
 type DuplicateWarning = Schemas["DuplicateWarning"];
 type ImportReport = Schemas["ImportReport"];
+type ImportState = Schemas["ImportStateOut"];
 type Problem = Schemas["Problem"];
 
 function fail(what: string, problem: Problem | undefined): never {
@@ -93,10 +94,11 @@ export async function stateSystemFlow(
   const newVersion: number = updated.data.data.version;
   void newVersion;
 
-  // Upload a workbook and read the import report. The spec describes the
-  // file part as a binary string; the serializer puts the Blob in it.
-  const imported = await client.POST("/api/v1/excel/imports/{form}", {
-    params: { path: { form: "victim" }, query: { dry_run: true } },
+  // Upload a workbook: a quarter's file outlives a request, so the import
+  // is a job. The upload answers 202 with the job (or, with `wait=true`,
+  // 200 with the report); poll the job until its report is there.
+  const upload = await client.POST("/api/v1/excel/imports/{form_or_id}", {
+    params: { path: { form_or_id: "victim" }, query: { dry_run: true } },
     body: { file: "victimas.xlsx" },
     bodySerializer: (body) => {
       const data = new FormData();
@@ -105,8 +107,24 @@ export async function stateSystemFlow(
     },
     headers,
   });
-  if (!imported.data) fail("import", imported.error);
-  const report: ImportReport = imported.data;
+  if (!upload.data) fail("import", upload.error);
+  let report: ImportReport | undefined = "errors" in upload.data ? upload.data : undefined;
+  const jobId: string = upload.data.import_id;
+  while (report === undefined) {
+    const job = await client.GET("/api/v1/excel/imports/{form_or_id}", {
+      params: { path: { form_or_id: jobId } },
+      headers,
+    });
+    if (!job.data) fail("import job", job.error);
+    const state: ImportState = job.data.state;
+    if (state === "failed" || state === "cancelled") {
+      throw new Error(`import ${state}: ${job.data.problem?.code ?? ""} ${job.data.problem?.message ?? ""}`);
+    }
+    const percent: number = job.data.progress.percent;
+    void percent;
+    report = job.data.report ?? undefined;
+    if (report === undefined) await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
   for (const e of report.errors) {
     const at: string = `${e.column ?? "?"}${e.row}`;
     void [at, e.code, e.message];

@@ -56,8 +56,93 @@ pub fn finish(mut spec: Value) -> Value {
             }
         }
     }
+    merge_equivalent_paths(&mut spec);
     declare_used_tags(&mut spec);
     spec
+}
+
+/// OpenAPI forbids two templated paths that differ only in their
+/// parameters' names, such as `/excel/imports/{form}` (upload a workbook of
+/// a form) and `/excel/imports/{id}` (an import job): the server tells them
+/// apart by method and by what the segment holds (a form key or a UUID).
+/// They are declared as one path whose parameter is named after both
+/// (`{form_or_id}`); each operation keeps its own parameter's schema and
+/// description, so a client still sends a form key to one and an id to the
+/// other. Two operations with the same method on such paths would be a real
+/// clash, and stop the build of the document.
+fn merge_equivalent_paths(spec: &mut Value) {
+    let Some(paths) = spec["paths"].as_object_mut() else {
+        return;
+    };
+    // A segment is a parameter when it is exactly `{name}`; `{id}.xlsx`
+    // differs from `{id}` and stays apart.
+    let is_param =
+        |seg: &str| seg.starts_with('{') && seg.ends_with('}') && seg.matches('{').count() == 1;
+    let shape = |path: &str| -> String {
+        path.split('/')
+            .map(|seg| if is_param(seg) { "{}" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    let mut groups: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for path in paths.keys() {
+        groups.entry(shape(path)).or_default().push(path.clone());
+    }
+    for (shape, mut group) in groups.into_iter().filter(|(_, g)| g.len() > 1) {
+        group.sort();
+        let segments: Vec<Vec<&str>> = group.iter().map(|p| p.split('/').collect()).collect();
+        // Per position, the names the paths give it, joined.
+        let merged: Vec<String> = shape
+            .split('/')
+            .enumerate()
+            .map(|(i, seg)| {
+                if seg != "{}" {
+                    return seg.to_string();
+                }
+                let mut names: Vec<&str> = Vec::new();
+                for path in &segments {
+                    let name = path[i].trim_start_matches('{').trim_end_matches('}');
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+                format!("{{{}}}", names.join("_or_"))
+            })
+            .collect();
+        let mut item = Map::new();
+        for (path, segs) in group.iter().zip(&segments) {
+            let Some(Value::Object(old)) = paths.remove(path) else {
+                continue;
+            };
+            let renames: Vec<(String, String)> = segs
+                .iter()
+                .zip(&merged)
+                .filter(|(seg, _)| is_param(seg))
+                .map(|(seg, new)| {
+                    (
+                        seg[1..seg.len() - 1].to_string(),
+                        new[1..new.len() - 1].to_string(),
+                    )
+                })
+                .collect();
+            for (method, mut op) in old {
+                for p in op["parameters"].as_array_mut().into_iter().flatten() {
+                    if p["in"] == "path" {
+                        if let Some((_, new)) =
+                            renames.iter().find(|(old, _)| p["name"] == old.as_str())
+                        {
+                            p["name"] = json!(new);
+                        }
+                    }
+                }
+                assert!(
+                    item.insert(method.clone(), op).is_none(),
+                    "two {method} operations on paths that OpenAPI cannot tell apart: {group:?}"
+                );
+            }
+        }
+        paths.insert(merged.join("/"), Value::Object(item));
+    }
 }
 
 fn add_document_metadata(spec: &mut Value) {

@@ -234,7 +234,11 @@ pub struct ImportErrorOut {
 
 /// An import's report: rows read, valid, created and updated, each error
 /// by Excel row and column, and warnings (possible duplicates).
+///
+/// Published as `ImportReport`, the one report schema of the spec (the
+/// finishing pass types its open parts).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ImportReport)]
 pub struct ImportReportOut {
     pub import_id: Uuid,
     pub form: String,
