@@ -376,7 +376,10 @@ fn finish_operation(method: &str, path: &str, op: &mut Value) {
     let has_body = op.get("requestBody").is_some();
     let has_query = has_param(op, "query", None);
     let has_path = has_param(op, "path", None);
-    let idempotent = has_param(op, "header", Some("Idempotency-Key"));
+    // A reused key with another body, or (`on_duplicate=reject`) a person
+    // with exact or probable duplicates: 409.
+    let conflicts = has_param(op, "header", Some("Idempotency-Key"))
+        || has_param(op, "query", Some("on_duplicate"));
     let if_match = has_param(op, "header", Some("If-Match"));
     let reads_db = path != "/health/live";
     let responses = op["responses"]
@@ -395,7 +398,7 @@ fn finish_operation(method: &str, path: &str, op: &mut Value) {
     if has_query {
         wanted.push(422);
     }
-    if idempotent {
+    if conflicts {
         wanted.push(409);
     }
     if if_match {
