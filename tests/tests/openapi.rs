@@ -181,6 +181,12 @@ fn every_operation_lists_the_problems_it_can_answer() {
         if path != "/health/live" {
             wanted.push("503");
         }
+        if op["parameters"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["name"] == "on_duplicate"))
+        {
+            wanted.push("409");
+        }
         for status in wanted {
             assert!(
                 responses.contains_key(status),

@@ -12,6 +12,7 @@ type DuplicateWarning = Schemas["DuplicateWarning"];
 type ImportReport = Schemas["ImportReport"];
 type ImportState = Schemas["ImportStateOut"];
 type Problem = Schemas["Problem"];
+type Change = Schemas["ChangeOut"];
 
 function fail(what: string, problem: Problem | undefined): never {
   // `code` is stable across languages; `detail` is for people.
@@ -131,4 +132,40 @@ export async function stateSystemFlow(
   }
 
   return { victims, warnings, report };
+}
+
+// A state system keeps in sync: it follows the changes feed from its last
+// cursor and re-reads what changed, until the feed is caught up.
+export async function followChanges(
+  baseUrl: string,
+  token: string,
+  since: string | undefined,
+): Promise<{ changes: Change[]; cursor: string }> {
+  const client = createClient<paths>({ baseUrl });
+  const headers = { Authorization: `Bearer ${token}` };
+  const changes: Change[] = [];
+  let cursor = since;
+  for (;;) {
+    const page = await client.GET("/api/v1/changes", {
+      params: { query: { since: cursor, limit: 500 } },
+      headers,
+    });
+    if (!page.data) fail("changes", page.error);
+    for (const change of page.data.items) {
+      const kind: "created" | "updated" | "deleted" = change.kind;
+      if (kind !== "deleted" && change.form === "victim" && change.href !== null) {
+        const victim = await client.GET("/api/v1/victims/{id}", {
+          params: { path: { id: change.id } },
+          headers,
+        });
+        if (victim.data && victim.data.version < change.version) {
+          // A newer change of the same record follows in the feed.
+          continue;
+        }
+      }
+      changes.push(change);
+    }
+    cursor = page.data.next_cursor;
+    if (!page.data.has_more) return { changes, cursor };
+  }
 }

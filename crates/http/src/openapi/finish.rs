@@ -210,6 +210,7 @@ fn add_components(spec: &mut Value) {
     for schema in schemas.values_mut() {
         explain_free_form(schema);
     }
+    add_examples(schemas);
     // utoipa inlines the item of a generic page (`Page_AuditEventOut`):
     // point it at the item's own component instead.
     let names: Vec<String> = schemas.keys().cloned().collect();
@@ -249,6 +250,85 @@ fn add_components(spec: &mut Value) {
             "schema": {"type": "string", "enum": ["true"]}
         }
     });
+}
+
+/// Examples from real payloads: the bodies and answers of
+/// `tests/tests/victims.rs` and `tests/tests/changes.rs` (ids and times as
+/// a run printed them).
+fn add_examples(schemas: &mut Map<String, Value>) {
+    let victim = json!({
+        "condition": "VICTIMA",
+        "given_names": "María Guadalupe",
+        "first_surname": "Hernández",
+        "second_surname": "de la Cruz",
+        "sex": "MUJER",
+        "birth_date": "1999-04-12",
+        "nationality": "MEX",
+        "detection_date": "2024-02-10",
+        "detection_entity_code": "19",
+        "detection_municipality_code": "19039",
+        "detection_source": "DENUNCIA",
+        "exploitation_forms": ["EXPLOTACION_SEXUAL"]
+    });
+    let mut record = victim.clone();
+    for (k, v) in [
+        ("id", json!("01a24e31-dbbe-72c1-b4a8-2943fa286d0b")),
+        ("version", json!(1)),
+        ("entity_code", json!("19")),
+        (
+            "institution_id",
+            json!("01a24e31-d9f0-7d43-9a57-2b1f0c3e8a10"),
+        ),
+        ("created_at", json!("2026-12-07T02:02:34.005025Z")),
+        ("created_by", json!("01a24e31-da11-7e02-8c3b-5f6a7b8c9d0e")),
+        ("updated_at", json!("2026-12-07T02:02:34.005025Z")),
+        ("updated_by", json!("01a24e31-da11-7e02-8c3b-5f6a7b8c9d0e")),
+    ] {
+        record[k] = v;
+    }
+    let example = |schemas: &mut Map<String, Value>, name: &str, value: Value| {
+        if let Some(s) = schemas.get_mut(name) {
+            s["examples"] = json!([value]);
+        }
+    };
+    example(schemas, "victim_input", victim);
+    example(
+        schemas,
+        "victim_written",
+        json!({
+            "data": record,
+            "warnings": [{
+                "code": "possible_duplicate",
+                "level": "probable",
+                "score": 0.93,
+                "candidate": {"entity_code": "09", "institution": "CEAV Ciudad de México"},
+                "comparison": null
+            }]
+        }),
+    );
+    example(
+        schemas,
+        "TokenRequest",
+        json!({"grant_type": "password", "username": "operador.nl", "password": "una-contrasena-larga-2026"}),
+    );
+    example(
+        schemas,
+        "ChangesPage",
+        json!({
+            "items": [{
+                "form": "victim",
+                "id": "01a24e31-dbbe-72c1-b4a8-2943fa286d0b",
+                "version": 2,
+                "kind": "updated",
+                "changed_at": "2026-12-07T02:02:35.101Z",
+                "entity_code": "19",
+                "institution_id": "01a24e31-d9f0-7d43-9a57-2b1f0c3e8a10",
+                "href": "/api/v1/victims/01a24e31-dbbe-72c1-b4a8-2943fa286d0b"
+            }],
+            "next_cursor": "MTI",
+            "has_more": false
+        }),
+    );
 }
 
 /// An object schema without properties types nothing for a client: the
@@ -381,7 +461,10 @@ fn finish_operation(method: &str, path: &str, op: &mut Value) {
     let has_body = op.get("requestBody").is_some();
     let has_query = has_param(op, "query", None);
     let has_path = has_param(op, "path", None);
-    let idempotent = has_param(op, "header", Some("Idempotency-Key"));
+    // A reused key with another body, or (`on_duplicate=reject`) a person
+    // with exact or probable duplicates: 409.
+    let conflicts = has_param(op, "header", Some("Idempotency-Key"))
+        || has_param(op, "query", Some("on_duplicate"));
     let if_match = has_param(op, "header", Some("If-Match"));
     let reads_db = path != "/health/live";
     let responses = op["responses"]
@@ -400,7 +483,7 @@ fn finish_operation(method: &str, path: &str, op: &mut Value) {
     if has_query {
         wanted.push(422);
     }
-    if idempotent {
+    if conflicts {
         wanted.push(409);
     }
     if if_match {
