@@ -824,7 +824,8 @@ fn victims_rollup_sql(level: rollup::Level) -> String {
                   COALESCE(r.value, CASE r.dim WHEN 'sex' THEN 'NO_IDENTIFICADO' ELSE '{UNSPECIFIED}' END) AS value,
                   r.n
            FROM {rows} r
-           WHERE r.dim IN ('sex', 'age', 'nationality', 'condition', 'detection_source', 'exploitation_form')
+           WHERE r.dim IN ('entity', 'sex', 'age', 'nationality', 'condition', 'detection_source',
+                           'exploitation_form')
              AND {scope_r} AND {filters_r}
          ), v AS (
            SELECT p.id, {g_p} AS g FROM projections.victim p
@@ -834,20 +835,16 @@ fn victims_rollup_sql(level: rollup::Level) -> String {
                      WHEN 'nationality' THEN 'by_nationality' WHEN 'condition' THEN 'by_condition'
                      WHEN 'detection_source' THEN 'by_detection_source' ELSE 'by_exploitation_form' END AS tbl,
                 r.g AS row_key, r.value AS col_key, sum(r.n)::bigint AS n, NULL::float8 AS x
-         FROM r GROUP BY 1, 2, 3 HAVING sum(r.n) <> 0
+         FROM r WHERE r.dim <> 'entity' GROUP BY 1, 2, 3 HAVING sum(r.n) <> 0
          UNION ALL
-         SELECT 'by_entity', e.entity_code, 'VICTIMAS', sum(e.n)::bigint, NULL
-         FROM {full} e WHERE e.dim = 'sex' AND {scope_e} AND {filters_e}
-         GROUP BY 2 HAVING sum(e.n) <> 0
+         SELECT 'by_entity', r.value, 'VICTIMAS', sum(r.n)::bigint, NULL
+         FROM r WHERE r.dim = 'entity' GROUP BY 2 HAVING sum(r.n) <> 0
          UNION ALL
          SELECT 'by_service', v.g, a.service, count(DISTINCT v.id), NULL
          FROM projections.attention a JOIN v ON v.id = a.parent_id
          WHERE {scope_a} AND a.service IS NOT NULL
          GROUP BY 2, 3",
         rows = rollup::rows(rollup::VICTIM, level),
-        full = rollup::rows(rollup::VICTIM, rollup::Level::Full),
-        scope_e = rollup_scope("e"),
-        filters_e = filters("e", Some("e.month"), Some("e.municipality_code")),
         g = group("r", "r.month", Some("r.municipality_code")),
         scope_r = rollup_scope("r"),
         filters_r = filters("r", Some("r.month"), Some("r.municipality_code")),

@@ -109,9 +109,9 @@ impl RowRollup {
                 format!(
                     "SELECT '{VICTIM}', x.entity_code, x.institution_id, x.entity_code, x.institution_id, \
                      date_trunc('month', x.detection_date)::date, x.detection_municipality_code, \
-                     ARRAY['sex', 'age', 'nationality', 'condition', 'detection_source', 'glotip']::text[] \
+                     ARRAY['entity', 'sex', 'age', 'nationality', 'condition', 'detection_source', 'glotip']::text[] \
                        || array_fill('exploitation_form'::text, ARRAY[cardinality({forms})]), \
-                     ARRAY[x.sex, x.age_years::text, x.nationality, x.condition, x.detection_source, \
+                     ARRAY[x.entity_code, x.sex, x.age_years::text, x.nationality, x.condition, x.detection_source, \
                            {GLOTIP_SEX_AGE}]::text[] || {forms} \
                      FROM {rows} x WHERE x.counted"
                 )
