@@ -221,6 +221,19 @@ pub struct ImportSheet {
 }
 
 impl ImportSheet {
+    /// The same sheet (columns, header) with other rows: a chunk of them.
+    pub fn with_rows(&self, rows: Vec<ImportRow>) -> ImportSheet {
+        ImportSheet {
+            sheet_name: self.sheet_name.clone(),
+            header_row: self.header_row,
+            columns: self.columns.clone(),
+            missing_required: self.missing_required.clone(),
+            rows,
+            form_label: self.form_label,
+            missing_fields: self.missing_fields.clone(),
+        }
+    }
+
     /// The letter of the column holding a field, looked up by the field's
     /// key or by a folio column's JSON key.
     pub fn column_of(&self, key: &str) -> Option<&str> {
@@ -514,7 +527,7 @@ fn read_checked(
         spec,
         limits,
         usize::MAX,
-        |header| {
+        |header, _| {
             sheet = Some(header.clone());
             true
         },
@@ -533,8 +546,8 @@ fn read_checked(
 }
 
 /// Reads the rows of `spec` from a workbook, after [`guard::check`], a
-/// chunk at a time: `header` gets the sheet (its columns, without rows)
-/// before any row, then `each` gets the rows by `chunk` (in sheet order,
+/// chunk at a time: `header` gets the sheet (its columns, without rows) and
+/// the data rows its declared dimension announces (if any) before any row, then `each` gets the rows by `chunk` (in sheet order,
 /// as real writers store them; a crafted file's rows are sorted within
 /// each chunk only). Memory holds one chunk of rows, not the sheet's.
 /// Either callback answering `false` stops the reading: `Ok(false)`.
@@ -543,7 +556,7 @@ pub fn read_rows_chunked(
     spec: &FormSpec,
     limits: &ImportLimits,
     chunk: usize,
-    header: impl FnOnce(&ImportSheet) -> bool,
+    header: impl FnOnce(&ImportSheet, Option<u64>) -> bool,
     each: impl FnMut(Vec<ImportRow>) -> bool,
 ) -> Result<bool, GuardError> {
     guard::check(bytes, limits)?;
@@ -555,7 +568,7 @@ fn read_sheet(
     spec: &FormSpec,
     limits: &ImportLimits,
     chunk: usize,
-    header: impl FnOnce(&ImportSheet) -> bool,
+    header: impl FnOnce(&ImportSheet, Option<u64>) -> bool,
     mut each: impl FnMut(Vec<ImportRow>) -> bool,
 ) -> Result<bool, GuardError> {
     let mut book = open(bytes)?;
@@ -598,7 +611,13 @@ fn read_sheet(
         form_label: spec.label,
         missing_fields,
     };
-    if !header(&described) {
+    let mut reader = book
+        .worksheet_cells_reader(&sheet.name)
+        .map_err(|_| GuardError::Malformed)?;
+    // What the sheet declares (checked by the guard), for progress only.
+    let end = u64::from(reader.dimensions().end.0);
+    let declared = end.checked_sub(u64::from(sheet.header_row));
+    if !header(&described, declared) {
         return Ok(false);
     }
     drop(described);
@@ -617,9 +636,6 @@ fn read_sheet(
         }
         each(out)
     };
-    let mut reader = book
-        .worksheet_cells_reader(&sheet.name)
-        .map_err(|_| GuardError::Malformed)?;
     while let Some(cell) = reader.next_cell().map_err(|_| GuardError::Malformed)? {
         let (r, c) = cell.get_position();
         if r <= sheet.header_row {

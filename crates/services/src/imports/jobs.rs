@@ -99,6 +99,17 @@ impl Imports {
         &self.settings
     }
 
+    /// One of this server's permits, for a request that runs its job:
+    /// idle workers hold one for the moment they look for a job, so a
+    /// short wait tells them apart from imports running.
+    async fn permit(&self) -> ServiceResult<tokio::sync::OwnedSemaphorePermit> {
+        let wait = Duration::from_secs(5);
+        match tokio::time::timeout(wait, self.permits.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(self.busy(Busy::System)),
+        }
+    }
+
     fn bounds(&self) -> Bounds {
         Bounds {
             per_institution: self.settings.per_institution,
@@ -161,9 +172,14 @@ impl Progress {
         }
     }
 
-    pub fn set_read(&self, rows: usize) {
-        self.total.store(count(rows), Ordering::Relaxed);
-        self.read.store(count(rows), Ordering::Relaxed);
+    /// The rows the file holds (as its sheet declares them, then as read).
+    pub fn set_total(&self, rows: Option<u64>) {
+        let rows = rows.map_or(-1, |r| i64::try_from(r).unwrap_or(i64::MAX));
+        self.total.store(rows, Ordering::Relaxed);
+    }
+
+    pub fn add_read(&self, rows: usize) {
+        self.read.fetch_add(count(rows), Ordering::Relaxed);
     }
 
     pub fn add_checked(&self, rows: usize) {
@@ -259,13 +275,7 @@ pub async fn submit<T: ImportTarget>(
     upload.preflight(pool, caller).await?;
     let inline = inline || runs_in_request(upload.form);
     let permit = if inline {
-        Some(
-            imports
-                .permits
-                .clone()
-                .try_acquire_owned()
-                .map_err(|_| imports.busy(Busy::System))?,
-        )
+        Some(imports.permit().await?)
     } else {
         None
     };
@@ -734,13 +744,7 @@ pub async fn commit(
     }
     let inline = inline || runs_in_request(form);
     let permit = if inline {
-        Some(
-            imports
-                .permits
-                .clone()
-                .try_acquire_owned()
-                .map_err(|_| imports.busy(Busy::System))?,
-        )
+        Some(imports.permit().await?)
     } else {
         None
     };

@@ -18,14 +18,16 @@ use std::future::Future;
 use std::hash::Hash;
 use std::sync::Arc;
 
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::{AsyncConnection, AsyncPgConnection, TransactionManager};
 use serde_json::{json, Map, Value};
 use sintra_domain::access::Caller;
 use sintra_domain::forms::{FormKey, FormSpec};
 use sintra_domain::i18n::{Lang, Message};
 use sintra_domain::import_jobs::ImportState;
 use sintra_domain::validation::FieldError;
-use sintra_excel::{annotate, read_rows, sha256_hex, CellError, ImportLimits, ImportSheet};
+use sintra_excel::{
+    annotate, read_rows_chunked, sha256_hex, CellError, ImportLimits, ImportRow, ImportSheet,
+};
 use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
 use sintra_persistence::import_jobs::{self as job_rows, Ending};
 use sintra_persistence::imports::{self, ImportStatus, NewImport};
@@ -79,7 +81,22 @@ pub trait ImportTarget: Send {
     /// count them as a whole).
     fn watch(&mut self, _progress: Arc<Progress>) {}
 
-    /// Checks every row of the sheet as the API checks one submission.
+    /// Rows handed to [`ImportTarget::check`] at a time. By default the
+    /// whole sheet (small files whose checks look at every row together).
+    fn chunk_rows(&self) -> usize {
+        usize::MAX
+    }
+
+    /// Whether a commit writes each chunk as soon as it is checked, inside
+    /// the import's one transaction (rolled back when any row has an
+    /// error): memory then holds a chunk of rows, not the file.
+    fn writes_by_chunk(&self) -> bool {
+        false
+    }
+
+    /// Checks the rows of the sheet (a chunk of them, in sheet order) as
+    /// the API checks one submission; the target keeps what it needs
+    /// across chunks (keys already seen, people of the file).
     fn check(
         &mut self,
         conn: &mut AsyncPgConnection,
@@ -105,6 +122,15 @@ pub trait ImportTarget: Send {
         caller: &Caller,
         planned: Vec<Self::Planned>,
     ) -> impl Future<Output = ServiceResult<(usize, usize)>> + Send;
+
+    /// Inside the commit's transaction, after the last chunk is stored:
+    /// what needs every row stored (pairs of people of the same file).
+    fn after_store(
+        &mut self,
+        _conn: &mut AsyncPgConnection,
+    ) -> impl Future<Output = ServiceResult<()>> {
+        std::future::ready(Ok(()))
+    }
 
     /// Adds to the committed report what only its answer carries (never
     /// stored): one-time passwords, for instance.
@@ -166,25 +192,6 @@ impl Upload {
             return Err(repeated_import());
         }
         Ok(())
-    }
-
-    /// The rows of the workbook, read against its form's spec after the
-    /// hostile-file checks, on a blocking thread; 409 first when the
-    /// caller's institution already committed this very file for this form.
-    async fn sheet(
-        &self,
-        conn: &mut AsyncPgConnection,
-        caller: &Caller,
-    ) -> ServiceResult<ImportSheet> {
-        self.refuse_repeat(conn, caller).await?;
-        let (bytes, limits, spec) = (self.bytes.clone(), self.limits, self.form.spec());
-        tokio::task::spawn_blocking(move || read_rows(&bytes, spec, &limits))
-            .await?
-            .map_err(|e| ServiceError::Refused {
-                status: e.status(),
-                code: e.code(),
-                detail: e.message(),
-            })
     }
 
     /// The workbook given back with `errors` marked (sorted by row); none
@@ -285,6 +292,32 @@ impl Upload {
         }
     }
 
+    /// Inside the commit's transaction, once every row is stored: locks
+    /// the job's row (a cancel then waits, and finds it committed), records
+    /// the commit and marks the job committed.
+    async fn commit_job(
+        &self,
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        report: &ImportReport,
+        job: &JobHandle,
+    ) -> ServiceResult<()> {
+        if !job_rows::lock_for_commit(conn, self.id, &job.worker).await? {
+            return Err(jobs::no_longer_running());
+        }
+        self.record_commit(conn, caller, report).await?;
+        let ending = Ending {
+            report: Some(report.to_json()),
+            problem: None,
+        };
+        let counters = job.progress.counters();
+        let (from, done) = ([ImportState::Committing], ImportState::Committed);
+        if !job_rows::advance(conn, self.id, &job.worker, &from, done, counters, &ending).await? {
+            return Err(jobs::no_longer_running());
+        }
+        Ok(())
+    }
+
     /// Inside the commit's transaction: stores the committed import with
     /// its report (a repeat that raced this one is a 409) and audits it as
     /// one import.
@@ -316,13 +349,146 @@ impl Upload {
     }
 }
 
+/// What reading and checking a file came to.
+struct Pass<P> {
+    rows: usize,
+    valid: usize,
+    errors: Vec<CellError>,
+    warnings: Vec<Value>,
+    /// The valid rows, kept for a commit that writes them at the end.
+    planned: Vec<P>,
+    /// Rows written as they were checked (a commit by chunks).
+    created: usize,
+    updated: usize,
+}
+
+/// What to do with the valid rows of each chunk.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// Nothing: a dry run reports them.
+    Nothing,
+    /// Keep them for a commit at the end.
+    Rows,
+    /// Store them at once, in the caller's transaction, while no row had
+    /// an error.
+    Store,
+}
+
+/// A part of the sheet, from the blocking thread that reads it.
+enum Part {
+    Header(ImportSheet, Option<u64>),
+    Rows(Vec<ImportRow>),
+}
+
+/// Reads the workbook on a blocking thread, a chunk of rows at a time
+/// (at most two chunks in memory besides the one being checked), and
+/// checks each chunk with the target; errors, warnings and counts
+/// accumulate. Hostile or unreadable files are refused.
+async fn check_file<T: ImportTarget>(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    upload: &Upload,
+    target: &mut T,
+    job: &JobHandle,
+    keep: Keep,
+) -> ServiceResult<Pass<T::Planned>> {
+    let (sender, mut parts) = tokio::sync::mpsc::channel::<Part>(1);
+    let (bytes, limits, spec) = (upload.bytes.clone(), upload.limits, upload.form.spec());
+    let chunk = target.chunk_rows();
+    let reader = tokio::task::spawn_blocking(move || {
+        let header = sender.clone();
+        read_rows_chunked(
+            &bytes,
+            spec,
+            &limits,
+            chunk,
+            |sheet, declared| {
+                let described = sheet.with_rows(vec![]);
+                header
+                    .blocking_send(Part::Header(described, declared))
+                    .is_ok()
+            },
+            |rows| sender.blocking_send(Part::Rows(rows)).is_ok(),
+        )
+    });
+    let mut pass = Pass {
+        rows: 0,
+        valid: 0,
+        errors: vec![],
+        warnings: vec![],
+        planned: vec![],
+        created: 0,
+        updated: 0,
+    };
+    let mut described: Option<ImportSheet> = None;
+    // A header with errors: the rows are counted, not checked.
+    let mut skip = false;
+    while let Some(part) = parts.recv().await {
+        match part {
+            Part::Header(sheet, declared) => {
+                job.progress.set_total(declared);
+                let errors = sheet.header_errors();
+                skip = !errors.is_empty();
+                pass.errors.extend(errors);
+                described = Some(sheet);
+            }
+            Part::Rows(rows) => {
+                let n = rows.len();
+                pass.rows += n;
+                job.progress.add_read(n);
+                job.live()?;
+                let Some(sheet) = &described else { continue };
+                if skip {
+                    continue;
+                }
+                let mut chunk = sheet.with_rows(rows);
+                let checked = target.check(conn, caller, &mut chunk).await?;
+                drop(chunk);
+                pass.valid += checked.planned.len();
+                pass.errors.extend(checked.errors);
+                pass.warnings.extend(checked.warnings);
+                match keep {
+                    Keep::Nothing => {}
+                    Keep::Rows => pass.planned.extend(checked.planned),
+                    Keep::Store if pass.errors.is_empty() => {
+                        let (created, updated) =
+                            target.store(conn, caller, checked.planned).await?;
+                        pass.created += created;
+                        pass.updated += updated;
+                    }
+                    Keep::Store => {}
+                }
+            }
+        }
+    }
+    reader.await?.map_err(|e| ServiceError::Refused {
+        status: e.status(),
+        code: e.code(),
+        detail: e.message(),
+    })?;
+    job.progress.set_total(Some(pass.rows as u64));
+    job.progress.set_checked(pass.rows);
+    // A file with errors is reported by its errors: warnings are for a
+    // file that can be committed.
+    if !pass.errors.is_empty() {
+        pass.warnings.clear();
+    }
+    pass.errors.sort_by_key(|e| e.row);
+    Ok(pass)
+}
+
+type Tm = <AsyncPgConnection as AsyncConnection>::TransactionManager;
+
 /// Imports an upload into its form, as the job `job` (which the caller's
 /// worker holds). A dry run (or a file with errors) is checked, stored with
 /// its report and annotated workbook, audited and answered (the second as
 /// [`ServiceError::ImportRejected`]); otherwise every row is stored in one
 /// transaction, audited as one import, which also marks the job committed:
-/// a job is never half written. A job cancelled meanwhile stops at the next
-/// step (before its commit at the latest) with nothing written.
+/// a job is never half written. The file is read and checked by chunks; a
+/// target that writes by chunks ([`ImportTarget::writes_by_chunk`]) has
+/// each chunk written as it is checked, in that same transaction, rolled
+/// back when a row has an error. A job cancelled meanwhile stops at the
+/// next chunk (before its commit at the latest) with nothing written.
 pub async fn run<T: ImportTarget>(
     pool: &Pool,
     caller: &Caller,
@@ -331,39 +497,82 @@ pub async fn run<T: ImportTarget>(
     job: &JobHandle,
 ) -> ServiceResult<ImportReport> {
     let mut conn = db::conn(pool).await?;
-    let mut sheet = upload.sheet(&mut conn, caller).await?;
-    job.progress.set_read(sheet.rows.len());
-    job.live()?;
+    upload.refuse_repeat(&mut conn, caller).await?;
     target.watch(job.progress.clone());
-    let RowsChecked {
-        mut planned,
-        mut errors,
-        warnings,
-    } = target.check(&mut conn, caller, &mut sheet).await?;
-    job.progress.set_checked(sheet.rows.len());
-    job.live()?;
     let lang = caller.lang;
-    errors.sort_by_key(|e| e.row);
-    let workbook = upload.annotated(upload.form.spec(), &errors, lang).await?;
-    let mut report = ImportReport::checked(
-        &upload,
-        sheet.rows.len(),
-        planned.len(),
-        &errors,
+    let from = [ImportState::Checking, ImportState::Committing];
+    let committing = ImportState::Committing;
+    if !upload.dry_run && target.writes_by_chunk() {
+        // Checked and written in one transaction: the job is committing
+        // from its first chunk.
+        let counters = job.progress.counters();
+        let none = Ending::default();
+        if !job_rows::advance(
+            &mut conn,
+            upload.id,
+            &job.worker,
+            &from,
+            committing,
+            counters,
+            &none,
+        )
+        .await?
+        {
+            return Err(jobs::no_longer_running());
+        }
+        Tm::begin_transaction(&mut *conn).await?;
+        let written = write_by_chunks(&mut conn, caller, &upload, &mut target, job).await;
+        let (mut report, errors) = match written {
+            Ok(Written::Committed(report)) => {
+                Tm::commit_transaction(&mut *conn).await?;
+                let mut report = *report;
+                target.complete(&mut report);
+                return Ok(report);
+            }
+            Ok(Written::Refused(report, errors)) => {
+                Tm::rollback_transaction(&mut *conn).await?;
+                (report, errors)
+            }
+            Err(e) => {
+                // The connection is dropped when the rollback fails.
+                let _ = Tm::rollback_transaction(&mut *conn).await;
+                return Err(e);
+            }
+        };
+        let workbook = upload.annotated(upload.form.spec(), &errors, lang).await?;
+        report.annotated_workbook = workbook
+            .is_some()
+            .then(|| format!("/api/v1/excel/imports/{}/annotated.xlsx", upload.id));
+        return upload
+            .finish_unwritten(&mut conn, caller, *report, workbook, job)
+            .await;
+    }
+    let keep = if upload.dry_run {
+        Keep::Nothing
+    } else {
+        Keep::Rows
+    };
+    let pass = check_file(&mut conn, caller, &upload, &mut target, job, keep).await?;
+    job.live()?;
+    let Pass {
+        rows,
+        valid,
+        errors,
         warnings,
-        workbook.is_some(),
-        lang,
-    );
-    // The rows' cells are no longer needed: only the planned writes are.
-    drop(sheet);
+        mut planned,
+        ..
+    } = pass;
+    let workbook = upload.annotated(upload.form.spec(), &errors, lang).await?;
+    let has_workbook = workbook.is_some();
+    let mut report =
+        ImportReport::checked(&upload, rows, valid, &errors, warnings, has_workbook, lang);
     if upload.dry_run || !errors.is_empty() {
         return upload
             .finish_unwritten(&mut conn, caller, report, workbook, job)
             .await;
     }
-    let from = [ImportState::Checking, ImportState::Committing];
     let counters = job.progress.counters();
-    let committing = ImportState::Committing;
+    let none = Ending::default();
     if !job_rows::advance(
         &mut conn,
         upload.id,
@@ -371,7 +580,7 @@ pub async fn run<T: ImportTarget>(
         &from,
         committing,
         counters,
-        &Ending::default(),
+        &none,
     )
     .await?
     {
@@ -383,39 +592,55 @@ pub async fn run<T: ImportTarget>(
     let mut conn = db::conn(pool).await?;
     let mut report = conn
         .transaction::<_, ServiceError, _>(async |conn| {
-            // Held to the commit: a cancel waits, then finds it committed.
-            if !job_rows::lock_for_commit(conn, upload.id, &job.worker).await? {
-                return Err(jobs::no_longer_running());
-            }
             let (created, updated) = target.store(conn, caller, planned).await?;
             report.rows_created = created;
             report.rows_updated = updated;
             job.progress.set_written(created + updated);
-            upload.record_commit(conn, caller, &report).await?;
-            let ending = Ending {
-                report: Some(report.to_json()),
-                problem: None,
-            };
-            let counters = job.progress.counters();
-            let done = ImportState::Committed;
-            if !job_rows::advance(
-                conn,
-                upload.id,
-                &job.worker,
-                &[committing],
-                done,
-                counters,
-                &ending,
-            )
-            .await?
-            {
-                return Err(jobs::no_longer_running());
-            }
+            upload.commit_job(conn, caller, &report, job).await?;
             Ok(report)
         })
         .await?;
     target.complete(&mut report);
     Ok(report)
+}
+
+/// What a commit by chunks came to, inside its transaction.
+enum Written {
+    /// Every row written and the job marked committed: commit.
+    Committed(Box<ImportReport>),
+    /// Rows with errors: roll back, then report them.
+    Refused(Box<ImportReport>, Vec<CellError>),
+}
+
+async fn write_by_chunks<T: ImportTarget>(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    upload: &Upload,
+    target: &mut T,
+    job: &JobHandle,
+) -> ServiceResult<Written> {
+    let pass = check_file(conn, caller, upload, target, job, Keep::Store).await?;
+    let Pass {
+        rows,
+        valid,
+        errors,
+        warnings,
+        created,
+        updated,
+        ..
+    } = pass;
+    let lang = caller.lang;
+    let mut report = ImportReport::checked(upload, rows, valid, &errors, warnings, false, lang);
+    if !errors.is_empty() {
+        return Ok(Written::Refused(Box::new(report), errors));
+    }
+    target.after_store(conn).await?;
+    report.rows_created = created;
+    report.rows_updated = updated;
+    job.progress.set_written(created + updated);
+    job.live()?;
+    upload.commit_job(conn, caller, &report, job).await?;
+    Ok(Written::Committed(Box::new(report)))
 }
 
 /// The annotated workbook of an import, for the institution that uploaded
@@ -452,6 +677,19 @@ pub fn distinct_rows<K: Eq + Hash + Clone>(
     errors: &mut Vec<CellError>,
 ) -> Vec<(usize, Map<String, Value>, Option<K>)> {
     let mut seen: HashSet<K> = HashSet::new();
+    distinct_rows_within(&mut seen, sheet, inputs, key_of, repeated, errors)
+}
+
+/// [`distinct_rows`] for a chunk of a file: `seen` holds the keys of the
+/// earlier chunks.
+pub fn distinct_rows_within<K: Eq + Hash + Clone>(
+    seen: &mut HashSet<K>,
+    sheet: &ImportSheet,
+    inputs: Vec<Map<String, Value>>,
+    key_of: impl Fn(&Map<String, Value>) -> Option<K>,
+    repeated: impl Fn(&K) -> FieldError,
+    errors: &mut Vec<CellError>,
+) -> Vec<(usize, Map<String, Value>, Option<K>)> {
     let mut out = Vec::with_capacity(inputs.len());
     for (i, values) in inputs.into_iter().enumerate() {
         let row = &sheet.rows[i];

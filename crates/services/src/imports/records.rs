@@ -18,32 +18,102 @@ use sintra_excel::{CellError, ImportSheet};
 use sintra_persistence::records::{self as rows, RecordRow};
 use uuid::Uuid;
 
-use super::{distinct_rows, ImportTarget, Progress, RowsChecked};
+use super::{distinct_rows_within, ImportTarget, Progress, RowsChecked};
 use crate::duplicates;
 use crate::error::{ServiceError, ServiceResult};
 use crate::periods;
 use crate::records::{self, Lookups, Submission};
 use sintra_persistence::periods::PeriodKey;
 
-/// The import of a record form's rows.
+/// Rows checked (and, on a commit, written) at a time: what an import
+/// holds in memory besides what the file needs as a whole (its keys and
+/// the people of the file).
+pub const CHUNK_ROWS: usize = 5_000;
+
+/// The import of a record form's rows, a chunk at a time.
 pub struct RecordRows {
     spec: &'static FormSpec,
-    /// People of the file who may be one, found while checking.
-    in_file: Vec<InFilePair>,
-    /// The quarters the valid rows enter or leave: locked by the commit.
+    /// The quarters the valid rows of the last chunk enter or leave:
+    /// locked by its store.
     quarters: Vec<PeriodKey>,
     /// Where the rows checked and written are counted.
     progress: Arc<Progress>,
+    /// The record ids and folios earlier rows of the file named.
+    seen: HashSet<RowKey>,
+    /// People of the file so far: for each blocking key, the first person
+    /// with it (an index into `people`), whom later rows are compared with.
+    first_with_key: HashMap<String, usize>,
+    people: Vec<FilePerson>,
+    /// Pairs of people of the file who may be one, raised once all are
+    /// stored.
+    in_file: Vec<(Uuid, Uuid, MatchLevel, f64)>,
+    /// The new records this import stored so far: not "the system" for
+    /// the duplicate check of its later chunks.
+    stored: HashSet<Uuid>,
+    /// A row of the file had an error: no warning is worth finding.
+    errors_seen: bool,
+}
+
+/// A person of the file, as later rows are compared with it.
+struct FilePerson {
+    row: u32,
+    id: Uuid,
+    matchable: sintra_domain::duplicates::Matchable,
 }
 
 impl RecordRows {
     pub fn new(form: FormKey) -> RecordRows {
         RecordRows {
             spec: form.spec(),
-            in_file: vec![],
             quarters: vec![],
             progress: Arc::new(Progress::new()),
+            seen: HashSet::new(),
+            first_with_key: HashMap::new(),
+            people: vec![],
+            in_file: vec![],
+            stored: HashSet::new(),
+            errors_seen: false,
         }
+    }
+
+    /// Each person of the chunk compared with the earlier people of the
+    /// file sharing a blocking key (the first with each key), reported
+    /// against the first that matches.
+    fn duplicates_in_file(&mut self, valid: &[ValidRow]) -> Vec<Value> {
+        let mut warnings = vec![];
+        for v in valid {
+            let Some(person) = &v.prepared.person else {
+                continue;
+            };
+            // Probes widen the keys (a birth year one off), so a repeat
+            // typed with the neighbouring year is still compared.
+            for k in &person.probes {
+                let Some(&j) = self.first_with_key.get(k) else {
+                    continue;
+                };
+                let other = &self.people[j];
+                if let Some(m) = person.matchable.compare(&other.matchable) {
+                    self.in_file.push((v.id, other.id, m.level, m.score));
+                    warnings.push(json!({"row": v.row, "code": "possible_duplicate", "level": m.level, "score": m.score, "candidate_row": other.row}));
+                    break;
+                }
+            }
+            let mut first = false;
+            for k in &person.keys {
+                if !self.first_with_key.contains_key(k) {
+                    self.first_with_key.insert(k.clone(), self.people.len());
+                    first = true;
+                }
+            }
+            if first {
+                self.people.push(FilePerson {
+                    row: v.row,
+                    id: v.id,
+                    matchable: person.matchable.clone(),
+                });
+            }
+        }
+        warnings
     }
 }
 
@@ -54,6 +124,14 @@ impl ImportTarget for RecordRows {
         self.progress = progress;
     }
 
+    fn chunk_rows(&self) -> usize {
+        CHUNK_ROWS
+    }
+
+    fn writes_by_chunk(&self) -> bool {
+        true
+    }
+
     async fn check(
         &mut self,
         conn: &mut AsyncPgConnection,
@@ -61,16 +139,17 @@ impl ImportTarget for RecordRows {
         sheet: &mut ImportSheet,
     ) -> ServiceResult<RowsChecked<ValidRow>> {
         let progress = self.progress.clone();
-        let (mut valid, mut errors) = check_rows(conn, caller, self.spec, sheet, progress).await?;
+        let seen = &mut self.seen;
+        let (mut valid, mut errors) =
+            check_rows(conn, caller, self.spec, sheet, progress, seen).await?;
         self.quarters =
             refuse_closed_quarters(conn, self.spec, sheet, &mut valid, &mut errors).await?;
+        self.errors_seen |= !errors.is_empty();
         let mut warnings: Vec<Value> = vec![];
-        if self.spec.key == duplicates::PERSON_FORM && errors.is_empty() {
-            self.in_file = duplicates_in_file(&valid);
-            for p in &self.in_file {
-                warnings.push(json!({"row": valid[p.row].row, "code": "possible_duplicate", "level": p.level, "score": p.score, "candidate_row": valid[p.earlier].row}));
-            }
-            warnings.extend(duplicates_in_system(conn, caller, &mut valid).await?);
+        if self.spec.key == duplicates::PERSON_FORM && !self.errors_seen {
+            warnings = self.duplicates_in_file(&valid);
+            let found = duplicates_in_system(conn, caller, &mut valid, &self.stored).await?;
+            warnings.extend(found);
         }
         Ok(RowsChecked {
             planned: valid,
@@ -87,15 +166,20 @@ impl ImportTarget for RecordRows {
     ) -> ServiceResult<(usize, usize)> {
         // A close that came after the check: the whole file is refused.
         periods::guard_write(conn, &self.quarters).await?;
-        store_rows(
-            conn,
-            caller,
-            self.spec,
-            planned,
-            &self.in_file,
-            &self.progress,
-        )
-        .await
+        let person = self.spec.key == duplicates::PERSON_FORM;
+        if person {
+            self.stored.extend(
+                planned
+                    .iter()
+                    .filter(|v| v.previous.is_none())
+                    .map(|v| v.id),
+            );
+        }
+        store_rows(conn, caller, self.spec, planned, &self.progress).await
+    }
+
+    async fn after_store(&mut self, conn: &mut AsyncPgConnection) -> ServiceResult<()> {
+        duplicates::raise_new(conn, &self.in_file).await
     }
 }
 
@@ -103,6 +187,8 @@ impl ImportTarget for RecordRows {
 pub struct ValidRow {
     /// The row number Excel shows.
     row: u32,
+    /// The record it becomes: the one it replaces, or a new id.
+    id: Uuid,
     prepared: records::Prepared,
     /// The record of the institution with the row's folio, which it replaces.
     previous: Option<RecordRow>,
@@ -120,6 +206,7 @@ async fn check_rows(
     spec: &'static FormSpec,
     sheet: &mut ImportSheet,
     progress: Arc<Progress>,
+    seen: &mut HashSet<RowKey>,
 ) -> ServiceResult<(Vec<ValidRow>, Vec<CellError>)> {
     let mut errors = sheet.header_errors();
     if !errors.is_empty() {
@@ -146,7 +233,8 @@ async fn check_rows(
         RowKey::Id(_) => record_repeated(),
         RowKey::Folio(_) => folio_repeated(),
     };
-    for (i, mut values, key) in distinct_rows(sheet, inputs, RowKey::of, repeated, &mut errors) {
+    let distinct = distinct_rows_within(seen, sheet, inputs, RowKey::of, repeated, &mut errors);
+    for (i, mut values, key) in distinct {
         values.remove(RECORD_ID.key);
         let previous = match key {
             Some(RowKey::Id(id)) => match by_id.remove(&id) {
@@ -208,6 +296,7 @@ async fn check_rows(
         match prepared {
             Ok(prepared) => valid.push(ValidRow {
                 row: row.row,
+                id: previous.as_ref().map_or_else(Uuid::now_v7, |p| p.id),
                 prepared,
                 previous,
                 found: vec![],
@@ -277,48 +366,6 @@ async fn refuse_closed_quarters(
     Ok(kept.into_iter().collect())
 }
 
-/// Two people of the same file who may be one: `row` (an index into the
-/// valid rows) resembles the `earlier` one.
-struct InFilePair {
-    row: usize,
-    earlier: usize,
-    level: MatchLevel,
-    score: f64,
-}
-
-/// Each person compared with the earlier rows sharing a blocking key (the
-/// first row of each block), reported against the first that matches.
-fn duplicates_in_file(valid: &[ValidRow]) -> Vec<InFilePair> {
-    let mut first_with_key: HashMap<&str, usize> = HashMap::new();
-    let mut pairs = vec![];
-    for (i, v) in valid.iter().enumerate() {
-        let Some(person) = &v.prepared.person else {
-            continue;
-        };
-        for k in &person.probes {
-            let Some(&j) = first_with_key.get(k.as_str()) else {
-                continue;
-            };
-            let Some(other) = &valid[j].prepared.person else {
-                continue;
-            };
-            if let Some(m) = person.matchable.compare(&other.matchable) {
-                pairs.push(InFilePair {
-                    row: i,
-                    earlier: j,
-                    level: m.level,
-                    score: m.score,
-                });
-                break;
-            }
-        }
-        for k in &person.keys {
-            first_with_key.entry(k.as_str()).or_insert(i);
-        }
-    }
-    pairs
-}
-
 /// Each person compared with the stored people sharing a blocking key, a
 /// few hundred people per query; the warnings are also kept on the rows so
 /// a commit records the pairs without searching again.
@@ -326,6 +373,7 @@ async fn duplicates_in_system(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
     valid: &mut [ValidRow],
+    stored: &HashSet<Uuid>,
 ) -> ServiceResult<Vec<Value>> {
     let mut warnings = vec![];
     for chunk in valid.chunks_mut(500) {
@@ -340,7 +388,10 @@ async fn duplicates_in_system(
             .collect();
         let found = duplicates::find_many(conn, caller, &people).await?;
         let with_person = chunk.iter_mut().filter(|v| v.prepared.person.is_some());
-        for (v, of_row) in with_person.zip(found) {
+        for (v, mut of_row) in with_person.zip(found) {
+            // Rows of this file stored by its earlier chunks are the file's
+            // own pairs, found above.
+            of_row.retain(|w| !stored.contains(&w.candidate_id));
             for w in &of_row {
                 let mut j = w.json.clone();
                 j["row"] = json!(v.row);
@@ -357,17 +408,16 @@ const WRITE_CHUNK: usize = 5_000;
 
 /// Stores the valid rows inside the caller's transaction: new records by
 /// thousands with their blocking keys, replaced ones one by one, and the
-/// pairs of possible duplicates found against the system and in the file.
+/// pairs of possible duplicates found against the system (those within the
+/// file wait for its last chunk).
 /// Returns (created, updated).
 async fn store_rows(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
     spec: &'static FormSpec,
     valid: Vec<ValidRow>,
-    in_file: &[InFilePair],
     progress: &Progress,
 ) -> ServiceResult<(usize, usize)> {
-    let mut ids = Vec::with_capacity(valid.len());
     let mut news = vec![];
     let mut pairs: Vec<(Uuid, Uuid, MatchLevel, f64)> = vec![];
     let mut updated = 0;
@@ -385,25 +435,19 @@ async fn store_rows(
                 .await?;
                 updated += 1;
                 progress.add_written(1);
-                ids.push(before.id);
             }
             None => {
-                let new = records::new_record(caller, spec, v.prepared);
+                let mut new = records::new_record(caller, spec, v.prepared);
+                new.id = v.id;
                 pairs.extend(
                     v.found
                         .iter()
                         .map(|w| (new.id, w.candidate_id, w.level, w.score)),
                 );
-                ids.push(new.id);
                 news.push(new);
             }
         }
     }
-    pairs.extend(
-        in_file
-            .iter()
-            .map(|p| (ids[p.row], ids[p.earlier], p.level, p.score)),
-    );
     for chunk in news.chunks(WRITE_CHUNK) {
         rows::insert_many(conn, chunk)
             .await
