@@ -5,7 +5,10 @@
 # auditor, service account), a fixed seed, and a time budget per role
 # (SINTRA_FUZZ_SECONDS, 45 by default: about 5 minutes in all;
 # SINTRA_FUZZ_ROLES="operator analyst" runs only those). It fails on
-# any 5xx answer (check `not_a_server_error`). The server and the database
+# any 5xx answer (check `not_a_server_error`) and on any answer that breaks
+# the spec: a status the operation does not list, a content type it does
+# not declare, a body its schema refuses (the conformance checks). The
+# server and the database
 # it made are removed on exit, whatever happened; reports and the server's
 # log stay in target/schemathesis/.
 set -euo pipefail
@@ -118,7 +121,7 @@ while read -r role token; do
   if ! (cd "$work" && st run "$base/api/v1/openapi.json" \
       --url "$base" \
       --header "Authorization: Bearer $token" \
-      --checks not_a_server_error \
+      --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
       --seed "$seed" \
       --max-time "$seconds" \
       --workers 2 \
@@ -129,15 +132,15 @@ while read -r role token; do
       --report junit --report-junit-path "$work/$role.xml") \
       >"$work/$role.out" 2>&1; then
     sed -n '/^=* \(ERRORS\|FAILURES\) =*$/,/^=* SUMMARY =*$/p' "$work/$role.out" | head -n 200 >&2
-    # A failure of the check is a 5xx: the run fails. An error of
-    # schemathesis's own (a generation or runtime error, not an answer of
-    # the server) is shown but does not fail CI; a dead server still does
-    # (checked below).
+    # A failed check is a 5xx or an answer the spec does not describe:
+    # the run fails. An error of schemathesis's own (a generation or
+    # runtime error, not an answer of the server) is shown but does not
+    # fail CI; a dead server still does (checked below).
     if grep -qE '^=+ FAILURES =+$|Server error' "$work/$role.out"; then
       failed=1
-      echo "schemathesis: 5xx as $role (above)" >&2
+      echo "schemathesis: a 5xx or an answer off the spec as $role (above)" >&2
     else
-      echo "schemathesis: no 5xx as $role, but schemathesis reported an error of its own (above)" >&2
+      echo "schemathesis: every answer as $role within the spec, but schemathesis reported an error of its own (above)" >&2
     fi
   else
     tail -n 4 "$work/$role.out" >&2
@@ -150,8 +153,8 @@ if ! kill -0 "$pid" 2>/dev/null; then
   failed=1
 fi
 if [ "$failed" != 0 ]; then
-  echo "schemathesis: server errors; server log tail:" >&2
+  echo "schemathesis: failed; server log tail:" >&2
   grep -E '"level":"(ERROR|WARN)"' "$work/server.log" | tail -n 20 >&2 || true
   exit 1
 fi
-echo "schemathesis: no 5xx as any role" >&2
+echo "schemathesis: no 5xx and no answer off the spec as any role" >&2

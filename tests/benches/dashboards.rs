@@ -142,7 +142,21 @@ fn main() {
                 .await
                 .unwrap_or_else(|e| panic!("{e}: {sql}"));
         }
-        println!("  loaded in {:.1?}", started.elapsed());
+        println!(
+            "  loaded in {:.1?} (records, their projections and the rollups' deltas, by the triggers)",
+            started.elapsed()
+        );
+        let started = Instant::now();
+        let folded = sintra_tests::sintra_persistence::rollup::compact(&mut conn, true)
+            .await
+            .unwrap();
+        for sql in ["VACUUM ANALYZE figure_totals", "VACUUM ANALYZE figure_deltas", "ANALYZE"] {
+            diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+        }
+        println!(
+            "  {folded} deltas folded into the totals in {:.1?}",
+            started.elapsed()
+        );
 
         let federal = app.institution("00", "Secretaría Técnica (banco)").await;
         let admin = app.account(Role::NationalAdmin, federal).await;
@@ -173,6 +187,37 @@ fn main() {
                 "SELECT left(data->>'detection_date', 7), count(*) FROM records WHERE form = 'victim' AND entity_code = '19' GROUP BY 1",
             ),
         ];
+        // Beside them, the same counts over the typed projection and over
+        // the rollup the dashboards read (what the dashboards start from).
+        let fairer = [
+            (
+                "SELECT count(*) … GROUP BY entity_code over projections.victim (national)",
+                "SELECT entity_code, count(*) FROM projections.victim WHERE counted GROUP BY entity_code",
+            ),
+            (
+                "SELECT sum(n) … GROUP BY month over the victims' rollup (national)",
+                "SELECT month, sum(n) FROM (SELECT month, n FROM figure_totals WHERE rollup = 'victim' \
+                 AND level = 1 AND dim = 'sex' UNION ALL SELECT month, n FROM figure_deltas \
+                 WHERE rollup = 'victim') t GROUP BY month",
+            ),
+        ];
+        for (label, sql) in fairer {
+            let mut times = vec![];
+            for _ in 0..samples {
+                let t = Instant::now();
+                diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+                times.push(t.elapsed());
+            }
+            let (median, p95) = stats(times);
+            println!(
+                "  beside: {label}: median {:.1} ms  p95 {:.1} ms",
+                ms(median),
+                ms(p95)
+            );
+        }
+        if std::env::var("SINTRA_BENCH_EXPLAIN").is_ok_and(|v| v == "1") {
+            explain(&mut conn).await;
+        }
         let mut reference_p95 = vec![];
         for (label, sql) in references {
             let mut times = vec![];
@@ -227,4 +272,45 @@ fn main() {
              target: national p95 under 200 ms)"
         );
     });
+}
+
+/// Prints the plan of every dashboard's statement at national scope with
+/// no filter (`SINTRA_BENCH_EXPLAIN=1`).
+async fn explain(conn: &mut diesel_async::AsyncPgConnection) {
+    use diesel::sql_types::{Date, Nullable, Text, Uuid as SqlUuid};
+    use sintra_domain::access::Scope;
+    use sintra_domain::figures::DashboardKey;
+    use sintra_tests::sintra_persistence::figures::{dashboard_sql, FigureFilter};
+    #[derive(diesel::QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+        line: String,
+    }
+    for d in DashboardKey::ALL {
+        let filter = FigureFilter {
+            from: None,
+            to: None,
+            entity_code: None,
+            municipality_code: None,
+            institution_id: None,
+            group_by: d.group_bys()[0],
+        };
+        let sql = dashboard_sql(d, filter.rollup_level(&Scope::National));
+        let plan: Vec<Line> = diesel::sql_query(format!("EXPLAIN (ANALYZE, BUFFERS) {sql}"))
+            .bind::<Nullable<Text>, _>(None::<String>)
+            .bind::<Nullable<SqlUuid>, _>(None::<Uuid>)
+            .bind::<Nullable<Date>, _>(None::<chrono::NaiveDate>)
+            .bind::<Nullable<Date>, _>(None::<chrono::NaiveDate>)
+            .bind::<Nullable<Text>, _>(None::<String>)
+            .bind::<Nullable<Text>, _>(None::<String>)
+            .bind::<Nullable<SqlUuid>, _>(None::<Uuid>)
+            .bind::<Text, _>(filter.group_by.as_str())
+            .load(conn)
+            .await
+            .unwrap();
+        println!("  plan of {d} (national):");
+        for l in plan {
+            println!("    {}", l.line);
+        }
+    }
 }

@@ -70,11 +70,56 @@ pub async fn upload(
     let auth = format!("Bearer {}", who.token);
     app.call_raw(
         Method::POST,
+        &format!("/api/v1/excel/imports/{form}?dry_run={dry_run}&wait=true"),
+        &[("authorization", &auth), ("content-type", &content_type)],
+        body,
+    )
+    .await
+}
+
+/// Uploads a workbook as a job (no `wait`): the answer is 202 with the
+/// job's URL, or a refusal.
+pub async fn submit(
+    app: &TestApp,
+    who: &Account,
+    form: &str,
+    dry_run: bool,
+    bytes: &[u8],
+) -> Answer {
+    let (content_type, body) = multipart(bytes);
+    let auth = format!("Bearer {}", who.token);
+    app.call_raw(
+        Method::POST,
         &format!("/api/v1/excel/imports/{form}?dry_run={dry_run}"),
         &[("authorization", &auth), ("content-type", &content_type)],
         body,
     )
     .await
+}
+
+/// Polls an import job until it is no longer queued, checking or
+/// committing; returns every answer seen (the last one is the end).
+/// Gives up after `max_polls` polls 50 ms apart (a bound, not a timing).
+pub async fn poll_job(
+    app: &TestApp,
+    who: &Account,
+    id: &str,
+    max_polls: u32,
+) -> Vec<serde_json::Value> {
+    let mut seen = vec![];
+    for _ in 0..max_polls {
+        let res = app
+            .get(&format!("/api/v1/excel/imports/{id}"), &who.token)
+            .await;
+        assert_eq!(res.status, 200, "{}", res.text());
+        let state = res.json["state"].as_str().unwrap_or_default().to_string();
+        seen.push(res.json);
+        if !matches!(state.as_str(), "queued" | "checking" | "committing") {
+            return seen;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the import {id} did not end: {:?}", seen.last());
 }
 
 pub fn sheet_rows(bytes: &[u8], sheet: &str) -> Vec<Vec<Data>> {

@@ -270,10 +270,17 @@ impl TestApp {
     pub fn on_database(db: TestDb, config: Config) -> TestApp {
         let pool =
             db::build_pool(&config.db_config(std::time::Duration::from_secs(2))).expect("pool");
+        // The rollups' compactor, as `sintra serve` runs it.
+        actix_web::rt::spawn(sintra_services::figures::run_compactor(
+            pool.clone(),
+            sintra_persistence::rollup::COMPACT_INTERVAL,
+        ));
         let state = AppState::new(pool, config);
         let app_state = state.clone();
         let metrics = metrics();
         let server = actix_test::start(move || build_app(app_state.clone(), metrics.clone()));
+        // The import workers run on the test's runtime, as the binary's on its own.
+        sintra_http::spawn_workers(&state);
         TestApp { state, server, db }
     }
 

@@ -101,6 +101,23 @@ fn records_item(role: Role, t: Target) -> u16 {
 
 type Expect = fn(Role, Target) -> u16;
 
+/// An import job of the target's institution: `ok` for the roles that
+/// import, in their own institution; elsewhere it reads as missing.
+const fn own_import(ok: u16) -> Expect {
+    match ok {
+        200 => |r, t| match (records_read(r, t), t) {
+            (200, OwnInstitution) => 200,
+            (200, _) => 404,
+            (other, _) => other,
+        },
+        _ => |r, t| match (records_read(r, t), t) {
+            (200, OwnInstitution) => 202,
+            (200, _) => 404,
+            (other, _) => other,
+        },
+    }
+}
+
 const MATRIX: &[(&str, &str, Expect)] = &[
     ("POST", "/api/v1/auth/logout", |_, _| 204),
     ("GET", "/api/v1/auth/me", |_, _| 200),
@@ -155,6 +172,11 @@ const MATRIX: &[(&str, &str, Expect)] = &[
             (other, _) => other,
         },
     ),
+    // Import jobs: the caller's institution's only.
+    ("GET", "/api/v1/excel/imports", records_read),
+    ("GET", "/api/v1/excel/imports/{id}", own_import(200)),
+    ("DELETE", "/api/v1/excel/imports/{id}", own_import(200)),
+    ("POST", "/api/v1/excel/imports/{id}/commit", own_import(202)),
     ("GET", "/api/v1/excel/exports", records_read),
     ("GET", "/api/v1/excel/exports/{form}", records_read),
     // victims: rows of the victim-attention module
@@ -350,6 +372,9 @@ const MATRIX: &[(&str, &str, Expect)] = &[
     ("GET", "/api/v1/cuts/{id}", |r, _| cut_read(r)),
     ("GET", "/api/v1/cuts/{id}.xlsx", |r, _| cut_read(r)),
     ("GET", "/api/v1/cuts/{id}/diff", |r, _| cut_read(r)),
+    // sync: the changes feed, in the caller's scope, for whoever lists
+    // records (tests/tests/changes.rs checks what each scope sees)
+    ("GET", "/api/v1/changes", records_read),
 ];
 
 /// Quarterly cuts are figures: the national admin, entity admins and
@@ -405,6 +430,43 @@ async fn an_import(app: &TestApp, institution: Uuid) -> Uuid {
     id
 }
 
+/// Registers a checked dry run of an institution (a job that may be read,
+/// cancelled or committed), behind the API's back.
+async fn a_job(app: &TestApp, institution: Uuid) -> Uuid {
+    use sintra_persistence::import_jobs::{admit, Bounds, NewJob};
+    let uploader = app.account(Role::Operator, institution).await;
+    let id = Uuid::now_v7();
+    let mut conn = app.conn().await;
+    let new = NewJob {
+        id,
+        form: "commission".into(),
+        institution_id: institution,
+        entity_code: uploader.entity_code.clone(),
+        created_by: uploader.id,
+        actor_username: uploader.username.clone(),
+        actor_role: "operator".into(),
+        token_id: Uuid::now_v7(),
+        request_id: "matrix".into(),
+        ip: None,
+        lang: "es".into(),
+        dry_run: true,
+        status: "checked".into(),
+        file_sha256: format!("{:064x}", id.as_u128()),
+        file_bytes: 2,
+        workbook: Some(b"PK".to_vec()),
+        worker_id: None,
+        attempts: 1,
+        heartbeat_at: None,
+        started_at: None,
+    };
+    let bounds = Bounds {
+        per_institution: 1_000,
+        total: 1_000,
+    };
+    admit(&mut conn, &new, bounds).await.unwrap();
+    id
+}
+
 /// Registers two people, an attention and their duplicate pair for an
 /// institution, behind the API's back.
 async fn people(app: &TestApp, institution: Uuid, entity: &str) -> (Uuid, Uuid, Uuid) {
@@ -421,6 +483,7 @@ async fn people(app: &TestApp, institution: Uuid, entity: &str) -> (Uuid, Uuid, 
         created_by: None,
         updated_by: None,
         blocking_keys: None,
+        name_terms: None,
     };
     let person = json!({"condition": "VICTIMA", "given_names": "Ana", "first_surname": "Ruiz", "sex": "MUJER", "detection_date": "2024-01-01", "detection_entity_code": entity});
     let a = insert(&mut conn, &record("victim", None, person.clone()))
@@ -507,6 +570,7 @@ async fn tree(app: &TestApp, institution: Uuid, entity: &str) -> [Uuid; 3] {
                 created_by: None,
                 updated_by: None,
                 blocking_keys: None,
+                name_terms: None,
             },
         )
         .await
@@ -568,6 +632,7 @@ async fn judicial_tree(app: &TestApp, institution: Uuid, entity: &str) -> [Uuid;
                 created_by: None,
                 updated_by: None,
                 blocking_keys: None,
+                name_terms: None,
             },
         )
         .await
@@ -640,6 +705,10 @@ impl World {
                 let id = self.imports[TARGETS.iter().position(|x| *x == t).unwrap()];
                 (format!("/api/v1/excel/imports/{id}/annotated.xlsx"), None)
             }
+            "/api/v1/excel/imports/{id}" | "/api/v1/excel/imports/{id}/commit" => {
+                let id = a_job(app, inst).await;
+                (pattern.replace("{id}", &id.to_string()), None)
+            }
             "/api/v1/excel/imports/{form}" => {
                 let boundary = "matrix-boundary";
                 let mut wb = rust_xlsxwriter::Workbook::new();
@@ -663,7 +732,7 @@ impl World {
                 let answer = app
                     .call_raw(
                         Method::POST,
-                        "/api/v1/excel/imports/commission?dry_run=true",
+                        "/api/v1/excel/imports/commission?dry_run=true&wait=true",
                         &[
                             ("authorization", &auth),
                             (
@@ -983,7 +1052,12 @@ impl World {
 
 #[actix_web::test]
 async fn every_route_every_role_every_target() {
-    let app = TestApp::new().await;
+    // Many commits of import jobs in a row: no limit on imports under way.
+    let app = TestApp::with_config(|c| {
+        c.imports.per_institution = 10_000;
+        c.imports.total = 10_000;
+    })
+    .await;
     let own = app.institution("19", "Fiscalía NL").await;
     let same = app.institution("19", "DIF NL").await;
     let other = app.institution("09", "Fiscalía CDMX").await;

@@ -628,6 +628,73 @@ async fn a_superuser_rewrite_passes_plain_verify_but_not_a_signed_checkpoint() {
     assert_eq!(against.json["reason"], "checkpoint");
 }
 
+/// The address an audit row names: `X-Forwarded-For` is believed only from
+/// a configured trusted proxy, and only up to the first untrusted hop; from
+/// anyone else the header is the caller's own claim and is ignored.
+#[actix_web::test]
+async fn forwarded_addresses_count_only_from_trusted_proxies() {
+    use actix_web::http::Method;
+    use sintra_http::proxies::TrustedProxies;
+
+    async fn audited_ip(app: &TestApp, token: &str, forwarded: &str) -> Option<String> {
+        let answer = app
+            .call_raw(
+                Method::GET,
+                "/api/v1/victims",
+                &[
+                    ("Authorization", &format!("Bearer {token}")),
+                    ("X-Forwarded-For", forwarded),
+                ],
+                Vec::new(),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.json);
+        let request_id = answer
+            .header("x-request-id")
+            .expect("request id")
+            .to_string();
+        let mut conn = app.conn().await;
+        let ips: Vec<Option<String>> = audit_events::table
+            .filter(audit_events::request_id.eq(&request_id))
+            .select(audit_events::ip)
+            .load(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(ips.len(), 1, "one access row for the list");
+        ips.into_iter().next().unwrap()
+    }
+
+    // The test client connects from 127.0.0.1.
+    let spoofed = "6.6.6.6, 203.0.113.7";
+    let direct = TestApp::new().await;
+    let inst = direct.institution("19", "Fiscalía").await;
+    let admin = direct.account(Role::NationalAdmin, inst).await;
+    assert_eq!(
+        audited_ip(&direct, &admin.token, spoofed).await.as_deref(),
+        Some("127.0.0.1"),
+        "a peer that is no trusted proxy cannot choose its audited address"
+    );
+
+    let proxied = TestApp::with_config(|c| {
+        c.trusted_proxies = TrustedProxies::parse("127.0.0.1, 10.0.0.0/8").unwrap();
+    })
+    .await;
+    let inst = proxied.institution("19", "Fiscalía").await;
+    let admin = proxied.account(Role::NationalAdmin, inst).await;
+    assert_eq!(
+        audited_ip(&proxied, &admin.token, spoofed).await.as_deref(),
+        Some("203.0.113.7"),
+        "behind a trusted proxy the nearest untrusted hop is the client, not what the client wrote"
+    );
+    assert_eq!(
+        audited_ip(&proxied, &admin.token, "198.51.100.4, 10.2.3.4")
+            .await
+            .as_deref(),
+        Some("198.51.100.4"),
+        "trusted hops are skipped"
+    );
+}
+
 #[derive(QueryableByName)]
 struct Named {
     #[diesel(sql_type = diesel::sql_types::Text)]

@@ -411,7 +411,7 @@ async fn multipart_fields_and_workbook_cells_with_control_characters_are_refused
     let res = app
         .call_raw(
             Method::POST,
-            "/api/v1/excel/imports/victim?dry_run=true",
+            "/api/v1/excel/imports/victim?dry_run=true&wait=true",
             &[
                 ("authorization", &auth),
                 (
@@ -438,7 +438,7 @@ async fn multipart_fields_and_workbook_cells_with_control_characters_are_refused
         let res = app
             .call_raw(
                 Method::POST,
-                "/api/v1/excel/imports/victim?dry_run=false",
+                "/api/v1/excel/imports/victim?dry_run=false&wait=true",
                 &[("authorization", &auth), ("content-type", &ct)],
                 body,
             )

@@ -100,6 +100,7 @@ async fn victim(
             created_by: None,
             updated_by: None,
             blocking_keys: None,
+            name_terms: None,
         },
     )
     .await

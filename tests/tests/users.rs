@@ -258,3 +258,31 @@ async fn lists_page_with_a_cursor() {
         .await
         .assert_problem(422, "validation_failed");
 }
+
+/// An administrator cannot lock itself out: neither a baja nor a password
+/// reset of its own account (a reset revokes every session); its token
+/// keeps working.
+#[actix_web::test]
+async fn an_admin_neither_deactivates_itself_nor_resets_its_own_password() {
+    let app = TestApp::new().await;
+    let inst = app.institution("09", "Secretaría Técnica").await;
+    let admin = app.account(Role::NationalAdmin, inst).await;
+    for action in ["deactivate", "reset-password"] {
+        let res = app
+            .post(
+                &format!("/api/v1/users/{}/{action}", admin.id),
+                &admin.token,
+                json!({}),
+            )
+            .await;
+        res.assert_problem(403, "forbidden");
+        assert!(
+            res.json["detail"].as_str().unwrap().contains("propia")
+                || res.json["detail"].as_str().unwrap().contains("sí mismo"),
+            "{}",
+            res.text()
+        );
+    }
+    let me = app.get("/api/v1/auth/me", &admin.token).await;
+    assert_eq!(me.status, 200, "{}", me.text());
+}

@@ -60,6 +60,11 @@ error_codes! {
     IdempotencyKeyInFlight => "idempotency_key_in_flight",
     RepeatedImport => "repeated_import",
     ImportRejected => "import_rejected",
+    /// Too many imports under way for the institution or the server (429).
+    ImportsBusy => "imports_busy",
+    /// An import job asked to move where its state does not allow (commit
+    /// of one not checked, cancel of one committed).
+    InvalidImportTransition => "invalid_import_transition",
     // Hostile or unreadable workbooks.
     FileTooLarge => "file_too_large",
     NotAWorkbook => "not_a_workbook",

@@ -11,6 +11,8 @@ pub mod error_code;
 pub mod figures;
 pub mod forms;
 pub mod i18n;
+pub mod import_jobs;
+pub mod missing_report;
 pub mod periods;
 pub mod suppression;
 pub mod text;

@@ -19,7 +19,7 @@
 
 use std::collections::HashSet;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use unicode_normalization::UnicodeNormalization;
@@ -504,6 +504,29 @@ impl<'a> Validator<'a> {
                         ));
                     }
                     s
+                }
+                Rule::MissingReportFolio => {
+                    match crate::missing_report::parse(&s, self.today.year()) {
+                        Ok(folio) => folio.as_str().to_owned(),
+                        Err(crate::missing_report::FolioError::Layout) => {
+                            return Err(invalid_format(
+                                field,
+                                "escriba CNB-AAAA-número (Comisión Nacional de Búsqueda) o \
+                                 CLBEE-AAAA-número (comisión local de búsqueda de la entidad EE), \
+                                 por ejemplo CNB-2024-000123",
+                                "write CNB-YYYY-number (National Search Commission) or \
+                                 CLBEE-YYYY-number (local search commission of entity EE), \
+                                 for example CNB-2024-000123",
+                            ))
+                        }
+                        Err(crate::missing_report::FolioError::Year) => {
+                            return Err(invalid_format(
+                                field,
+                                "el año del reporte debe estar entre 1990 y el año en curso",
+                                "the report's year must lie between 1990 and the current year",
+                            ))
+                        }
+                    }
                 }
                 Rule::NotFuture | Rule::NotBefore(_) | Rule::ParentItem(_) => s,
             };
@@ -1838,6 +1861,7 @@ mod tests {
                 "second_surname",
                 "alias",
                 "curp",
+                "missing_report_folio",
                 "birth_date"
             ]
         );
@@ -1903,6 +1927,9 @@ mod tests {
                 FormKey::CatalogItem => {
                     record.insert("catalog".into(), json!("sex"));
                     record.insert("parent_code".into(), Value::Null);
+                }
+                FormKey::Victim => {
+                    record.insert("missing_report_folio".into(), json!("CNB-2020-1"));
                 }
                 _ => {}
             }

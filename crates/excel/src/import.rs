@@ -507,6 +507,57 @@ fn read_checked(
     spec: &FormSpec,
     limits: &ImportLimits,
 ) -> Result<ImportSheet, GuardError> {
+    let mut sheet: Option<ImportSheet> = None;
+    let mut rows: Vec<ImportRow> = Vec::new();
+    read_sheet(
+        bytes,
+        spec,
+        limits,
+        usize::MAX,
+        |header| {
+            sheet = Some(header.clone());
+            true
+        },
+        |chunk| {
+            rows.extend(chunk);
+            true
+        },
+    )?;
+    let mut sheet = sheet.ok_or(GuardError::Malformed)?;
+    // Rows arrive in order from every real writer; a crafted file may not.
+    if !rows.is_sorted_by_key(|r| r.row) {
+        rows.sort_by_key(|r| r.row);
+    }
+    sheet.rows = rows;
+    Ok(sheet)
+}
+
+/// Reads the rows of `spec` from a workbook, after [`guard::check`], a
+/// chunk at a time: `header` gets the sheet (its columns, without rows)
+/// before any row, then `each` gets the rows by `chunk` (in sheet order,
+/// as real writers store them; a crafted file's rows are sorted within
+/// each chunk only). Memory holds one chunk of rows, not the sheet's.
+/// Either callback answering `false` stops the reading: `Ok(false)`.
+pub fn read_rows_chunked(
+    bytes: &[u8],
+    spec: &FormSpec,
+    limits: &ImportLimits,
+    chunk: usize,
+    header: impl FnOnce(&ImportSheet) -> bool,
+    each: impl FnMut(Vec<ImportRow>) -> bool,
+) -> Result<bool, GuardError> {
+    guard::check(bytes, limits)?;
+    shielded(|| read_sheet(bytes, spec, limits, chunk.max(1), header, each))
+}
+
+fn read_sheet(
+    bytes: &[u8],
+    spec: &FormSpec,
+    limits: &ImportLimits,
+    chunk: usize,
+    header: impl FnOnce(&ImportSheet) -> bool,
+    mut each: impl FnMut(Vec<ImportRow>) -> bool,
+) -> Result<bool, GuardError> {
     let mut book = open(bytes)?;
     let sheet = find_data_sheet(&mut book, spec, limits)?;
     let columns = classify(spec, &sheet.headers);
@@ -525,10 +576,10 @@ fn read_checked(
 
     // Slots indexed by column, so a row needs no map while it is read.
     let width = sheet.headers.last().map_or(0, |(c, _)| c + 1) as usize;
-    let mut targets: Vec<Option<(Column, &str)>> = vec![None; width];
+    let mut targets: Vec<Option<(Column, String)>> = vec![None; width];
     for c in &columns {
         if let ColumnStatus::Matched(m) = &c.status {
-            targets[c.index as usize] = Some((*m, c.letter.as_str()));
+            targets[c.index as usize] = Some((*m, c.letter.clone()));
         }
     }
     let keys: Arc<[&'static str]> = columns
@@ -538,6 +589,19 @@ fn read_checked(
             _ => None,
         })
         .collect();
+    let described = ImportSheet {
+        sheet_name: sheet.name.clone(),
+        header_row: sheet.header_row + 1,
+        columns,
+        missing_required: missing_fields.iter().map(|f| f.key).collect(),
+        rows: Vec::new(),
+        form_label: spec.label,
+        missing_fields,
+    };
+    if !header(&described) {
+        return Ok(false);
+    }
+    drop(described);
     let mut builder = RowBuilder {
         targets: &targets,
         keys,
@@ -545,6 +609,13 @@ fn read_checked(
         current: None,
         slots: vec![None; width],
         filled: false,
+    };
+    let mut handed = |rows: &mut Vec<ImportRow>| -> bool {
+        let mut out = std::mem::take(rows);
+        if !out.is_sorted_by_key(|r| r.row) {
+            out.sort_by_key(|r| r.row);
+        }
+        each(out)
     };
     let mut reader = book
         .worksheet_cells_reader(&sheet.name)
@@ -564,31 +635,23 @@ fn read_checked(
         if builder.current != Some(r) {
             builder.flush();
             builder.current = Some(r);
+            if builder.rows.len() >= chunk && !handed(&mut builder.rows) {
+                return Ok(false);
+            }
         }
         builder.slots[c as usize] = Some(raw);
         builder.filled = true;
     }
     builder.flush();
-    let mut rows = builder.rows;
-    // Rows arrive in order from every real writer; a crafted file may not.
-    if !rows.is_sorted_by_key(|r| r.row) {
-        rows.sort_by_key(|r| r.row);
+    if !builder.rows.is_empty() && !handed(&mut builder.rows) {
+        return Ok(false);
     }
-
-    Ok(ImportSheet {
-        sheet_name: sheet.name,
-        header_row: sheet.header_row + 1,
-        columns,
-        missing_required: missing_fields.iter().map(|f| f.key).collect(),
-        rows,
-        form_label: spec.label,
-        missing_fields,
-    })
+    Ok(true)
 }
 
 struct RowBuilder<'a> {
     /// By column index: the matched column there and its letter.
-    targets: &'a [Option<(Column, &'a str)>],
+    targets: &'a [Option<(Column, String)>],
     keys: Arc<[&'static str]>,
     rows: Vec<ImportRow>,
     current: Option<u32>,

@@ -33,7 +33,7 @@ mod tests;
 pub use columns::{Column, ColumnKind};
 pub use export::{EncodedRows, ExportOptions, ExportWriter, RecordMeta, RowEncoder};
 pub use guard::{GuardError, ImportLimits};
-pub use import::{annotate, read_rows, CellError, ImportRow, ImportSheet};
+pub use import::{annotate, read_rows, read_rows_chunked, CellError, ImportRow, ImportSheet};
 pub use sintra_domain::i18n::Lang;
 pub use template::{template, template_within};
 

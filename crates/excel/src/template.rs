@@ -459,6 +459,11 @@ fn allowed_text(spec: &FormSpec, field: &FieldSpec, lang: Lang, lists: &Lists) -
                     });
                 }
             }
+            Rule::MissingReportFolio => parts.push(tr(
+                lang,
+                "Formato CNB-AAAA-número o CLBEE-AAAA-número (EE: clave de la entidad).",
+                "Format CNB-YYYY-number or CLBEE-YYYY-number (EE: the entity's key).",
+            )),
             Rule::Username | Rule::Email | Rule::Code | Rule::ParentItem(_) => {}
         }
     }

@@ -8,6 +8,8 @@ use secrecy::{ExposeSecret, SecretString};
 use sintra_domain::audit_checkpoint::{signing_key_from_hex, DEV_SIGNING_KEY_HEX};
 use sintra_persistence::db::DEFAULT_DATABASE_URL;
 
+use crate::proxies::TrustedProxies;
+
 /// The development signing secret. Refused in production mode.
 pub const DEV_JWT_SECRET: &str = "sintra-dev-secret-change-me-in-production-0123456789";
 
@@ -52,6 +54,14 @@ pub struct Config {
     /// `SINTRA_AUDIT_SIGNING_KEY`: the Ed25519 seed (64 hexadecimal
     /// characters) that signs the audit chain's checkpoints.
     pub audit_signing_key: SigningKey,
+    /// `SINTRA_TRUSTED_PROXIES`: comma-separated addresses or networks of
+    /// the proxies whose `X-Forwarded-For` names the client (none: the
+    /// peer's address is the client's).
+    pub trusted_proxies: TrustedProxies,
+    /// Excel import jobs: `SINTRA_IMPORT_WORKERS` (imports this server runs
+    /// at once, 2), `SINTRA_IMPORTS_PER_INSTITUTION` (under way per
+    /// institution, 2), `SINTRA_IMPORTS_TOTAL` (under way in the system, 16).
+    pub imports: sintra_services::imports::jobs::JobSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +157,16 @@ impl Config {
                 3600 * parse::<u64>("SINTRA_ONE_TIME_PASSWORD_HOURS", 72)?.clamp(1, 24 * 90),
             ),
             audit_signing_key,
+            trusted_proxies: TrustedProxies::parse(
+                &var("SINTRA_TRUSTED_PROXIES").unwrap_or_default(),
+            )
+            .map_err(|e| ConfigError::Invalid("SINTRA_TRUSTED_PROXIES", e.to_string()))?,
+            imports: sintra_services::imports::jobs::JobSettings {
+                workers: parse::<usize>("SINTRA_IMPORT_WORKERS", 2)?.clamp(1, 64),
+                per_institution: parse::<i64>("SINTRA_IMPORTS_PER_INSTITUTION", 2)?.max(1),
+                total: parse::<i64>("SINTRA_IMPORTS_TOTAL", 16)?.max(1),
+                ..Default::default()
+            },
         })
     }
 
@@ -173,6 +193,8 @@ impl Config {
             one_time_password_ttl: Duration::from_secs(72 * 3600),
             audit_signing_key: signing_key_from_hex(DEV_SIGNING_KEY_HEX)
                 .expect("the development key is a valid seed"),
+            trusted_proxies: TrustedProxies::default(),
+            imports: Default::default(),
         }
     }
 

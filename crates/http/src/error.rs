@@ -59,6 +59,13 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
+    /// Too much under way (imports): 429 with its own code and `Retry-After`.
+    #[error("busy")]
+    Busy {
+        code: ErrorCode,
+        detail: Message,
+        retry_after_secs: u64,
+    },
     #[error("database unavailable")]
     Unavailable,
     /// A refusal with its own status and code (a hostile or unreadable
@@ -378,6 +385,7 @@ impl ApiError {
                 vec![],
             ),
             ApiError::Refused { code, detail, .. } => (*code, detail.clone(), vec![]),
+            ApiError::Busy { code, detail, .. } => (*code, detail.clone(), vec![]),
             ApiError::ImportRejected { report } => {
                 let n = report["errors"].as_array().map_or(0, Vec::len);
                 (
@@ -442,7 +450,9 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) | ApiError::ImportRejected { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests { .. } | ApiError::Busy { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Refused { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
@@ -462,7 +472,10 @@ impl ResponseError for ApiError {
             ApiError::Unauthenticated => {
                 builder.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
-            ApiError::TooManyRequests { retry_after_secs } => {
+            ApiError::TooManyRequests { retry_after_secs }
+            | ApiError::Busy {
+                retry_after_secs, ..
+            } => {
                 builder.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             ApiError::Unavailable => {
@@ -531,6 +544,15 @@ impl From<sintra_services::error::ServiceError> for ApiError {
                 status,
                 code,
                 detail,
+            },
+            S::Busy {
+                code,
+                detail,
+                retry_after_secs,
+            } => ApiError::Busy {
+                code,
+                detail,
+                retry_after_secs,
             },
             S::Store(e) => e.into(),
             S::Internal(cause) => ApiError::Internal(cause),

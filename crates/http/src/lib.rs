@@ -12,6 +12,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod pagination;
 pub mod policy;
+pub mod proxies;
 pub mod records;
 pub mod routes;
 pub mod state;
@@ -76,6 +77,12 @@ where
             .service(commissions::follow_ups::list)
             .service(commissions::follow_ups::create)
             .service(excel::templates::get_template)
+            // The jobs' `{id}` (a UUID, by regex) before `{form}`: actix
+            // names a request's route by its path alone, first match first.
+            .service(excel::imports::list_imports)
+            .service(excel::imports::read_import)
+            .service(excel::imports::cancel_import)
+            .service(excel::imports::commit_import)
             .service(excel::imports::import)
             .service(excel::imports::annotated)
             .service(excel::exports::export_all)
@@ -149,22 +156,35 @@ where
             // Before `/cuts/{id}`, whose `{id}` would take `….xlsx` too.
             .service(cuts::workbook)
             .service(cuts::read)
-            .service(cuts::diff),
+            .service(cuts::diff)
+            // sync: the changes feed
+            .service(changes::list),
     )
 }
 
-/// The OpenAPI document of the API, as `sintra openapi` prints it.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes(
+/// Starts the server's import workers (`SINTRA_IMPORT_WORKERS`), which
+/// run the import jobs of every instance from the database: called by the
+/// `sintra` binary and by the test harness, on their Tokio runtime.
+pub fn spawn_workers(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
+    sintra_services::imports::jobs::spawn_workers(state.imports.clone(), state.pool.clone())
+}
+
+/// The OpenAPI document of the API, as `sintra openapi` prints it: what
+/// utoipa generates from the routes, finished by [`openapi::finish`].
+pub fn openapi() -> serde_json::Value {
+    let generated = routes(
         App::new()
             .into_utoipa_app()
             .openapi(openapi::ApiDoc::openapi()),
     )
     .split_for_parts()
-    .1
+    .1;
+    openapi::finish::finish(
+        serde_json::to_value(generated).expect("the generated document is JSON"),
+    )
 }
 
-async fn serve_spec(spec: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
+async fn serve_spec(spec: web::Data<serde_json::Value>) -> HttpResponse {
     HttpResponse::Ok().json(spec.get_ref())
 }
 

@@ -133,7 +133,31 @@ async fn serve() -> anyhow::Result<()> {
         pool.clone(),
         sintra_services::audit::SEAL_INTERVAL,
     ));
+    tokio::spawn(sintra_services::figures::run_compactor(
+        pool.clone(),
+        sintra_persistence::rollup::COMPACT_INTERVAL,
+    ));
+    // Name frequencies for duplicate checks: people stored before they
+    // existed are counted once, then changes are folded in every 10 s.
+    tokio::spawn({
+        let pool = pool.clone();
+        async move {
+            match sintra_services::duplicates::backfill_name_terms(&pool).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(people = n, "name frequencies: people counted"),
+                Err(e) => tracing::warn!(error = %e, "name frequencies: backfill failed"),
+            }
+            sintra_services::duplicates::run_frequency_folder(
+                pool,
+                std::time::Duration::from_secs(10),
+            )
+            .await
+        }
+    });
     let state = AppState::new(pool, config);
+    // Import jobs of every instance run here too; a job this server left
+    // half-way (restart) is taken over once its heartbeat is stale.
+    sintra_http::spawn_workers(&state);
     let metrics = metrics();
     tracing::info!(%bind, "SINTRA API listening");
     println!("SINTRA API en http://{bind} (documentación: http://{bind}/docs/)");

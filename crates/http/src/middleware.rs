@@ -42,7 +42,20 @@ pub async fn request_meta(
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok()),
     );
-    let ip = req.peer_addr().map(|a| a.ip().to_string());
+    // The client's address for the audit log: `X-Forwarded-For` counts only
+    // from a configured trusted proxy (see `proxies`).
+    let ip = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| {
+            state.config.trusted_proxies.client(
+                req.peer_addr().map(|a| a.ip()),
+                req.headers()
+                    .get_all("x-forwarded-for")
+                    .filter_map(|v| v.to_str().ok()),
+            )
+        })
+        .unwrap_or_else(|| req.peer_addr().map(|a| a.ip()))
+        .map(|ip| ip.to_string());
     req.extensions_mut().insert(RequestMeta {
         request_id: request_id.clone(),
         ip,

@@ -107,6 +107,19 @@ pub const ROUTES: &[(&str, &str, RouteRule)] = &[
         "/api/v1/excel/imports/{id}/annotated.xlsx",
         Requires(ImportExcel),
     ),
+    // Import jobs: the caller's institution's only (others read as missing).
+    ("GET", "/api/v1/excel/imports", Requires(ImportExcel)),
+    ("GET", "/api/v1/excel/imports/{id}", Requires(ImportExcel)),
+    (
+        "DELETE",
+        "/api/v1/excel/imports/{id}",
+        Requires(ImportExcel),
+    ),
+    (
+        "POST",
+        "/api/v1/excel/imports/{id}/commit",
+        Requires(ImportExcel),
+    ),
     ("GET", "/api/v1/excel/exports", Requires(ExportExcel)),
     ("GET", "/api/v1/excel/exports/{form}", Requires(ExportExcel)),
     // victims: rules of the victim-attention module
@@ -282,13 +295,50 @@ pub const ROUTES: &[(&str, &str, RouteRule)] = &[
     ("GET", "/api/v1/cuts/{id}.xlsx", Requires(ReadCuts)),
     ("GET", "/api/v1/cuts/{id}", Requires(ReadCuts)),
     ("GET", "/api/v1/cuts/{id}/diff", Requires(ReadCuts)),
+    // sync: the changes feed names records (never their fields) in the
+    // caller's scope: whoever lists records may follow it.
+    ("GET", "/api/v1/changes", Requires(ReadRecords)),
 ];
+
+/// A route pattern without the regular expressions of its segments
+/// (`/excel/imports/{id:[0-9a-f-]+}` → `/excel/imports/{id}`): actix
+/// matches with them, the spec and these rules name the segment alone.
+pub fn without_regex(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut skipping = false;
+    let mut depth = 0;
+    for c in pattern.chars() {
+        match c {
+            '{' => {
+                depth += 1;
+                if !skipping {
+                    out.push(c);
+                }
+            }
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    skipping = false;
+                    out.push(c);
+                }
+            }
+            ':' if depth == 1 => skipping = true,
+            _ if !skipping => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn same_route(rule: &str, pattern: &str) -> bool {
+    rule == pattern || without_regex(rule) == without_regex(pattern)
+}
 
 /// The rule for a matched route, if any.
 pub fn rule_for(method: &Method, pattern: &str) -> Option<RouteRule> {
     ROUTES
         .iter()
-        .find(|(m, p, _)| *p == pattern && (*m == "*" || *m == method.as_str()))
+        .find(|(m, p, _)| same_route(p, pattern) && (*m == "*" || *m == method.as_str()))
         .map(|(_, _, rule)| *rule)
 }
 
@@ -296,7 +346,7 @@ pub fn rule_for(method: &Method, pattern: &str) -> Option<RouteRule> {
 pub fn allowed_methods(pattern: &str) -> Vec<&'static str> {
     let mut methods: Vec<&'static str> = ROUTES
         .iter()
-        .filter(|(_, p, _)| *p == pattern)
+        .filter(|(_, p, _)| same_route(p, pattern))
         .map(|(m, _, _)| *m)
         .collect();
     methods.sort_unstable();
@@ -306,7 +356,7 @@ pub fn allowed_methods(pattern: &str) -> Vec<&'static str> {
 
 /// Whether the pattern has a rule for some method.
 pub fn has_any_rule(pattern: &str) -> bool {
-    ROUTES.iter().any(|(_, p, _)| *p == pattern)
+    ROUTES.iter().any(|(_, p, _)| same_route(p, pattern))
 }
 
 /// What a caller does with a form through Excel.
@@ -330,5 +380,23 @@ pub fn excel_form_permission(form: FormKey, use_: ExcelUse) -> Permission {
         (FormKey::User, ExcelUse::Export) => ReadUsers,
         (_, ExcelUse::Import) => ImportExcel,
         (_, ExcelUse::Export) => ExportExcel,
+    }
+}
+
+#[cfg(test)]
+mod regex_tests {
+    use super::*;
+
+    #[test]
+    fn patterns_compare_without_their_regular_expressions() {
+        assert_eq!(
+            without_regex("/api/v1/excel/imports/{id:[0-9a-fA-F]+-[0-9a-fA-F-]+}/commit"),
+            "/api/v1/excel/imports/{id}/commit"
+        );
+        assert_eq!(without_regex("/docs/{_:.*}"), "/docs/{_}");
+        assert_eq!(without_regex("/cuts/{id}.xlsx"), "/cuts/{id}.xlsx");
+        let get = Method::GET;
+        assert!(rule_for(&get, "/api/v1/excel/imports/{id}").is_some());
+        assert!(rule_for(&Method::POST, "/api/v1/excel/imports/{id}").is_none());
     }
 }

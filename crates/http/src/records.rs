@@ -66,6 +66,24 @@ pub fn written(answer: Written) -> HttpResponse {
     }
 }
 
+/// [`written`], with `Location` on a creation: the record's path under
+/// `collection` (`/victims`), read from the body's `id` (or `data.id`).
+pub fn written_at(answer: Written, collection: &str) -> HttpResponse {
+    let location = match &answer {
+        Written::Created { body, .. } => body
+            .get("id")
+            .or_else(|| body.get("data").and_then(|d| d.get("id")))
+            .and_then(Value::as_str)
+            .map(|id| format!("/api/v1{collection}/{id}")),
+        _ => None,
+    };
+    let mut res = written(answer);
+    if let Some(l) = location.and_then(|l| header::HeaderValue::from_str(&l).ok()) {
+        res.headers_mut().insert(header::LOCATION, l);
+    }
+    res
+}
+
 /// A read's answer, with the version as ETag.
 pub fn shown(answer: Shown) -> HttpResponse {
     HttpResponse::Ok()

@@ -47,6 +47,8 @@ pub enum AuditAction {
     DuplicateConfirmed,
     Import,
     ImportCheck,
+    /// An import job cancelled by its institution before its commit.
+    ImportCancel,
     DownloadAnnotated,
     Export,
     Login,
@@ -64,7 +66,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 28] = [
         AuditAction::Create,
         AuditAction::Update,
         AuditAction::Deactivate,
@@ -79,6 +81,7 @@ impl AuditAction {
         AuditAction::DuplicateConfirmed,
         AuditAction::Import,
         AuditAction::ImportCheck,
+        AuditAction::ImportCancel,
         AuditAction::DownloadAnnotated,
         AuditAction::Export,
         AuditAction::Login,
@@ -111,6 +114,7 @@ impl AuditAction {
             AuditAction::DuplicateConfirmed => "duplicate_confirmed",
             AuditAction::Import => "import",
             AuditAction::ImportCheck => "import_check",
+            AuditAction::ImportCancel => "import_cancel",
             AuditAction::DownloadAnnotated => "download_annotated",
             AuditAction::Export => "export",
             AuditAction::Login => "login",

@@ -298,12 +298,13 @@ pub async fn run_migrations(url: &str) -> Result<Vec<String>, SetupError> {
             .map_err(|e| SetupError::Migration(e.to_string()))
             .and_then(|applied| {
                 // The typed projections follow the form specs of this
-                // binary: rewritten on every run, under the same lock.
-                diesel::connection::SimpleConnection::batch_execute(
-                    &mut conn,
-                    &crate::figures::projection_ddl(),
-                )
-                .map_err(|e| SetupError::Migration(e.to_string()))?;
+                // binary: rebuilt (with the rollups) under the same lock
+                // when the specs changed since the last build.
+                if crate::figures::ensure_projections(&mut conn)
+                    .map_err(|e| SetupError::Migration(e.to_string()))?
+                {
+                    tracing::info!("projections and rollups rebuilt from the form specs");
+                }
                 Ok(applied)
             });
         let _ = diesel::RunQueryDsl::execute(

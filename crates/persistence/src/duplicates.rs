@@ -217,3 +217,73 @@ pub async fn decide_pair(
             .await?,
     )
 }
+
+/// How many stored people carry each of these name terms, and how many
+/// people there are (the term `*`), as last folded. Terms nobody carries
+/// are absent.
+pub async fn name_counts(
+    conn: &mut AsyncPgConnection,
+    terms: &[String],
+) -> StoreResult<(u64, std::collections::HashMap<String, u64>)> {
+    use crate::schema::name_term_counts as c;
+    let mut wanted: Vec<&str> = terms.iter().map(String::as_str).collect();
+    wanted.push(sintra_domain::duplicates::PEOPLE_TERM);
+    let rows: Vec<(String, i64)> = c::table
+        .filter(c::term.eq_any(wanted))
+        .select((c::term, c::people))
+        .load(conn)
+        .await?;
+    let mut counts: std::collections::HashMap<String, u64> = rows
+        .into_iter()
+        .map(|(t, n)| (t, n.max(0) as u64))
+        .collect();
+    let people = counts
+        .remove(sintra_domain::duplicates::PEOPLE_TERM)
+        .unwrap_or(0);
+    Ok((people, counts))
+}
+
+/// Folds the name-term changes written since the last fold into the
+/// counts (migration `name_frequencies`); returns how many it folded. A
+/// fold already running elsewhere makes this one a no-op.
+pub async fn fold_name_terms(conn: &mut AsyncPgConnection) -> StoreResult<i64> {
+    #[derive(QueryableByName)]
+    struct Folded {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        folded: i64,
+    }
+    let row: Folded = diesel::sql_query("SELECT fold_name_terms() AS folded")
+        .get_result(conn)
+        .await?;
+    Ok(row.folded)
+}
+
+/// People stored before their name terms were (ids and data), `limit` at
+/// a time, for the backfill that counts them.
+pub async fn people_without_terms(
+    conn: &mut AsyncPgConnection,
+    form: FormKey,
+    limit: i64,
+) -> StoreResult<Vec<(Uuid, serde_json::Value)>> {
+    Ok(records::table
+        .filter(records::form.eq(form.as_str()))
+        .filter(records::name_terms.is_null())
+        .select((records::id, records::data))
+        .order(records::id)
+        .limit(limit)
+        .load(conn)
+        .await?)
+}
+
+/// Stores a person's name terms (the trigger counts them).
+pub async fn set_name_terms(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    terms: &[String],
+) -> StoreResult<()> {
+    diesel::update(records::table.filter(records::id.eq(id)))
+        .set(records::name_terms.eq(terms))
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -37,6 +37,7 @@ use uuid::Uuid;
 
 use crate::catalogs::CatalogItem;
 use crate::error::StoreResult;
+use crate::rollup;
 
 /// The schema of the projections.
 pub const SCHEMA: &str = "projections";
@@ -131,27 +132,223 @@ fn derived_columns(form: FormKey) -> &'static [(&'static str, &'static str)] {
     }
 }
 
-/// The statements that (re)create the projections, the grouping function
-/// the dashboards use, and the grants: idempotent, run after migrations.
-pub fn projection_ddl() -> String {
-    let mut sql = format!("CREATE SCHEMA IF NOT EXISTS {SCHEMA};\n");
-    for form in projected_forms() {
-        let mut cols: Vec<String> = SYSTEM_COLUMNS.iter().map(|c| format!("r.{c}")).collect();
-        for f in projected_fields(form) {
-            cols.push(format!("{} AS \"{}\"", column_expr(f), column_name(f)));
-        }
-        for (name, expr) in derived_columns(form) {
-            cols.push(format!("{expr} AS \"{name}\""));
-        }
-        sql.push_str(&format!(
-            "DROP VIEW IF EXISTS {SCHEMA}.{form} CASCADE;\n\
-             CREATE VIEW {SCHEMA}.{form} AS SELECT {} FROM public.records r WHERE r.form = '{form}';\n\
-             COMMENT ON VIEW {SCHEMA}.{form} IS 'Typed projection of the {form} form, generated from its spec: non-personal fields only.';\n",
-            cols.join(", ")
-        ));
+/// The SQL type of a field's projection column.
+fn column_type(field: &FieldSpec) -> &'static str {
+    match field.ty {
+        FieldType::Date => "date",
+        FieldType::Integer { .. } => "bigint",
+        FieldType::Decimal { .. } => "numeric",
+        FieldType::Boolean => "boolean",
+        FieldType::Uuid
+        | FieldType::Reference {
+            multiple: false, ..
+        } => "uuid",
+        FieldType::Reference { multiple: true, .. } => "uuid[]",
+        FieldType::Catalog { multiple: true, .. } => "text[]",
+        FieldType::Text { .. }
+        | FieldType::LongText { .. }
+        | FieldType::Catalog { .. }
+        | FieldType::Choice { .. }
+        | FieldType::Curp => "text",
     }
+}
+
+/// The types of the derived columns (see [`derived_columns`]).
+fn derived_type(name: &str) -> &'static str {
+    match name {
+        "counted" => "boolean NOT NULL",
+        _ => "bigint",
+    }
+}
+
+/// The system columns' types.
+const SYSTEM_TYPES: [&str; 6] = [
+    "uuid PRIMARY KEY",
+    "text NOT NULL",
+    "uuid NOT NULL",
+    "uuid",
+    "timestamptz NOT NULL",
+    "timestamptz NOT NULL",
+];
+
+/// The column list of a form's projection, quoted, in table order.
+fn projection_columns(form: FormKey) -> Vec<String> {
+    let mut cols: Vec<String> = SYSTEM_COLUMNS.iter().map(|c| format!("\"{c}\"")).collect();
+    cols.extend(projected_fields(form).map(|f| format!("\"{}\"", column_name(f))));
+    cols.extend(
+        derived_columns(form)
+            .iter()
+            .map(|(n, _)| format!("\"{n}\"")),
+    );
+    cols
+}
+
+/// `SELECT <typed values> FROM <rows> r WHERE r.form = '<form>'`: a
+/// form's projection rows computed from record rows (the table, or a
+/// trigger's transition table).
+fn projection_select(form: FormKey, rows: &str) -> String {
+    let mut cols: Vec<String> = SYSTEM_COLUMNS.iter().map(|c| format!("r.{c}")).collect();
+    cols.extend(projected_fields(form).map(column_expr));
+    cols.extend(derived_columns(form).iter().map(|(_, e)| e.to_string()));
+    format!(
+        "SELECT {} FROM {rows} r WHERE r.form = '{form}'",
+        cols.join(", ")
+    )
+}
+
+/// The indexes a form's projection gets beside its primary key: scope
+/// (entity, institution), its parent, and its period date by entity.
+fn projection_indexes(form: FormKey) -> Vec<String> {
+    let mut idx = vec![
+        format!("CREATE INDEX ON {SCHEMA}.{form} (entity_code)"),
+        format!("CREATE INDEX ON {SCHEMA}.{form} (institution_id)"),
+    ];
+    if form.spec().parent.is_some() {
+        idx.push(format!("CREATE INDEX ON {SCHEMA}.{form} (parent_id)"));
+    }
+    if let sintra_domain::forms::PeriodDate::Field(key) = form.spec().period_date {
+        if let Some(f) = projected_fields(form).find(|f| f.key == key) {
+            idx.push(format!(
+                "CREATE INDEX ON {SCHEMA}.{form} (entity_code, \"{}\")",
+                column_name(f)
+            ));
+        }
+    }
+    idx
+}
+
+/// The statements that (re)build the projections: typed tables generated
+/// from the form specs, kept by triggers on `records` in the writing
+/// transaction (and on `duplicate_pairs` for a victim's `counted`),
+/// backfilled from the records, with the rollups of
+/// [`crate::rollup`] rebuilt from them; then the grouping function the
+/// dashboards use and the grants. Run by [`ensure_projections`] in one
+/// transaction, with writes to records held off, whenever the text
+/// differs from the one last built (a spec changed).
+pub fn projection_ddl() -> String {
+    let forms: Vec<FormKey> = projected_forms().collect();
+    // Writes wait for the rebuild (it runs at start-up, under the
+    // migration lock): none is lost between the backfill and the triggers.
+    let mut sql = String::from(
+        "LOCK TABLE public.records, public.duplicate_pairs IN SHARE ROW EXCLUSIVE MODE;\n\
+         DROP TRIGGER IF EXISTS records_project_insert ON public.records;\n\
+         DROP TRIGGER IF EXISTS records_project_update ON public.records;\n\
+         DROP TRIGGER IF EXISTS records_project_delete ON public.records;\n\
+         DROP TRIGGER IF EXISTS duplicate_pairs_counted ON public.duplicate_pairs;\n",
+    );
+    // Views (before this version) and tables alike go with the schema.
     sql.push_str(&format!(
-        "CREATE OR REPLACE FUNCTION {SCHEMA}.group_key(g text, d date, e text, m text, i uuid)
+        "DROP SCHEMA IF EXISTS {SCHEMA} CASCADE;\n\
+         CREATE SCHEMA {SCHEMA};\n\
+         REVOKE ALL ON SCHEMA {SCHEMA} FROM PUBLIC;\n"
+    ));
+    for &form in &forms {
+        let mut cols: Vec<String> = SYSTEM_COLUMNS
+            .iter()
+            .zip(SYSTEM_TYPES)
+            .map(|(c, t)| format!("\"{c}\" {t}"))
+            .collect();
+        cols.extend(
+            projected_fields(form).map(|f| format!("\"{}\" {}", column_name(f), column_type(f))),
+        );
+        cols.extend(
+            derived_columns(form)
+                .iter()
+                .map(|(n, _)| format!("\"{n}\" {}", derived_type(n))),
+        );
+        sql.push_str(&format!(
+            "CREATE TABLE {SCHEMA}.{form} ({});\n\
+             COMMENT ON TABLE {SCHEMA}.{form} IS 'Typed projection of the {form} form, generated from its spec and kept by triggers on records: non-personal fields only.';\n\
+             INSERT INTO {SCHEMA}.{form} ({}) {};\n",
+            cols.join(", "),
+            projection_columns(form).join(", "),
+            projection_select(form, "public.records"),
+        ));
+        for i in projection_indexes(form) {
+            sql.push_str(&i);
+            sql.push_str(";\n");
+        }
+    }
+    // Only the forms a statement wrote are touched: a projection not
+    // written fires no trigger of its own (and plans nothing).
+    let each = |f: &dyn Fn(FormKey) -> String| {
+        forms
+            .iter()
+            .map(|&x| format!("IF '{x}' = ANY(forms) THEN\n{}END IF;\n", f(x)))
+            .collect::<String>()
+    };
+    let insert = |form: FormKey, rows: &str| {
+        format!(
+            "INSERT INTO {SCHEMA}.{form} ({}) {};\n",
+            projection_columns(form).join(", "),
+            projection_select(form, rows)
+        )
+    };
+    let delete = |form: FormKey, rows: &str| {
+        format!(
+            "DELETE FROM {SCHEMA}.{form} p USING {rows} o WHERE o.form = '{form}' AND p.id = o.id;\n"
+        )
+    };
+    // SECURITY DEFINER: the API's role reads the projections and cannot
+    // write them; the triggers write them for it.
+    let function = |name: &str, rows: &str, body: String| {
+        format!(
+            "CREATE FUNCTION {SCHEMA}.{name}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER \
+             SET search_path = pg_catalog, public AS $fn$\nDECLARE forms text[];\nBEGIN\n\
+             forms := ARRAY(SELECT DISTINCT r.form FROM {rows} r);\n{body}RETURN NULL;\nEND\n$fn$;\n"
+        )
+    };
+    sql.push_str(&function(
+        "records_inserted",
+        "new_records",
+        each(&|f| insert(f, "new_records")),
+    ));
+    // An update replaces the row (its entity, institution or dates may
+    // have moved): the rollups see the old row leave and the new one come.
+    sql.push_str(&function(
+        "records_updated",
+        "old_records",
+        each(&|f| delete(f, "old_records") + &insert(f, "new_records")),
+    ));
+    sql.push_str(&function(
+        "records_deleted",
+        "old_records",
+        each(&|f| delete(f, "old_records")),
+    ));
+    sql.push_str(&format!(
+        "CREATE TRIGGER records_project_insert AFTER INSERT ON public.records \
+         REFERENCING NEW TABLE AS new_records FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.records_inserted();\n\
+         CREATE TRIGGER records_project_update AFTER UPDATE ON public.records \
+         REFERENCING OLD TABLE AS old_records NEW TABLE AS new_records FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.records_updated();\n\
+         CREATE TRIGGER records_project_delete AFTER DELETE ON public.records \
+         REFERENCING OLD TABLE AS old_records FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.records_deleted();\n"
+    ));
+    // A confirmed pair stops counting its second person; a pair undone
+    // (dismissed, reopened, removed) counts it again.
+    sql.push_str(&format!(
+        "CREATE FUNCTION {SCHEMA}.duplicate_pair_changed() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER \
+         SET search_path = pg_catalog, public AS $fn$\n\
+         DECLARE people uuid[];\n\
+         BEGIN\n\
+           IF TG_OP = 'INSERT' THEN people := ARRAY[NEW.person_b];\n\
+           ELSIF TG_OP = 'DELETE' THEN people := ARRAY[OLD.person_b];\n\
+           ELSE people := ARRAY[OLD.person_b, NEW.person_b];\n\
+           END IF;\n\
+           -- Two decisions about one person take turns; the second reads\n\
+           -- the pairs as the first left them (a statement of its own).\n\
+           PERFORM 1 FROM {SCHEMA}.victim v WHERE v.id = ANY(people) ORDER BY v.id FOR UPDATE;\n\
+           UPDATE {SCHEMA}.victim v SET counted = c.counted\n\
+           FROM (SELECT p AS id, NOT EXISTS (SELECT 1 FROM public.duplicate_pairs dp \
+                 WHERE dp.person_b = p AND dp.status = 'confirmed') AS counted FROM unnest(people) AS p) c\n\
+           WHERE v.id = c.id AND v.counted IS DISTINCT FROM c.counted;\n\
+           RETURN NULL;\n\
+         END\n$fn$;\n\
+         CREATE TRIGGER duplicate_pairs_counted AFTER INSERT OR UPDATE OR DELETE ON public.duplicate_pairs \
+         FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.duplicate_pair_changed();\n"
+    ));
+    sql.push_str(&crate::rollup::rollup_ddl());
+    sql.push_str(&format!(
+        "CREATE FUNCTION {SCHEMA}.group_key(g text, d date, e text, m text, i uuid)
          RETURNS text LANGUAGE sql STABLE AS $$
            SELECT CASE g
              WHEN 'month' THEN to_char(d, 'YYYY-MM')
@@ -164,9 +361,46 @@ pub fn projection_ddl() -> String {
          $$;
          GRANT USAGE ON SCHEMA {SCHEMA} TO sintra_app, {BI_ROLE};
          GRANT SELECT ON ALL TABLES IN SCHEMA {SCHEMA} TO sintra_app, {BI_ROLE};
-         GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {SCHEMA} TO sintra_app, {BI_ROLE};\n"
+         GRANT EXECUTE ON FUNCTION {SCHEMA}.group_key(text, date, text, text, uuid) TO sintra_app, {BI_ROLE};
+         REVOKE ALL ON FUNCTION {SCHEMA}.records_inserted(), {SCHEMA}.records_updated(), \
+         {SCHEMA}.records_deleted(), {SCHEMA}.duplicate_pair_changed() FROM PUBLIC;\n"
     ));
     sql
+}
+
+/// Builds the projections (and rebuilds the rollups) when the form specs
+/// of this binary describe them differently from what was built last: on
+/// a new database, and after a spec changed. Otherwise nothing is done,
+/// so a restart does not re-read every record.
+pub fn ensure_projections<C>(conn: &mut C) -> diesel::QueryResult<bool>
+where
+    C: diesel::Connection<Backend = diesel::pg::Pg> + diesel::connection::LoadConnection,
+{
+    #[derive(QueryableByName)]
+    struct Built {
+        #[diesel(sql_type = Text)]
+        ddl: String,
+    }
+    let ddl = projection_ddl();
+    let built = diesel::RunQueryDsl::load::<Built>(
+        diesel::sql_query("SELECT ddl FROM projection_state"),
+        conn,
+    )?;
+    if built.iter().any(|b| b.ddl == ddl) {
+        return Ok(false);
+    }
+    conn.transaction(|conn| {
+        conn.batch_execute(&ddl)?;
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query(
+                "INSERT INTO projection_state (id, ddl) VALUES (true, $1) \
+                 ON CONFLICT (id) DO UPDATE SET ddl = EXCLUDED.ddl, built_at = now()",
+            )
+            .bind::<Text, _>(&ddl),
+            conn,
+        )?;
+        Ok(true)
+    })
 }
 
 /// What a dashboard counts: validated by the services; dates inclusive.
@@ -441,7 +675,9 @@ fn sesnsp_sql() -> String {
     )
 }
 
-fn glotip_sql() -> String {
+/// GLOTIP's tables; the victims' part from the victims' rollup when
+/// `rollups`, else from the projection.
+fn glotip_sql(rollups: Option<rollup::Level>) -> String {
     let sex_age = "CASE WHEN v.sex = 'MUJER' AND v.age_years < 18 THEN 'NINAS' \
                    WHEN v.sex = 'HOMBRE' AND v.age_years < 18 THEN 'NINOS' \
                    WHEN v.sex = 'MUJER' AND v.age_years >= 18 THEN 'MUJERES' \
@@ -461,11 +697,90 @@ fn glotip_sql() -> String {
                                    FROM projections.sentence x
                                    WHERE x.sentence_type = 'CONDENATORIA' AND {scope_x}
                                    GROUP BY x.parent_id) s ON s.parent_id = d.id) st";
+    let (victims_cte, victims) = if let Some(level) = rollups {
+        (
+            format!(
+                "rv AS (
+                   SELECT to_char(r.month, 'YYYY') AS y, r.dim, r.value, r.n FROM {rows} r
+                   WHERE r.dim IN ('glotip', 'exploitation_form', 'nationality') AND {scope_r} AND {filters_r}
+                 )",
+                rows = rollup::rows(rollup::VICTIM, level),
+                scope_r = rollup_scope("r"),
+                filters_r = filters("r", Some("r.month"), Some("r.municipality_code")),
+            ),
+            format!(
+                "SELECT 'victims_by_sex_age' AS tbl, y AS row_key, value AS col_key,
+                        sum(n)::bigint AS n, NULL::float8 AS x
+                 FROM rv WHERE dim = 'glotip' GROUP BY 2, 3 HAVING sum(n) <> 0
+                 UNION ALL
+                 SELECT 'victims_by_exploitation', y, COALESCE(value, '{UNSPECIFIED}'), sum(n)::bigint, NULL
+                 FROM rv WHERE dim = 'exploitation_form' GROUP BY 2, 3 HAVING sum(n) <> 0
+                 UNION ALL
+                 SELECT 'victims_by_citizenship', y,
+                        CASE WHEN value IS NULL THEN '{UNSPECIFIED}' WHEN value = 'MEX' THEN 'NACIONALES'
+                             ELSE 'EXTRANJERAS' END,
+                        sum(n)::bigint, NULL
+                 FROM rv WHERE dim = 'nationality' GROUP BY 2, 3 HAVING sum(n) <> 0"
+            ),
+        )
+    } else {
+        (
+            format!(
+                "v AS (
+                   SELECT p.*, to_char(p.detection_date, 'YYYY') AS y FROM projections.victim p
+                   WHERE p.counted AND {scope_p} AND {filters_v}
+                 )",
+                scope_p = scope("p"),
+                filters_v = filters(
+                    "p",
+                    Some("p.detection_date"),
+                    Some("p.detection_municipality_code")
+                ),
+            ),
+            format!(
+                "SELECT 'victims_by_sex_age' AS tbl, v.y AS row_key, {sex_age} AS col_key,
+                        count(*) AS n, NULL::float8 AS x
+                 FROM v GROUP BY 2, 3
+                 UNION ALL
+                 SELECT 'victims_by_exploitation', v.y, f, count(*), NULL
+                 FROM v CROSS JOIN LATERAL unnest(
+                     CASE WHEN cardinality(v.exploitation_forms) > 0 THEN v.exploitation_forms
+                          ELSE ARRAY['{UNSPECIFIED}'] END) AS f
+                 GROUP BY 2, 3
+                 UNION ALL
+                 SELECT 'victims_by_citizenship', v.y, {cit_v}, count(*), NULL FROM v GROUP BY 2, 3",
+                cit_v = citizenship("v"),
+            ),
+        )
+    };
+    if let Some(level) = rollups {
+        // A defendant convicted under several scopes counts, for the
+        // nation, under its first conviction anywhere (`@national`), for a
+        // state or an institution under its first one there (`@scoped`).
+        let which =
+            "CASE WHEN $1::text IS NULL AND $2::uuid IS NULL THEN '@national' ELSE '@scoped' END";
+        return format!(
+            "WITH {victims_cte}, pp AS (
+               SELECT split_part(r.value, '|', 1) || '|' || to_char(r.month, 'YYYY') AS row_key,
+                      split_part(r.dim, '@', 1) AS dim, split_part(r.value, '|', 2) AS col, r.n
+               FROM {rows} r
+               WHERE r.dim IN ('sex', 'citizenship', 'sex' || {which}, 'citizenship' || {which})
+                 AND {scope_r} AND {filters_r}
+             )
+             {victims}
+             UNION ALL
+             SELECT 'persons_by_sex', row_key, col, sum(n)::bigint, NULL FROM pp WHERE dim = 'sex'
+             GROUP BY 2, 3 HAVING sum(n) <> 0
+             UNION ALL
+             SELECT 'persons_by_citizenship', row_key, col, sum(n)::bigint, NULL FROM pp
+             WHERE dim = 'citizenship' GROUP BY 2, 3 HAVING sum(n) <> 0",
+            rows = rollup::rows(rollup::GLOTIP_PERSONS, level),
+            scope_r = rollup_scope("r"),
+            filters_r = filters("r", Some("r.month"), None),
+        );
+    }
     format!(
-        "WITH v AS (
-           SELECT p.*, to_char(p.detection_date, 'YYYY') AS y FROM projections.victim p
-           WHERE p.counted AND {scope_p} AND {filters_v}
-         ), d AS (
+        "WITH {victims_cte}, d AS (
            SELECT x.id, COALESCE(x.sex, 'NO_IDENTIFICADO') AS sex, x.nationality,
                   i.opening_date, c.judicialized_date
            FROM projections.defendant x JOIN projections.criminal_case c ON c.id = x.parent_id
@@ -475,17 +790,7 @@ fn glotip_sql() -> String {
            SELECT st.stage, st.sd, st.sex, st.nationality FROM {stages}
            WHERE ($3::date IS NULL OR st.sd >= $3) AND ($4::date IS NULL OR st.sd <= $4)
          )
-         SELECT 'victims_by_sex_age' AS tbl, v.y AS row_key, {sex_age} AS col_key,
-                count(*) AS n, NULL::float8 AS x
-         FROM v GROUP BY 2, 3
-         UNION ALL
-         SELECT 'victims_by_exploitation', v.y, f, count(*), NULL
-         FROM v CROSS JOIN LATERAL unnest(
-             CASE WHEN cardinality(v.exploitation_forms) > 0 THEN v.exploitation_forms
-                  ELSE ARRAY['{UNSPECIFIED}'] END) AS f
-         GROUP BY 2, 3
-         UNION ALL
-         SELECT 'victims_by_citizenship', v.y, {cit_v}, count(*), NULL FROM v GROUP BY 2, 3
+         {victims}
          UNION ALL
          SELECT 'persons_by_sex', pr.stage || '|' || to_char(pr.sd, 'YYYY'), pr.sex, count(*), NULL
          FROM pr GROUP BY 2, 3
@@ -494,28 +799,211 @@ fn glotip_sql() -> String {
                 count(*), NULL
          FROM pr GROUP BY 2, 3",
         stages = stages.replace("{scope_x}", &scope("x")),
-        scope_p = scope("p"),
-        filters_v = filters(
-            "p",
-            Some("p.detection_date"),
-            Some("p.detection_municipality_code")
-        ),
         scope_x = scope("x"),
         filters_x = filters("x", None, None),
-        cit_v = citizenship("v"),
         cit_st = citizenship("pr"),
     )
 }
 
-/// The SQL of a dashboard's finest cells.
-pub fn dashboard_sql(dashboard: DashboardKey) -> String {
-    match dashboard {
-        DashboardKey::Victims => victims_sql(),
-        DashboardKey::Judicialization => judicialization_sql(),
-        DashboardKey::Commissions => commissions_sql(),
-        DashboardKey::DataQuality => data_quality_sql(),
-        DashboardKey::Sesnsp => sesnsp_sql(),
-        DashboardKey::Glotip => glotip_sql(),
+/// The scope condition on rollup rows `a`: every record behind a cell
+/// must lie in the scope (`$1` entity, `$2` institution).
+fn rollup_scope(a: &str) -> String {
+    format!(
+        "($1::text IS NULL OR {a}.scope_entity = $1) AND ($2::uuid IS NULL OR {a}.scope_institution = $2)"
+    )
+}
+
+/// The victims dashboard from the victims' rollup (services received,
+/// which count distinct people across attentions, from the projections).
+fn victims_rollup_sql(level: rollup::Level) -> String {
+    let d = "p.detection_date";
+    let m = Some("p.detection_municipality_code");
+    format!(
+        "WITH r AS (
+           SELECT {g} AS g, r.entity_code, r.dim,
+                  COALESCE(r.value, CASE r.dim WHEN 'sex' THEN 'NO_IDENTIFICADO' ELSE '{UNSPECIFIED}' END) AS value,
+                  r.n
+           FROM {rows} r
+           WHERE r.dim IN ('sex', 'age', 'nationality', 'condition', 'detection_source', 'exploitation_form')
+             AND {scope_r} AND {filters_r}
+         ), v AS (
+           SELECT p.id, {g_p} AS g FROM projections.victim p
+           WHERE p.counted AND {scope_p} AND {filters_p}
+         )
+         SELECT CASE r.dim WHEN 'sex' THEN 'by_sex' WHEN 'age' THEN 'by_age'
+                     WHEN 'nationality' THEN 'by_nationality' WHEN 'condition' THEN 'by_condition'
+                     WHEN 'detection_source' THEN 'by_detection_source' ELSE 'by_exploitation_form' END AS tbl,
+                r.g AS row_key, r.value AS col_key, sum(r.n)::bigint AS n, NULL::float8 AS x
+         FROM r GROUP BY 1, 2, 3 HAVING sum(r.n) <> 0
+         UNION ALL
+         SELECT 'by_entity', e.entity_code, 'VICTIMAS', sum(e.n)::bigint, NULL
+         FROM {full} e WHERE e.dim = 'sex' AND {scope_e} AND {filters_e}
+         GROUP BY 2 HAVING sum(e.n) <> 0
+         UNION ALL
+         SELECT 'by_service', v.g, a.service, count(DISTINCT v.id), NULL
+         FROM projections.attention a JOIN v ON v.id = a.parent_id
+         WHERE {scope_a} AND a.service IS NOT NULL
+         GROUP BY 2, 3",
+        rows = rollup::rows(rollup::VICTIM, level),
+        full = rollup::rows(rollup::VICTIM, rollup::Level::Full),
+        scope_e = rollup_scope("e"),
+        filters_e = filters("e", Some("e.month"), Some("e.municipality_code")),
+        g = group("r", "r.month", Some("r.municipality_code")),
+        scope_r = rollup_scope("r"),
+        filters_r = filters("r", Some("r.month"), Some("r.municipality_code")),
+        g_p = group("p", d, m),
+        scope_p = scope("p"),
+        filters_p = filters("p", Some(d), m),
+        scope_a = scope("a"),
+    )
+}
+
+/// The judicialization dashboard from its rollup: the funnel as counts,
+/// the medians from the counts of each number of days.
+fn judicialization_rollup_sql(level: rollup::Level) -> String {
+    format!(
+        "WITH r AS (
+           SELECT {g} AS g, r.dim,
+                  COALESCE(r.value, CASE r.dim WHEN 'defendant_sex' THEN 'NO_IDENTIFICADO'
+                                               WHEN 'fuero' THEN '{UNSPECIFIED}'
+                                               WHEN 'defendant_nationality' THEN '{UNSPECIFIED}' END) AS value,
+                  r.n
+           FROM {rows} r WHERE {scope_r} AND {filters_r}
+         ), h AS (
+           SELECT g, dim, value, sum(n) AS n FROM r GROUP BY 1, 2, 3 HAVING sum(n) <> 0
+         ), w AS (
+           SELECT g, dim, value::int AS v, n,
+                  sum(n) OVER (PARTITION BY g, dim) AS all_n,
+                  sum(n) FILTER (WHERE value IS NOT NULL) OVER (PARTITION BY g, dim) AS nn,
+                  sum(n) FILTER (WHERE value IS NOT NULL)
+                      OVER (PARTITION BY g, dim ORDER BY value::int NULLS LAST ROWS UNBOUNDED PRECEDING) AS upto
+           FROM h WHERE dim IN ('days_judicialization', 'days_sentence')
+         ), md AS (
+           SELECT g, dim, max(all_n) AS n, max(nn) AS nn,
+                  min(v) FILTER (WHERE v IS NOT NULL AND upto > floor((nn - 1) / 2.0)) AS lo,
+                  min(v) FILTER (WHERE v IS NOT NULL AND upto > ceil((nn - 1) / 2.0)) AS hi
+           FROM w GROUP BY g, dim
+         )
+         SELECT CASE dim WHEN 'funnel' THEN 'funnel' WHEN 'fuero' THEN 'by_fuero'
+                         WHEN 'defendant_sex' THEN 'defendants_by_sex'
+                         ELSE 'defendants_by_nationality' END AS tbl,
+                g AS row_key, value AS col_key, n::bigint AS n, NULL::float8 AS x
+         FROM h WHERE dim IN ('funnel', 'fuero', 'defendant_sex', 'defendant_nationality')
+         UNION ALL
+         SELECT 'median_days', g,
+                CASE dim WHEN 'days_judicialization' THEN 'A_JUDICIALIZACION' ELSE 'A_SENTENCIA' END,
+                n::bigint,
+                (lo + ((nn - 1) / 2.0 - floor((nn - 1) / 2.0)) * (hi - lo))::float8
+         FROM md",
+        rows = rollup::rows(rollup::JUDICIALIZATION, level),
+        g = group("r", "r.month", None),
+        scope_r = rollup_scope("r"),
+        filters_r = filters("r", Some("r.month"), None),
+    )
+}
+
+/// The SESNSP breakdown from its rollup.
+fn sesnsp_rollup_sql() -> String {
+    format!(
+        "SELECT 'sesnsp' AS tbl, r.entity_code || '|' || to_char(r.month, 'YYYY-MM') AS row_key,
+                r.value AS col_key, sum(r.n)::bigint AS n, NULL::float8 AS x
+         FROM {rows} r WHERE {scope_r} AND {filters_r}
+         GROUP BY 2, 3 HAVING sum(r.n) <> 0",
+        rows = rollup::rows(rollup::SESNSP, rollup::Level::Full),
+        scope_r = rollup_scope("r"),
+        filters_r = filters("r", Some("r.month"), None),
+    )
+}
+
+/// Data quality from the records' rollup (open duplicates and imports,
+/// small tables, as they are).
+fn data_quality_rollup_sql(level: rollup::Level) -> String {
+    let fields = projected_forms()
+        .flat_map(|form| {
+            projected_fields(form).map(move |f| format!("('{form}', '{form}.{}')", f.key))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let plain = data_quality_sql();
+    let tail = plain
+        .split_once("SELECT 'open_duplicates'")
+        .map(|(_, t)| t)
+        .expect("the open duplicates' table");
+    format!(
+        "WITH r AS (
+           SELECT r.month, r.entity_code, r.institution_id, r.dim, r.value, r.n FROM {rows} r
+           WHERE {scope_r} AND {filters_r}
+         ), totals AS (
+           SELECT value AS form, sum(n) AS total FROM r WHERE dim = 'record' GROUP BY 1 HAVING sum(n) > 0
+         ), filled AS (
+           SELECT value AS k, sum(n) AS n FROM r WHERE dim = 'filled' GROUP BY 1
+         )
+         SELECT 'records_by_form' AS tbl,
+                projections.group_key($8, r.month, r.entity_code, NULL, r.institution_id) AS row_key,
+                r.value AS col_key, sum(r.n)::bigint AS n, NULL::float8 AS x
+         FROM r WHERE r.dim = 'record' GROUP BY 2, 3 HAVING sum(r.n) <> 0
+         UNION ALL
+         SELECT 'completeness', f.k, 'CON_DATO', COALESCE(filled.n, 0)::bigint, t.total::float8
+         FROM (VALUES {fields}) AS f(form, k) JOIN totals t ON t.form = f.form
+              LEFT JOIN filled ON filled.k = f.k
+         UNION ALL
+         SELECT 'open_duplicates'{tail}",
+        rows = rollup::rows(rollup::QUALITY, level),
+        scope_r = rollup_scope("r"),
+        filters_r = filters("r", Some("r.month"), None),
+    )
+}
+
+/// The SQL of a dashboard's finest cells: from the rollups at `rollups`
+/// (whole months asked for), else from the projections. Commissions
+/// always read the projections: their overdue agreements depend on
+/// today's date, and they are few.
+pub fn dashboard_sql(dashboard: DashboardKey, rollups: Option<rollup::Level>) -> String {
+    match (dashboard, rollups) {
+        (DashboardKey::Victims, Some(l)) => victims_rollup_sql(l),
+        (DashboardKey::Victims, None) => victims_sql(),
+        (DashboardKey::Judicialization, Some(l)) => judicialization_rollup_sql(l),
+        (DashboardKey::Judicialization, None) => judicialization_sql(),
+        (DashboardKey::Commissions, _) => commissions_sql(),
+        (DashboardKey::DataQuality, Some(l)) => data_quality_rollup_sql(l),
+        (DashboardKey::DataQuality, None) => data_quality_sql(),
+        (DashboardKey::Sesnsp, Some(_)) => sesnsp_rollup_sql(),
+        (DashboardKey::Sesnsp, None) => sesnsp_sql(),
+        (DashboardKey::Glotip, r) => glotip_sql(r),
+    }
+}
+
+impl FigureFilter {
+    /// Whether the dates cover whole months (or are absent): the rollups
+    /// count by month, so they answer exactly only then.
+    pub fn whole_months(&self) -> bool {
+        use chrono::Datelike;
+        self.from.is_none_or(|d| d.day() == 1)
+            && self
+                .to
+                .is_none_or(|d| d.succ_opt().is_some_and(|n| n.day() == 1))
+    }
+
+    /// Which rollup totals answer this caller, if any: none unless whole
+    /// months; the country's when a national caller filters by no entity,
+    /// municipality or institution and groups by time.
+    pub fn rollup_level(&self, scope: &Scope) -> Option<rollup::Level> {
+        if !self.whole_months() {
+            return None;
+        }
+        let national = matches!(scope, Scope::National)
+            && self.entity_code.is_none()
+            && self.municipality_code.is_none()
+            && self.institution_id.is_none()
+            && matches!(
+                self.group_by,
+                GroupBy::Month | GroupBy::Quarter | GroupBy::Year
+            );
+        Some(if national {
+            rollup::Level::National
+        } else {
+            rollup::Level::Full
+        })
     }
 }
 
@@ -531,17 +1019,19 @@ pub async fn cells(
         Scope::Entity(e) => (Some(e.clone()), None),
         Scope::Institution(i) => (None, Some(*i)),
     };
-    Ok(diesel::sql_query(dashboard_sql(dashboard))
-        .bind::<Nullable<Text>, _>(entity)
-        .bind::<Nullable<SqlUuid>, _>(institution)
-        .bind::<Nullable<Date>, _>(filter.from)
-        .bind::<Nullable<Date>, _>(filter.to)
-        .bind::<Nullable<Text>, _>(filter.entity_code.clone())
-        .bind::<Nullable<Text>, _>(filter.municipality_code.clone())
-        .bind::<Nullable<SqlUuid>, _>(filter.institution_id)
-        .bind::<Text, _>(filter.group_by.as_str())
-        .load(conn)
-        .await?)
+    Ok(
+        diesel::sql_query(dashboard_sql(dashboard, filter.rollup_level(scope)))
+            .bind::<Nullable<Text>, _>(entity)
+            .bind::<Nullable<SqlUuid>, _>(institution)
+            .bind::<Nullable<Date>, _>(filter.from)
+            .bind::<Nullable<Date>, _>(filter.to)
+            .bind::<Nullable<Text>, _>(filter.entity_code.clone())
+            .bind::<Nullable<Text>, _>(filter.municipality_code.clone())
+            .bind::<Nullable<SqlUuid>, _>(filter.institution_id)
+            .bind::<Text, _>(filter.group_by.as_str())
+            .load(conn)
+            .await?,
+    )
 }
 
 /// Every item of these catalogs (labels and `extra` for the dashboards).
@@ -567,26 +1057,53 @@ mod tests {
     fn every_non_personal_field_is_a_typed_column_and_no_personal_one_is() {
         let ddl = projection_ddl();
         for form in projected_forms() {
-            assert!(ddl.contains(&format!("CREATE VIEW projections.{form} ")));
+            let table = ddl
+                .split("CREATE TABLE ")
+                .find(|v| v.starts_with(&format!("{SCHEMA}.{form} (")))
+                .unwrap_or_else(|| panic!("{form} has a table"));
+            let table = table.split(";\n").next().unwrap();
             for f in form.spec().fields {
-                let column = format!("AS \"{}\"", column_name(f));
+                let column = format!("\"{}\" ", column_name(f));
                 let shown = !f.personal && f.key != "external_folio";
-                let view = ddl
-                    .split("CREATE VIEW ")
-                    .find(|v| v.starts_with(&format!("projections.{form} ")))
-                    .unwrap();
-                let view = view.split(";\n").next().unwrap();
-                assert_eq!(view.contains(&column), shown, "{form}.{}", f.key);
+                assert_eq!(table.contains(&column), shown, "{form}.{}", f.key);
             }
         }
-        assert!(ddl.contains("NULLIF(r.data->>'detection_date', '')::date AS \"detection_date\""));
-        assert!(ddl.contains("AS \"field_entity_code\""));
+        assert!(ddl.contains("NULLIF(r.data->>'detection_date', '')::date"));
+        assert!(ddl.contains("\"detection_date\" date"));
+        assert!(ddl.contains("\"field_entity_code\" text"));
+        assert!(ddl.contains("REFERENCING NEW TABLE AS new_records"));
+    }
+
+    #[test]
+    fn only_whole_months_read_the_rollups() {
+        let d = |s: &str| Some(s.parse::<NaiveDate>().unwrap());
+        let f = |from, to| FigureFilter {
+            from,
+            to,
+            entity_code: None,
+            municipality_code: None,
+            institution_id: None,
+            group_by: GroupBy::Month,
+        };
+        assert!(f(None, None).whole_months());
+        assert!(f(d("2024-01-01"), d("2024-02-29")).whole_months());
+        assert!(f(d("2024-04-01"), d("2024-06-30")).whole_months());
+        assert!(!f(d("2024-01-02"), None).whole_months());
+        assert!(!f(None, d("2024-02-28")).whole_months());
     }
 
     #[test]
     fn every_dashboard_binds_its_values() {
-        for d in DashboardKey::ALL {
-            let sql = dashboard_sql(d);
+        let levels = [
+            None,
+            Some(rollup::Level::Full),
+            Some(rollup::Level::National),
+        ];
+        for (d, r) in DashboardKey::ALL
+            .into_iter()
+            .flat_map(|d| levels.map(|l| (d, l)))
+        {
+            let sql = dashboard_sql(d, r);
             assert!(!sql.contains('{'), "{d}: {sql}");
             assert!(sql.contains("$1::text IS NULL"), "{d}");
             assert!(!sql.contains("data->>"), "{d} reads projections only");

@@ -43,9 +43,20 @@ pub struct NewImport {
     pub created_by: Uuid,
 }
 
+/// Stores an import's outcome. A job checked as a dry run and committed
+/// afterwards keeps one id: its commit replaces the dry run's row (a repeat
+/// of a committed file still collides on `imports_once`).
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewImport) -> StoreResult<()> {
+    use diesel::upsert::excluded;
     diesel::insert_into(imports::table)
         .values(new)
+        .on_conflict(imports::id)
+        .do_update()
+        .set((
+            imports::status.eq(excluded(imports::status)),
+            imports::report.eq(excluded(imports::report)),
+            imports::annotated.eq(excluded(imports::annotated)),
+        ))
         .execute(conn)
         .await?;
     Ok(())

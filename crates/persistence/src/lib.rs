@@ -4,16 +4,19 @@
 
 pub mod audit;
 pub mod catalogs;
+pub mod changes;
 pub mod cuts;
 pub mod db;
 pub mod duplicates;
 pub mod error;
 pub mod figures;
+pub mod import_jobs;
 pub mod imports;
 pub mod judicialization;
 pub mod org;
 pub mod periods;
 pub mod records;
+pub mod rollup;
 pub mod schema;
 pub mod tokens;
 pub mod users;

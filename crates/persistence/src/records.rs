@@ -59,6 +59,9 @@ pub struct NewRecord {
     pub updated_by: Option<Uuid>,
     /// For people, the keys duplicate matching blocks on.
     pub blocking_keys: Option<Vec<String>>,
+    /// For people, the name terms their frequencies are counted under
+    /// (possibly none: a person whose names are withheld still counts).
+    pub name_terms: Option<Vec<String>>,
 }
 
 type Boxed<'a> = records::BoxedQuery<'a, diesel::pg::Pg>;
@@ -228,6 +231,10 @@ pub async fn find_by_folios(
 pub enum DataFilter {
     /// `data->>key = value`
     Equals(&'static str, String),
+    /// `data @> {key: value}`: the same as `Equals` for a text value, but
+    /// served by the GIN index on `data`, for a lookup that must stay fast
+    /// on any number of records (a missing-person report folio).
+    Indexed(&'static str, String),
     /// The array `data->key` contains `value`.
     Contains(&'static str, String),
     /// `data->>key >= value` (ISO dates compare as text).
@@ -264,6 +271,12 @@ fn apply(mut q: Boxed<'static>, f: &DataFilter) -> Boxed<'static> {
     match f {
         DataFilter::Equals(k, v) => {
             q = q.filter(sql::<Bool>(&format!("{} = ", key_sql(k))).bind::<Text, _>(v.clone()))
+        }
+        DataFilter::Indexed(k, v) => {
+            q = q.filter(
+                sql::<Bool>("data @> ")
+                    .bind::<diesel::sql_types::Jsonb, _>(serde_json::json!({ *k: v })),
+            )
         }
         DataFilter::Contains(k, v) => {
             q = q.filter(
@@ -409,23 +422,23 @@ const KEY_SEPARATOR: char = '\u{1f}';
 pub async fn insert_many(conn: &mut AsyncPgConnection, rows: &[NewRecord]) -> StoreResult<()> {
     use diesel::sql_types::{Array, Jsonb, Nullable, Uuid as SqlUuid};
     for chunk in rows.chunks(10_000) {
-        let keys: Vec<Option<String>> = chunk
-            .iter()
-            .map(|r| {
-                r.blocking_keys.as_ref().map(|k| {
-                    debug_assert!(k.iter().all(|k| !k.contains(KEY_SEPARATOR)));
-                    k.join(&KEY_SEPARATOR.to_string())
-                })
+        let joined = |k: &Option<Vec<String>>| {
+            k.as_ref().map(|k| {
+                debug_assert!(k.iter().all(|k| !k.contains(KEY_SEPARATOR)));
+                k.join(&KEY_SEPARATOR.to_string())
             })
-            .collect();
+        };
+        let keys: Vec<Option<String>> = chunk.iter().map(|r| joined(&r.blocking_keys)).collect();
+        let terms: Vec<Option<String>> = chunk.iter().map(|r| joined(&r.name_terms)).collect();
         diesel::sql_query(
             "INSERT INTO records (id, form, entity_code, institution_id, parent_id, \
-             external_folio, data, created_by, updated_by, blocking_keys) \
+             external_folio, data, created_by, updated_by, blocking_keys, name_terms) \
              SELECT id, form, entity_code, institution_id, parent_id, external_folio, data, \
-             created_by, updated_by, string_to_array(keys, chr(31)) \
-             FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             created_by, updated_by, string_to_array(keys, chr(31)), \
+             string_to_array(terms, chr(31)) \
+             FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
              AS t(id, form, entity_code, institution_id, parent_id, external_folio, data, \
-             created_by, updated_by, keys)",
+             created_by, updated_by, keys, terms)",
         )
         .bind::<Array<SqlUuid>, _>(chunk.iter().map(|r| r.id).collect::<Vec<_>>())
         .bind::<Array<Text>, _>(chunk.iter().map(|r| &r.form).collect::<Vec<_>>())
@@ -442,14 +455,22 @@ pub async fn insert_many(conn: &mut AsyncPgConnection, rows: &[NewRecord]) -> St
         .bind::<Array<Nullable<SqlUuid>>, _>(chunk.iter().map(|r| r.created_by).collect::<Vec<_>>())
         .bind::<Array<Nullable<SqlUuid>>, _>(chunk.iter().map(|r| r.updated_by).collect::<Vec<_>>())
         .bind::<Array<Nullable<Text>>, _>(keys)
+        .bind::<Array<Nullable<Text>>, _>(terms)
         .execute(conn)
         .await?;
     }
     Ok(())
 }
 
-/// Replaces a record's fields (and, for people, their blocking keys) at the
-/// expected version.
+/// What a person's row carries for duplicate matching besides its data.
+#[derive(Debug, Clone, Copy)]
+pub struct PersonColumns<'a> {
+    pub blocking_keys: &'a [String],
+    pub name_terms: &'a [String],
+}
+
+/// Replaces a record's fields (and, for people, their matching columns) at
+/// the expected version.
 #[allow(clippy::too_many_arguments)]
 pub async fn update(
     conn: &mut AsyncPgConnection,
@@ -458,7 +479,7 @@ pub async fn update(
     id: Uuid,
     expected_version: i32,
     data: &Value,
-    blocking_keys: Option<&[String]>,
+    person: Option<PersonColumns<'_>>,
     by: Uuid,
 ) -> StoreResult<(RecordRow, RecordRow)> {
     let before = get(conn, scope, form, id).await?;
@@ -472,7 +493,8 @@ pub async fn update(
     )
     .set((
         records::data.eq(data),
-        records::blocking_keys.eq(blocking_keys),
+        records::blocking_keys.eq(person.map(|p| p.blocking_keys)),
+        records::name_terms.eq(person.map(|p| p.name_terms)),
         records::version.eq(expected_version + 1),
         records::updated_at.eq(diesel::dsl::now),
         records::updated_by.eq(by),

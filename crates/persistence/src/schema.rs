@@ -131,6 +131,7 @@ diesel::joinable!(refresh_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     entities,
+    record_changes,
     institutions,
     users,
     access_tokens,
@@ -161,6 +162,16 @@ diesel::table! {
         updated_by -> Nullable<Uuid>,
         /// A person's duplicate-matching blocking keys (NULL for other forms).
         blocking_keys -> Nullable<Array<Text>>,
+        /// A person's name terms, counted in `name_term_counts` by trigger
+        /// (NULL for other forms).
+        name_terms -> Nullable<Array<Text>>,
+    }
+}
+
+diesel::table! {
+    name_term_counts (term) {
+        term -> Text,
+        people -> Int8,
     }
 }
 
@@ -205,6 +216,39 @@ diesel::table! {
 }
 
 diesel::table! {
+    import_jobs (id) {
+        id -> Uuid,
+        form -> Text,
+        institution_id -> Uuid,
+        entity_code -> Text,
+        created_by -> Uuid,
+        actor_username -> Text,
+        actor_role -> Text,
+        token_id -> Uuid,
+        request_id -> Text,
+        ip -> Nullable<Text>,
+        lang -> Text,
+        dry_run -> Bool,
+        status -> Text,
+        file_sha256 -> Text,
+        file_bytes -> Int8,
+        workbook -> Nullable<Bytea>,
+        rows_total -> Nullable<Int8>,
+        rows_read -> Int8,
+        rows_checked -> Int8,
+        rows_written -> Int8,
+        report -> Nullable<Jsonb>,
+        problem -> Nullable<Jsonb>,
+        worker_id -> Nullable<Text>,
+        attempts -> Int4,
+        heartbeat_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     periods (entity_code, year, quarter) {
         entity_code -> Text,
         year -> Int4,
@@ -242,5 +286,21 @@ diesel::table! {
         record_count -> Int8,
         records_digest -> Text,
         digest -> Text,
+    }
+}
+
+diesel::table! {
+    /// The changes feed: a row per write of a record (a trigger writes
+    /// it); `position` is assigned by `record_changes_seal()`.
+    record_changes (id) {
+        id -> Int8,
+        position -> Nullable<Int8>,
+        record_id -> Uuid,
+        form -> Text,
+        entity_code -> Text,
+        institution_id -> Uuid,
+        version -> Int4,
+        kind -> Text,
+        changed_at -> Timestamptz,
     }
 }

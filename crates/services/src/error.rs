@@ -46,6 +46,13 @@ pub enum ServiceError {
         code: ErrorCode,
         detail: Message,
     },
+    /// Too much of something under way (imports): come back later.
+    #[error("busy: {code}")]
+    Busy {
+        code: ErrorCode,
+        detail: Message,
+        retry_after_secs: u64,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A failure that is nobody's input: the cause is kept for the log.

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod catalogs;
+pub mod changes;
 pub mod clock;
 pub mod cuts;
 pub mod duplicates;

@@ -56,6 +56,15 @@ pub enum Perturbation {
     AgeInsteadOfDate,
     /// Day and month of the date of birth transposed.
     DayMonthSwapped,
+    /// The year of birth one off (1980 typed for 1981), day and month kept;
+    /// only for days above 12, so it cannot pass for a transposed date.
+    BirthYearOff,
+    /// The date of birth replaced by an age one year off (the age asked
+    /// again, or computed at another date).
+    AgeOffByOne,
+    /// One typo inside the given names, past their first letter: two
+    /// adjacent letters transposed (`MRAÍA`, `VÍTCOR`) or one replaced.
+    GivenNameTypo,
 }
 
 /// How a hard negative resembles its anchor.
@@ -472,6 +481,8 @@ struct Draft {
     detection: NaiveDate,
     /// Only the age at `detection` was captured.
     age_only: bool,
+    /// Added to the captured age (an age one year off).
+    age_offset: i32,
     curp: Option<String>,
 }
 
@@ -483,9 +494,12 @@ impl Draft {
             second_surname: self.second.clone(),
             curp: self.curp.clone(),
             birth_date: (!self.age_only).then_some(self.birth),
-            age_years: self.age_only.then(|| age_at(self.birth, self.detection)),
+            age_years: self.age_only.then(|| {
+                (age_at(self.birth, self.detection) as i32 + self.age_offset).max(0) as u32
+            }),
             age_reference_date: Some(self.detection),
             sex: Some(self.sex.to_owned()),
+            missing_report_folio: None,
         }
     }
 }
@@ -664,6 +678,7 @@ fn draft(
         birth,
         detection,
         age_only: rng.random_bool(0.15),
+        age_offset: 0,
         curp,
     }
 }
@@ -923,6 +938,31 @@ fn typo(rng: &mut StdRng, s: &str) -> String {
     }
 }
 
+/// One typo inside a name past each word's first letter, as fast typing
+/// makes them: two adjacent letters transposed (`MARÍA` → `MRAÍA`,
+/// `VÍCTOR` → `VÍTCOR`) or, one time in three, one letter replaced.
+fn inner_typo(rng: &mut StdRng, s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let inner = |i: usize| i > 0 && chars[i] != ' ' && chars[i - 1] != ' ';
+    let sites: Vec<usize> = (0..chars.len())
+        .filter(|&i| inner(i) && i + 1 < chars.len() && chars[i + 1] != ' ')
+        .filter(|&i| base_letter(chars[i]) != base_letter(chars[i + 1]))
+        .collect();
+    if sites.is_empty() {
+        return typo(rng, s);
+    }
+    let i = sites[rng.random_range(0..sites.len())];
+    if rng.random_range(0..3) == 0 {
+        loop {
+            let c = char::from(b'A' + rng.random_range(0..26u8));
+            if c != base_letter(chars[i]) {
+                return replace_chars(s, i, 1, &c.to_string());
+            }
+        }
+    }
+    replace_chars(s, i, 2, &format!("{}{}", chars[i + 1], chars[i]))
+}
+
 const DROPPABLE_PARTICLES: &[&str] = &["DE", "DEL", "LA", "LAS", "LOS", "Y"];
 
 fn has_particles(s: &str) -> bool {
@@ -980,6 +1020,12 @@ fn perturbed_copy(rng: &mut StdRng, original: &Draft) -> (Draft, Vec<Perturbatio
         CurpMissing => false, // decided separately below
         AgeInsteadOfDate => !d.age_only,
         DayMonthSwapped => !d.age_only && d.birth.day() <= 12 && d.birth.day() != d.birth.month(),
+        // (29 February has no neighbour in the adjacent years.)
+        BirthYearOff => {
+            !d.age_only && d.birth.day() > 12 && (d.birth.month(), d.birth.day()) != (2, 29)
+        }
+        AgeOffByOne => !d.age_only,
+        GivenNameTypo => d.given.chars().filter(|c| *c != ' ').count() >= 4,
     };
     let mut candidates: Vec<Perturbation> = [
         AccentsToggled,
@@ -993,6 +1039,13 @@ fn perturbed_copy(rng: &mut StdRng, original: &Draft) -> (Draft, Vec<Perturbatio
         SecondSurnameMissing,
         AgeInsteadOfDate,
         DayMonthSwapped,
+        // The errors the national roll-out showed most (issue 18), drawn
+        // more often than the rest so the set is harder than real data.
+        BirthYearOff,
+        BirthYearOff,
+        AgeOffByOne,
+        GivenNameTypo,
+        GivenNameTypo,
     ]
     .into_iter()
     .filter(applicable)
@@ -1005,10 +1058,13 @@ fn perturbed_copy(rng: &mut StdRng, original: &Draft) -> (Draft, Vec<Perturbatio
     let mut chosen: Vec<Perturbation> = Vec::new();
     while chosen.len() < wanted && !candidates.is_empty() {
         let p = candidates.swap_remove(rng.random_range(0..candidates.len()));
-        let exclusive = matches!(p, AgeInsteadOfDate | DayMonthSwapped)
-            && chosen
-                .iter()
-                .any(|c| matches!(c, AgeInsteadOfDate | DayMonthSwapped));
+        let about_birth = |p: &Perturbation| {
+            matches!(
+                p,
+                AgeInsteadOfDate | DayMonthSwapped | BirthYearOff | AgeOffByOne
+            )
+        };
+        let exclusive = about_birth(&p) && chosen.iter().any(about_birth);
         if !chosen.contains(&p) && !exclusive {
             chosen.push(p);
         }
@@ -1017,17 +1073,20 @@ fn perturbed_copy(rng: &mut StdRng, original: &Draft) -> (Draft, Vec<Perturbatio
         chosen.push(CurpMissing);
     }
     // Apply in a fixed order, so accents are toggled before other edits.
-    const ORDER: [Perturbation; 10] = [
+    const ORDER: [Perturbation; 13] = [
         AccentsToggled,
         ParticlesDropped,
         Abbreviated,
         SpellingVariant,
         Typo,
+        GivenNameTypo,
         SurnamesSwapped,
         SecondSurnameMissing,
         CurpMissing,
         AgeInsteadOfDate,
         DayMonthSwapped,
+        BirthYearOff,
+        AgeOffByOne,
     ];
     chosen.sort_by_key(|p| ORDER.iter().position(|o| o == p));
     for p in &chosen {
@@ -1079,6 +1138,22 @@ fn perturbed_copy(rng: &mut StdRng, original: &Draft) -> (Draft, Vec<Perturbatio
                     d.second = Some(std::mem::replace(&mut d.first, second));
                 }
             }
+            GivenNameTypo => d.given = inner_typo(rng, &d.given),
+            BirthYearOff => {
+                let year = d.birth.year() + if rng.random_bool(0.5) { 1 } else { -1 };
+                if let Some(moved) = d.birth.with_year(year) {
+                    d.birth = moved;
+                }
+            }
+            AgeOffByOne => {
+                d.age_only = true;
+                let age = age_at(d.birth, d.detection) as i32;
+                d.age_offset = if age == 0 || rng.random_bool(0.5) {
+                    1
+                } else {
+                    -1
+                };
+            }
             SecondSurnameMissing => d.second = None,
             CurpMissing => d.curp = None,
             AgeInsteadOfDate => d.age_only = true,
@@ -1100,9 +1175,10 @@ mod tests {
 
     use super::*;
     use crate::curp::validate_curp;
-    use crate::duplicates::blocking::keys_of;
+    use crate::duplicates::blocking::{keys_of, probes_of};
+    use crate::duplicates::frequency::{terms_of, NameFrequencies};
     use crate::duplicates::prepared::{prepare, Prepared};
-    use crate::duplicates::score::compare_prepared;
+    use crate::duplicates::score::{compare_prepared, compare_weighted};
     use crate::duplicates::MatchLevel;
 
     #[test]
@@ -1129,35 +1205,61 @@ mod tests {
         }
     }
 
-    /// Candidate pairs exactly as the database finds them: people sharing
-    /// at least one blocking key.
+    /// Candidate pairs exactly as a check finds them: each person, in
+    /// order, looks up its probe keys among the stored keys of the people
+    /// before it.
     fn candidate_pairs(prepared: &[Prepared]) -> (HashSet<(usize, usize)>, usize) {
         let mut blocks: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut pairs = HashSet::new();
         for (i, p) in prepared.iter().enumerate() {
+            for probe in probes_of(p) {
+                for &j in blocks.get(&probe).into_iter().flatten() {
+                    pairs.insert((j.min(i), j.max(i)));
+                }
+            }
             for key in keys_of(p) {
                 blocks.entry(key).or_default().push(i);
             }
         }
         let largest = blocks.values().map(Vec::len).max().unwrap_or(0);
-        let mut pairs = HashSet::new();
-        for block in blocks.values() {
-            for (n, &i) in block.iter().enumerate() {
-                for &j in &block[n + 1..] {
-                    pairs.insert((i.min(j), i.max(j)));
-                }
-            }
-        }
         (pairs, largest)
     }
 
-    #[test]
-    fn labelled_set_recall_and_precision() {
-        // SINTRA_DUP_SEED picks another seed, to check the calibration is
-        // not tied to one draw; the assertions hold for the default.
-        let seed = std::env::var("SINTRA_DUP_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(20_240_711);
+    /// Recall and precision of `exact`+`probable` on one generated set.
+    struct Measured {
+        recall: f64,
+        precision: f64,
+    }
+
+    /// Name frequencies as a deployment would have them: counted over a
+    /// population of 100,000 other people drawn with the same name
+    /// frequencies.
+    fn reference_frequencies() -> NameFrequencies {
+        let population = generate(99, 100_000, 0).people;
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        for p in &population {
+            for t in terms_of(&prepare(p)) {
+                *counts.entry(t).or_default() += 1;
+            }
+        }
+        let n = population.len() as f64;
+        let collide = |prefix: &str| {
+            counts
+                .iter()
+                .filter(|(t, _)| t.starts_with(prefix))
+                .map(|(_, c)| (*c as f64 / n).powi(2))
+                .sum::<f64>()
+        };
+        println!(
+            "reference population: chance two people share given names {:.4}, a surname {:.4}",
+            collide("G:"),
+            collide("S:")
+        );
+        NameFrequencies::new(population.len() as u64, counts)
+    }
+
+    fn measure(seed: u64, freq: &NameFrequencies) -> Measured {
+        let debug = std::env::var_os("SINTRA_DUP_DEBUG").is_some();
         let set = generate(seed, 5_000, 1_200);
         let prepared: Vec<Prepared> = set.people.iter().map(prepare).collect();
         let (candidates, largest_block) = candidate_pairs(&prepared);
@@ -1177,7 +1279,7 @@ mod tests {
         let mut false_positives: HashMap<String, usize> = HashMap::new();
         let mut found = HashSet::new();
         for &(i, j) in &candidates {
-            let Some(m) = compare_prepared(&prepared[i], &prepared[j]) else {
+            let Some(m) = compare_weighted(&prepared[i], &prepared[j], freq) else {
                 continue;
             };
             if !matches!(m.level, MatchLevel::Exact | MatchLevel::Probable) {
@@ -1192,20 +1294,24 @@ mod tests {
                     .get(&(i, j))
                     .map_or("other".to_owned(), |k| format!("{k:?}"));
                 *false_positives.entry(kind).or_default() += 1;
-                if std::env::var_os("SINTRA_DUP_DEBUG").is_some() {
+                if debug {
                     println!("FP {:?}\n   {:?}\n   {:?}", m, set.people[i], set.people[j]);
                 }
             }
         }
         let blocked = truth.keys().filter(|k| candidates.contains(k)).count();
         let mut missed: HashMap<Perturbation, usize> = HashMap::new();
+        let mut with: HashMap<Perturbation, usize> = HashMap::new();
         for (k, d) in &truth {
+            for p in &d.perturbations {
+                *with.entry(*p).or_default() += 1;
+            }
             if !found.contains(k) {
                 for p in &d.perturbations {
                     *missed.entry(*p).or_default() += 1;
                 }
-                if std::env::var_os("SINTRA_DUP_DEBUG").is_some() {
-                    let m = compare_prepared(&prepared[k.0], &prepared[k.1]);
+                if debug {
+                    let m = compare_weighted(&prepared[k.0], &prepared[k.1], freq);
                     println!(
                         "MISS {:?} blocked={} {:?}\n   {:?}\n   {:?}",
                         d.perturbations,
@@ -1220,26 +1326,104 @@ mod tests {
         let recall = true_positives as f64 / truth.len() as f64;
         let precision = true_positives as f64 / predicted.max(1) as f64;
         println!(
-            "labelled set: {} people, {} true duplicate pairs, {} hard negatives",
+            "seed {seed}: {} people, {} true duplicate pairs, {} hard negatives; \
+             candidate pairs {}, largest block {}, duplicates sharing a key {}/{}",
             set.people.len(),
             truth.len(),
-            set.hard_negatives.len()
-        );
-        println!(
-            "candidate pairs {}, largest block {}, duplicates sharing a key {}/{}",
+            set.hard_negatives.len(),
             candidates.len(),
             largest_block,
             blocked,
             truth.len()
         );
         println!(
-            "probable+exact: predicted {predicted}, true positives {true_positives}, \
+            "  probable+exact: predicted {predicted}, true positives {true_positives}, \
              recall {recall:.4}, precision {precision:.4}"
         );
-        println!("false positives by kind: {false_positives:?}");
-        println!("missed duplicates by perturbation: {missed:?}");
-        assert!(recall >= 0.95, "recall {recall:.4} < 0.95");
-        assert!(precision >= 0.90, "precision {precision:.4} < 0.90");
+        println!("  false positives by kind: {false_positives:?}");
+        println!("  copies by perturbation: {with:?}");
+        println!("  missed by perturbation: {missed:?}");
+        Measured { recall, precision }
+    }
+
+    /// The goal of issue 18 on sets harder than the ones that showed the
+    /// problem: years and ages one off, a missing second surname, a typo
+    /// inside a given name, siblings and twins. `SINTRA_DUP_SEED` measures
+    /// one more seed; `SINTRA_DUP_DEBUG` prints every miss and false
+    /// positive.
+    #[test]
+    fn labelled_set_recall_and_precision() {
+        let mut seeds = vec![20_240_711, 18, 1_810, 2_026];
+        if let Some(extra) = std::env::var("SINTRA_DUP_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+        {
+            seeds.push(extra);
+        }
+        let freq = reference_frequencies();
+        for seed in seeds {
+            let m = measure(seed, &freq);
+            assert!(
+                m.recall >= 0.98,
+                "seed {seed}: recall {:.4} < 0.98",
+                m.recall
+            );
+            assert!(
+                m.precision >= 0.95,
+                "seed {seed}: precision {:.4} < 0.95",
+                m.precision
+            );
+        }
+    }
+
+    #[test]
+    fn the_hard_perturbations_are_drawn() {
+        let set = generate(5, 3_000, 1_000);
+        let count = |p: Perturbation| {
+            set.duplicates
+                .iter()
+                .filter(|d| d.perturbations.contains(&p))
+                .count()
+        };
+        for p in [
+            Perturbation::BirthYearOff,
+            Perturbation::AgeOffByOne,
+            Perturbation::GivenNameTypo,
+            Perturbation::SecondSurnameMissing,
+            Perturbation::SurnamesSwapped,
+            Perturbation::AccentsToggled,
+        ] {
+            assert!(count(p) >= 30, "{p:?}: {}", count(p));
+        }
+        for d in &set.duplicates {
+            let (o, c) = (&set.people[d.original], &set.people[d.copy]);
+            if d.perturbations.contains(&Perturbation::BirthYearOff) {
+                let (a, b) = (o.birth_date.unwrap(), c.birth_date.unwrap());
+                assert_eq!((a.year() - b.year()).abs(), 1);
+                assert_eq!((a.month(), a.day()), (b.month(), b.day()));
+                assert!(a.day() > 12);
+            }
+            if d.perturbations.contains(&Perturbation::AgeOffByOne) {
+                let birth = o.birth_date.unwrap();
+                let at = c.age_reference_date.unwrap();
+                let age = c.age_years.unwrap() as i32;
+                assert_eq!((age - age_at(birth, at) as i32).abs(), 1);
+            }
+        }
+        let twins = set
+            .hard_negatives
+            .iter()
+            .filter(|h| h.kind == HardNegative::Twin)
+            .count();
+        let siblings = set
+            .hard_negatives
+            .iter()
+            .filter(|h| h.kind == HardNegative::Sibling)
+            .count();
+        assert!(
+            twins >= 20 && siblings >= 60,
+            "{twins} twins, {siblings} siblings"
+        );
     }
 
     /// Block sizes on a population of a million, and the time of a check:
@@ -1277,7 +1461,7 @@ mod tests {
         let mut max_candidates = 0usize;
         for probe in set.people.iter().step_by(set.people.len() / probes) {
             let p = prepare(probe);
-            let mut ids: Vec<u32> = keys_of(&p)
+            let mut ids: Vec<u32> = probes_of(&p)
                 .iter()
                 .filter_map(|k| blocks.get(k))
                 .flatten()

@@ -26,6 +26,7 @@
 //! personal data from callers outside its scope is the HTTP layer's job.
 
 mod blocking;
+mod frequency;
 #[cfg(any(test, feature = "labelled-set"))]
 pub mod labelled;
 mod normalize;
@@ -36,7 +37,8 @@ mod score;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-pub use blocking::{blocking_keys, MAX_BLOCKING_KEYS};
+pub use blocking::{blocking_keys, probe_keys, MAX_BLOCKING_KEYS};
+pub use frequency::{NameFrequencies, PEOPLE_TERM};
 pub use normalize::{normalize_given_names, normalize_name};
 pub use phonetic::phonetic_key;
 pub use score::{compare, POSSIBLE_THRESHOLD, PROBABLE_THRESHOLD};
@@ -52,14 +54,36 @@ impl Matchable {
         Matchable(prepared::prepare(facts))
     }
 
-    /// The same keys as [`blocking_keys`] of the facts.
+    /// The same keys as [`blocking_keys`] of the facts: what is stored.
     pub fn keys(&self) -> Vec<String> {
         blocking::keys_of(&self.0)
+    }
+
+    /// The same keys as [`probe_keys`] of the facts: what a check looks up
+    /// among the stored keys of others.
+    pub fn probes(&self) -> Vec<String> {
+        blocking::probes_of(&self.0)
     }
 
     /// The same answer as [`compare`] of the facts.
     pub fn compare(&self, other: &Matchable) -> Option<MatchResult> {
         score::compare_prepared(&self.0, &other.0)
+    }
+
+    /// [`Matchable::compare`] with name agreements weighed by how common
+    /// the names are among the stored people (term-frequency adjustment).
+    pub fn compare_weighted(
+        &self,
+        other: &Matchable,
+        freq: &NameFrequencies,
+    ) -> Option<MatchResult> {
+        score::compare_weighted(&self.0, &other.0, freq)
+    }
+
+    /// The name terms the person is counted under in the stored
+    /// frequencies (`G:<given names>`, `S:<surname>`), phonetic keys.
+    pub fn terms(&self) -> Vec<String> {
+        frequency::terms_of(&self.0)
     }
 }
 
@@ -90,13 +114,17 @@ pub struct PersonFacts {
     /// Sex catalog code: `MUJER`, `HOMBRE`, `INTERSEXUAL` or
     /// `NO_IDENTIFICADO` (the last one counts as unknown).
     pub sex: Option<String>,
+    /// The folio of a missing-person report
+    /// ([`crate::missing_report`]): the same folio on two records makes
+    /// them an exact match. A folio not well formed is ignored.
+    pub missing_report_folio: Option<String>,
 }
 
 /// How likely two records describe the same person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MatchLevel {
-    /// Same valid CURP.
+    /// Same valid CURP, or the same missing-person report folio.
     Exact,
     /// Score at or above [`PROBABLE_THRESHOLD`] (and CURPs, if both present,
     /// equal or one typo apart).
@@ -196,6 +224,8 @@ pub struct Comparison {
     pub birth_date: FieldComparison,
     pub sex: FieldComparison,
     pub curp: FieldComparison,
+    /// The missing-person report folio: `match` makes the pair exact.
+    pub missing_report_folio: FieldComparison,
 }
 
 /// A candidate duplicate: its level, its score and the per-field comparison.

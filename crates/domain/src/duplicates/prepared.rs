@@ -107,6 +107,8 @@ pub(super) struct Prepared {
     pub sex: Option<Sex>,
     /// A CURP that passed validation, upper case.
     pub curp: Option<String>,
+    /// A well-formed missing-person report folio, upper case.
+    pub report: Option<String>,
 }
 
 pub(super) fn prepare(p: &PersonFacts) -> Prepared {
@@ -142,5 +144,12 @@ pub(super) fn prepare(p: &PersonFacts) -> Prepared {
         birth,
         sex,
         curp: curp.map(|c| c.as_str().to_owned()),
+        // Any year up to far ahead: validation already bounded it by today;
+        // here only the layout matters.
+        report: p
+            .missing_report_folio
+            .as_deref()
+            .and_then(|f| crate::missing_report::parse(f, 9999).ok())
+            .map(|f| f.as_str().to_owned()),
     }
 }

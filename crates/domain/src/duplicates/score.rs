@@ -17,8 +17,9 @@
 //! score can tell apart.
 
 use chrono::Datelike;
-use strsim::jaro_winkler;
+use strsim::{jaro_winkler, osa_distance};
 
+use super::frequency::{given_term, surname_term, NameFrequencies, U_GIVEN, U_SURNAME};
 use super::prepared::{prepare, Birth, Name, Prepared, Token};
 use super::{Comparison, FieldComparison, MatchLevel, MatchResult, PersonFacts};
 
@@ -39,6 +40,13 @@ const SIM_MATCH: f64 = 0.88;
 const SIM_SUBSET: f64 = 0.90;
 /// Word similarity from which a word counts as present in the other name.
 const SIM_WORD_FOUND: f64 = 0.92;
+/// Similarity of two words (or names) one edit apart (a letter replaced,
+/// dropped or added, or two adjacent letters transposed: `MRAIA`/`MARIA`,
+/// `VITCOR`/`VICTOR`), when the shorter has at least [`TYPO_MIN_LEN`]
+/// letters: Jaro–Winkler alone scores a transposition near the start of a
+/// short name too low to count as the same name.
+const SIM_ONE_EDIT: f64 = 0.95;
+const TYPO_MIN_LEN: usize = 4;
 
 /// Evidence weights of a name field.
 #[derive(Debug, Clone, Copy)]
@@ -79,14 +87,20 @@ const NAME_ORDER_PENALTY: f64 = 1.5;
 const DATE_EXACT: f64 = 7.0;
 /// Day and month transposed (`03/04` / `04/03`).
 const DATE_TRANSPOSED: f64 = 5.0;
+/// Same day and month, year one off (1980 typed for 1981): a typing slip,
+/// far likelier between two records of one person than between two people.
+const DATE_YEAR_OFF: f64 = 5.0;
 /// One digit wrong, or two adjacent digits transposed, in `YYYYMMDD`.
 const DATE_TYPO: f64 = 3.5;
 /// A date of birth within the range an age allows.
 const DATE_IN_AGE_RANGE: f64 = 4.0;
 /// Two ages whose ranges of birth dates overlap.
 const AGE_RANGES_OVERLAP: f64 = 3.5;
-/// Dates or ranges less than a year apart (an age rounded up, say).
-const DATE_NEAR: f64 = -1.5;
+/// Dates or ranges less than a year apart: an age one year off (asked
+/// again, or counted at another date) is as common between two records of
+/// one person as between two people born within a year, so no evidence
+/// either way.
+const DATE_NEAR: f64 = 3.5;
 /// Two dates in the same year, otherwise different.
 const DATE_SAME_YEAR: f64 = -3.0;
 /// Two dates in consecutive years, otherwise different.
@@ -113,8 +127,8 @@ const LOGISTIC_SCALE: f64 = 2.5;
 /// Returns `None` when the pair scores below [`POSSIBLE_THRESHOLD`].
 /// Otherwise:
 ///
-/// * the same valid CURP on both sides is [`MatchLevel::Exact`] with score
-///   1.0, whatever the names say;
+/// * the same valid CURP, or the same missing-person report folio, on both
+///   sides is [`MatchLevel::Exact`] with score 1.0, whatever the names say;
 /// * different valid CURPs on both sides cap the level at
 ///   [`MatchLevel::Possible`] (and weigh against the pair), except when they
 ///   are one typo apart (one character or two adjacent characters
@@ -138,9 +152,19 @@ pub fn compare(a: &PersonFacts, b: &PersonFacts) -> Option<MatchResult> {
     compare_prepared(&prepare(a), &prepare(b))
 }
 
-/// [`compare`] on records already prepared.
+/// [`compare`] on records already prepared, without frequencies.
 pub(super) fn compare_prepared(a: &Prepared, b: &Prepared) -> Option<MatchResult> {
-    let names = compare_names(a, b);
+    compare_weighted(a, b, &NameFrequencies::none())
+}
+
+/// [`compare`] with name agreements weighed by how common the names are
+/// among the stored people ([`super::frequency`]).
+pub(super) fn compare_weighted(
+    a: &Prepared,
+    b: &Prepared,
+    freq: &NameFrequencies,
+) -> Option<MatchResult> {
+    let names = compare_names(a, b, freq);
     let birth = compare_birth(a.birth, b.birth);
     let sex = match (a.sex, b.sex) {
         (Some(x), Some(y)) if x == y => Field::matched(SEX_AGREE),
@@ -155,6 +179,13 @@ pub(super) fn compare_prepared(a: &Prepared, b: &Prepared) -> Option<MatchResult
         (Some(_), Some(_)) => CurpRelation::Different,
         _ => CurpRelation::Unknown,
     };
+    let report = match (&a.report, &b.report) {
+        (Some(x), Some(y)) if x == y => FieldComparison::Match,
+        // Two folios may be two reports of one person (to the national and
+        // to a state commission): shown, but no evidence either way.
+        (Some(_), Some(_)) => FieldComparison::Mismatch,
+        _ => FieldComparison::Blank,
+    };
     let comparison = Comparison {
         given_names: names.given,
         first_surname: names.first,
@@ -166,8 +197,9 @@ pub(super) fn compare_prepared(a: &Prepared, b: &Prepared) -> Option<MatchResult
             CurpRelation::OneTypo | CurpRelation::Different => FieldComparison::Mismatch,
             CurpRelation::Unknown => FieldComparison::Blank,
         },
+        missing_report_folio: report,
     };
-    if curp == CurpRelation::Same {
+    if curp == CurpRelation::Same || report == FieldComparison::Match {
         return Some(MatchResult {
             level: MatchLevel::Exact,
             score: 1.0,
@@ -251,10 +283,33 @@ fn one_typo_apart(a: &[u8], b: &[u8]) -> bool {
 
 /// Jaro–Winkler with the arguments in a fixed order, so it is symmetric.
 fn jw(a: &str, b: &str) -> f64 {
-    if a <= b {
+    let sim = if a <= b {
         jaro_winkler(a, b)
     } else {
         jaro_winkler(b, a)
+    };
+    if sim < SIM_ONE_EDIT && one_edit_apart(a, b) {
+        SIM_ONE_EDIT
+    } else {
+        sim
+    }
+}
+
+/// At most one edit apart (optimal string alignment, symmetric), both long
+/// enough for one edit not to make another name (`ANA`/`AVA`).
+fn one_edit_apart(a: &str, b: &str) -> bool {
+    let shortest = a.len().min(b.len());
+    if shortest >= TYPO_MIN_LEN {
+        return osa_distance(a, b) <= 1;
+    }
+    // A three-letter word only by two adjacent letters transposed
+    // (`LZU`/`LUZ`, `NAA`/`ANA`): a replaced letter makes another name
+    // (`ANA`/`AVA`).
+    shortest == 3 && a.len() == b.len() && one_typo_apart(a.as_bytes(), b.as_bytes()) && {
+        let diff: Vec<usize> = (0..a.len())
+            .filter(|&i| a.as_bytes()[i] != b.as_bytes()[i])
+            .collect();
+        diff.len() == 2
     }
 }
 
@@ -306,14 +361,46 @@ fn name_similarity(a: &Name, b: &Name) -> f64 {
     }
 }
 
-fn name_field(a: Option<&Name>, b: Option<&Name>, w: Weights) -> Field {
+/// Which terms weigh a name field's agreement, if any.
+#[derive(Clone, Copy)]
+enum Kind {
+    Given,
+    Surname,
+    /// Given names against a surname (a swapped order): no frequency.
+    Mixed,
+}
+
+fn name_field(
+    a: Option<&Name>,
+    b: Option<&Name>,
+    w: Weights,
+    kind: Kind,
+    freq: &NameFrequencies,
+) -> Field {
     let (Some(a), Some(b)) = (a, b) else {
         return Field::BLANK;
     };
     let sim = name_similarity(a, b);
     let t = ((sim - SIM_DISAGREE) / (SIM_AGREE - SIM_DISAGREE)).clamp(0.0, 1.0);
+    // Only agreement is weighed by frequency, in proportion to how far the
+    // names agree.
+    let adjustment = if t > 0.0 {
+        match kind {
+            Kind::Given => {
+                freq.adjustment(given_term(a).as_deref(), given_term(b).as_deref(), U_GIVEN)
+            }
+            Kind::Surname => freq.adjustment(
+                surname_term(a).as_deref(),
+                surname_term(b).as_deref(),
+                U_SURNAME,
+            ),
+            Kind::Mixed => 0.0,
+        }
+    } else {
+        0.0
+    };
     Field {
-        weight: w.disagree + (w.agree - w.disagree) * t,
+        weight: w.disagree + (w.agree + adjustment - w.disagree) * t,
         cmp: if sim >= SIM_MATCH {
             FieldComparison::Match
         } else {
@@ -330,14 +417,14 @@ struct NameEvidence {
     second: FieldComparison,
 }
 
-fn compare_names(a: &Prepared, b: &Prepared) -> NameEvidence {
+fn compare_names(a: &Prepared, b: &Prepared, freq: &NameFrequencies) -> NameEvidence {
     let (ag, af, as_) = (a.given.as_ref(), a.first.as_ref(), a.second.as_ref());
     let (bg, bf, bs) = (b.given.as_ref(), b.first.as_ref(), b.second.as_ref());
-    let given = name_field(ag, bg, GIVEN);
+    let given = name_field(ag, bg, GIVEN, Kind::Given, freq);
 
     // As captured.
-    let first = name_field(af, bf, FIRST_SURNAME);
-    let second = name_field(as_, bs, SECOND_SURNAME);
+    let first = name_field(af, bf, FIRST_SURNAME, Kind::Surname, freq);
+    let second = name_field(as_, bs, SECOND_SURNAME, Kind::Surname, freq);
     let mut best = NameEvidence {
         weight: given.weight + (first.weight + second.weight),
         given: given.cmp,
@@ -347,8 +434,8 @@ fn compare_names(a: &Prepared, b: &Prepared) -> NameEvidence {
 
     // Surnames swapped (also: one record kept only the other's second
     // surname, as its first).
-    let x = name_field(af, bs, SURNAME_CROSS);
-    let y = name_field(as_, bf, SURNAME_CROSS);
+    let x = name_field(af, bs, SURNAME_CROSS, Kind::Surname, freq);
+    let y = name_field(as_, bf, SURNAME_CROSS, Kind::Surname, freq);
     let swapped = given.weight + (x.weight + y.weight);
     if swapped > best.weight {
         best = NameEvidence {
@@ -360,8 +447,8 @@ fn compare_names(a: &Prepared, b: &Prepared) -> NameEvidence {
     }
 
     // Given names and first surname swapped.
-    let x = name_field(ag, bf, GIVEN_CROSS);
-    let y = name_field(af, bg, GIVEN_CROSS);
+    let x = name_field(ag, bf, GIVEN_CROSS, Kind::Mixed, freq);
+    let y = name_field(af, bg, GIVEN_CROSS, Kind::Mixed, freq);
     let order = (x.weight + y.weight) + second.weight - NAME_ORDER_PENALTY;
     if order > best.weight {
         best = NameEvidence {
@@ -403,6 +490,8 @@ fn compare_dates(x: chrono::NaiveDate, y: chrono::NaiveDate) -> f64 {
         DATE_EXACT
     } else if x.year() == y.year() && x.day() == y.month() && x.month() == y.day() {
         DATE_TRANSPOSED
+    } else if (x.year() - y.year()).abs() == 1 && x.month() == y.month() && x.day() == y.day() {
+        DATE_YEAR_OFF
     } else if one_typo_apart(
         x.format("%Y%m%d").to_string().as_bytes(),
         y.format("%Y%m%d").to_string().as_bytes(),

@@ -215,6 +215,7 @@ fn identical_records_without_curp_are_probable() {
             birth_date: FieldComparison::Match,
             sex: FieldComparison::Match,
             curp: FieldComparison::Blank,
+            missing_report_folio: FieldComparison::Blank,
         }
     );
 }
@@ -383,6 +384,7 @@ fn results_serialize_as_in_the_api() {
             birth_date: FieldComparison::Mismatch,
             sex: FieldComparison::Match,
             curp: FieldComparison::Blank,
+            missing_report_folio: FieldComparison::Blank,
         },
     };
     assert_eq!(
@@ -391,7 +393,8 @@ fn results_serialize_as_in_the_api() {
             "level": "probable",
             "score": 0.93,
             "comparison": {"given_names": "match", "first_surname": "match",
-                "second_surname": "blank", "birth_date": "mismatch", "sex": "match", "curp": "blank"}
+                "second_surname": "blank", "birth_date": "mismatch", "sex": "match", "curp": "blank",
+                "missing_report_folio": "blank"}
         })
     );
 }
@@ -407,9 +410,11 @@ fn blocking_keys_are_few_and_shared_by_variants() {
     let keys = blocking_keys(&a);
     assert!(keys.len() <= MAX_BLOCKING_KEYS, "{keys:?}");
     assert!(keys.iter().any(|k| k.starts_with("C:")), "{keys:?}");
+    // What a check finds: the probes of one among the stored keys of the
+    // other, whichever came first.
     let share = |b: &PersonFacts| {
-        let kb = blocking_keys(b);
-        keys.iter().any(|k| kb.contains(k))
+        let (kb, pb, pa) = (blocking_keys(b), probe_keys(b), probe_keys(&a));
+        keys.iter().any(|k| pb.contains(k)) && kb.iter().any(|k| pa.contains(k))
     };
     // Accents, particles, variants, no CURP.
     assert!(share(&person("MARIA GUADALUPE", "CRUZ", Some("GIMENES"))));
@@ -428,6 +433,24 @@ fn blocking_keys_are_few_and_shared_by_variants() {
         age_reference_date: Some(date(2019, 1, 5)),
         ..person("MARIA GUADALUPE", "CRUZ", Some("JIMENEZ"))
     }));
+    // The year one off, day and month kept.
+    assert!(share(&PersonFacts {
+        birth_date: Some(date(1997, 3, 14)),
+        ..person("MARIA GUADALUPE", "CRUZ", Some("JIMENEZ"))
+    }));
+    // An age one off (1998-03-14 is 20 on 2019-01-05, not 21), and no
+    // second surname.
+    assert!(share(&PersonFacts {
+        birth_date: None,
+        age_years: Some(21),
+        age_reference_date: Some(date(2019, 1, 5)),
+        ..person("MARIA GUADALUPE", "CRUZ", None)
+    }));
+    // A typo inside the given name, no second surname, the year one off.
+    assert!(share(&PersonFacts {
+        birth_date: Some(date(1999, 3, 14)),
+        ..person("MRAIA GUADALUPE", "DE LA CRUZ", None)
+    }));
     // No birth information at all.
     assert!(share(&PersonFacts {
         birth_date: None,
@@ -436,7 +459,7 @@ fn blocking_keys_are_few_and_shared_by_variants() {
     // Someone else, born the same year.
     assert!(!share(&PersonFacts {
         birth_date: Some(date(1998, 7, 1)),
-        ..person("MARIA ELENA", "GARCIA", Some("JIMENEZ"))
+        ..person("ELENA", "GARCIA", Some("LOPEZ"))
     }));
 }
 
@@ -449,9 +472,19 @@ fn an_age_gives_keys_for_both_possible_years() {
         ..person("ITZEL", "SANTIAGO", Some("CRUZ"))
     };
     let keys = blocking_keys(&p);
-    assert_eq!(keys.len(), MAX_BLOCKING_KEYS, "{keys:?}");
+    assert!(keys.len() <= MAX_BLOCKING_KEYS, "{keys:?}");
     assert!(keys.iter().any(|k| k.ends_with(":1998")), "{keys:?}");
     assert!(keys.iter().any(|k| k.ends_with(":1999")), "{keys:?}");
+    assert!(!keys.iter().any(|k| k.contains(":1997")), "{keys:?}");
+    // A check looks one year further each way; stored keys keep the years.
+    let probes = probe_keys(&p);
+    for year in 1997..=2000 {
+        assert!(
+            probes.iter().any(|k| k.contains(&format!(":{year}"))),
+            "{probes:?}"
+        );
+    }
+    assert!(keys.iter().all(|k| probes.contains(k)));
 }
 
 #[test]
@@ -512,6 +545,7 @@ prop_compose! {
             age_years: age.map(|(a, _)| a),
             age_reference_date: age.map(|(_, days)| date(2015, 1, 1) + chrono::Duration::days(i64::from(days))),
             sex,
+            missing_report_folio: None,
         }
     }
 }
@@ -573,4 +607,104 @@ fn a_matchable_person_keys_and_compares_as_its_facts_do() {
         }
     }
     assert!(matchable[0].compare(&matchable[1]).is_some());
+}
+
+// ------------------------------------------------------ issue 18's errors
+
+#[test]
+fn a_birth_year_one_off_with_the_rest_agreeing_is_probable() {
+    let a = PersonFacts {
+        birth_date: Some(date(1981, 7, 23)),
+        ..person("MARÍA", "ZAMUDIO", Some("QUINTERO"))
+    };
+    let b = PersonFacts {
+        birth_date: Some(date(1980, 7, 23)),
+        ..person("MARIA", "ZAMUDIO", Some("QUINTERO"))
+    };
+    let m = compare(&a, &b).unwrap();
+    assert_eq!(m.level, MatchLevel::Probable, "{m:?}");
+    assert_eq!(m.comparison.birth_date, FieldComparison::Match);
+    // Another day in the adjacent year is another person's date.
+    let c = PersonFacts {
+        birth_date: Some(date(1980, 2, 3)),
+        ..b.clone()
+    };
+    let m = compare(&a, &c);
+    assert!(m.is_none_or(|m| m.level == MatchLevel::Possible), "{m:?}");
+}
+
+#[test]
+fn an_age_one_year_off_with_the_rest_agreeing_is_probable() {
+    let a = PersonFacts {
+        birth_date: Some(date(1990, 5, 20)),
+        ..person("VÍCTOR MANUEL", "OLVERA", Some("IBARRA"))
+    };
+    // 33 at 2024-02-10; captured as 34.
+    let b = PersonFacts {
+        birth_date: None,
+        age_years: Some(34),
+        age_reference_date: Some(date(2024, 2, 10)),
+        ..a.clone()
+    };
+    let m = compare(&a, &b).unwrap();
+    assert_eq!(m.level, MatchLevel::Probable, "{m:?}");
+}
+
+#[test]
+fn one_typo_inside_a_given_name_still_matches_it() {
+    for (right, typed) in [
+        ("MARÍA", "MRAÍA"),
+        ("VÍCTOR", "VÍTCOR"),
+        ("ROSA MARÍA", "ROSA MAIRA"),
+    ] {
+        let a = person(right, "NÁJERA", Some("SOTO"));
+        let b = person(typed, "NAJERA", Some("SOTO"));
+        let m = compare(&a, &b).unwrap();
+        assert_eq!(m.level, MatchLevel::Probable, "{typed}: {m:?}");
+        assert_eq!(m.comparison.given_names, FieldComparison::Match, "{typed}");
+    }
+    // One letter apart in a short name is another name.
+    let m = compare(
+        &person("ANA", "SOTO", Some("LUNA")),
+        &person("AVA", "SOTO", Some("LUNA")),
+    );
+    assert!(m.is_none_or(|m| m.level != MatchLevel::Exact), "{m:?}");
+    assert_ne!(
+        m.map(|m| m.comparison.given_names),
+        Some(FieldComparison::Match)
+    );
+}
+
+#[test]
+fn the_same_missing_person_report_is_an_exact_match() {
+    let a = PersonFacts {
+        missing_report_folio: Some("CNB-2024-000123".into()),
+        ..person("GUADALUPE", "TORRES", Some("VEGA"))
+    };
+    // Another capture with little in common but the report.
+    let b = PersonFacts {
+        missing_report_folio: Some("cnb-2024-000123".into()),
+        birth_date: None,
+        ..person("LUPITA", "VEGA", None)
+    };
+    let m = compare(&a, &b).unwrap();
+    assert_eq!(m.level, MatchLevel::Exact, "{m:?}");
+    assert_eq!(m.score, 1.0);
+    assert_eq!(m.comparison.missing_report_folio, FieldComparison::Match);
+    assert!(blocking_keys(&a).contains(&"R:CNB-2024-000123".to_owned()));
+    assert!(probe_keys(&b).contains(&"R:CNB-2024-000123".to_owned()));
+    // Different reports: shown as a mismatch, no evidence either way.
+    let c = PersonFacts {
+        missing_report_folio: Some("CLB19-2023-45".into()),
+        ..a.clone()
+    };
+    let m = compare(&a, &c).unwrap();
+    assert_eq!(m.level, MatchLevel::Probable, "{m:?}");
+    assert_eq!(m.comparison.missing_report_folio, FieldComparison::Mismatch);
+    // A malformed folio is ignored.
+    let d = PersonFacts {
+        missing_report_folio: Some("reporte 123".into()),
+        ..b.clone()
+    };
+    assert_ne!(compare(&a, &d).map(|m| m.level), Some(MatchLevel::Exact));
 }

@@ -290,6 +290,10 @@ pub enum Rule {
     /// field: required, and an existing item of the parent catalog, when
     /// that catalog is hierarchical; empty otherwise.
     ParentItem(&'static str),
+    /// The folio of a missing-person report, in the one form
+    /// [`crate::missing_report`] defines (`CNB-2024-000123`,
+    /// `CLB19-2023-45`). Normalized to upper case.
+    MissingReportFolio,
 }
 
 impl Rule {
@@ -301,6 +305,7 @@ impl Rule {
             Rule::Email => json!({"rule": "email"}),
             Rule::Code => json!({"rule": "code"}),
             Rule::ParentItem(field) => json!({"rule": "parent_item", "field": field}),
+            Rule::MissingReportFolio => json!({"rule": "missing_report_folio"}),
         }
     }
 }
@@ -829,7 +834,7 @@ mod tests {
                         Rule::ParentItem(other) => {
                             assert!(s.field(other).is_some())
                         }
-                        Rule::Username | Rule::Email | Rule::Code => {
+                        Rule::Username | Rule::Email | Rule::Code | Rule::MissingReportFolio => {
                             assert!(matches!(f.ty, FieldType::Text { .. }))
                         }
                     }

@@ -108,6 +108,7 @@ fn field_schema(field: &FieldSpec) -> Value {
         match rule {
             Rule::Username => schema["pattern"] = json!(USERNAME_PATTERN),
             Rule::Code => schema["pattern"] = json!(CODE_PATTERN),
+            Rule::MissingReportFolio => schema["pattern"] = json!(crate::missing_report::PATTERN),
             Rule::Email => schema["format"] = json!("email"),
             Rule::NotFuture | Rule::NotBefore(_) | Rule::ParentItem(_) => {}
         }

@@ -78,6 +78,29 @@ pub(super) static VICTIM: FormSpec = FormSpec {
         )
         .personal(),
         FieldSpec::new(
+            "missing_report_folio",
+            t(
+                "Folio del reporte de persona desaparecida",
+                "Missing-person report folio",
+            ),
+            t(
+                "Folio del reporte de persona desaparecida o no localizada, si lo hay: \
+                 CNB-AAAA-número si lo emitió la Comisión Nacional de Búsqueda (Registro \
+                 Nacional de Personas Desaparecidas y No Localizadas) o CLBEE-AAAA-número si lo \
+                 emitió la comisión local de búsqueda de la entidad EE (clave INEGI de dos \
+                 dígitos); AAAA es el año del reporte. Ejemplos: CNB-2024-000123, \
+                 CLB19-2023-45. Dos registros con el mismo folio son la misma persona.",
+                "The folio of the missing-person report, if any: CNB-YYYY-number when the \
+                 National Search Commission issued it (national registry of missing persons), \
+                 or CLBEE-YYYY-number when the local search commission of entity EE (two-digit \
+                 INEGI key) did; YYYY is the report's year. Examples: CNB-2024-000123, \
+                 CLB19-2023-45. Two records with the same folio are the same person.",
+            ),
+            text(crate::missing_report::MAX_LEN),
+        )
+        .personal()
+        .rules(&[Rule::MissingReportFolio]),
+        FieldSpec::new(
             "sex",
             t("Sexo", "Sex"),
             t(

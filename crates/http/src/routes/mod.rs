@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod auth;
 pub mod catalogs;
+pub mod changes;
 pub mod commissions;
 pub mod cuts;
 pub mod dashboards;

@@ -20,11 +20,12 @@ macro_rules! record_routes {
             use sintra_services::records::{self as service, CreateOptions, ListPage};
 
             use $crate::pagination::if_match;
-            use $crate::records::{expected, idempotency_key, listed, rejects_duplicates, shown, take_page, written};
+            use $crate::records::{expected, idempotency_key, listed, rejects_duplicates, shown, take_page, written, written_at};
             use $crate::state::AppState;
 
             #[doc = concat!("List ", $what, " in the caller's scope, in creation order, filtered by any non-personal field of the form (`<field>=value`, dates by `<field>_from`/`<field>_to`), `entity_code` and `institution_id`; paged by `limit` and `cursor`.")]
             #[utoipa::path(
+                operation_id = $crate::openapi::operation_id($path, $crate::openapi::Action::List),
                 tag = $tag,
                 security(("bearer" = [])),
                 params(
@@ -52,6 +53,7 @@ macro_rules! record_routes {
 
             #[doc = concat!("Register ", $what, ". The body follows the form spec (`GET /api/v1/forms/{form}`); a parent may be named by id or by its folio. State systems send `Idempotency-Key` (or write by folio with `PUT …/by-folio/{external_folio}`): an answer can be lost after the commit went through (a 503 or a cut connection), and a retry with the same key replays the first answer instead of creating a second record.")]
             #[utoipa::path(
+                operation_id = $crate::openapi::operation_id($path, $crate::openapi::Action::Create),
                 tag = $tag,
                 security(("bearer" = [])),
                 params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body: the first answer is replayed. State systems send one on every create: a 503 or a lost answer does not say whether the commit went through, and only a retry with the same key is safe")),
@@ -76,11 +78,12 @@ macro_rules! record_routes {
                     idempotency_key: idempotency_key(&req),
                     reject_duplicates: rejects_duplicates(&req),
                 };
-                Ok(written(service::create(&state.pool, &auth, $form, body.into_inner(), options).await?))
+                Ok(written_at(service::create(&state.pool, &auth, $form, body.into_inner(), options).await?, $path))
             }
 
             #[doc = concat!("One of ", $what, ", if it lies in the caller's scope (404 otherwise, as if missing). The ETag is its version.")]
             #[utoipa::path(
+                operation_id = $crate::openapi::operation_id($path, $crate::openapi::Action::Read),
                 tag = $tag,
                 security(("bearer" = [])),
                 params(("id" = Uuid, Path)),
@@ -100,6 +103,7 @@ macro_rules! record_routes {
 
             #[doc = concat!("Change fields of one of ", $what, ". Requires `If-Match` with the current version (412 when stale); the record as it would stand is validated whole.")]
             #[utoipa::path(
+                operation_id = $crate::openapi::operation_id($path, $crate::openapi::Action::Update),
                 tag = $tag,
                 security(("bearer" = [])),
                 params(("id" = Uuid, Path), ("If-Match" = String, Header, description = "The record's current version")),
@@ -127,6 +131,7 @@ macro_rules! record_routes {
 
             #[doc = concat!("Create or replace one of ", $what, " by the caller's institution's own folio (for state systems): 201 when created, 200 when replaced.")]
             #[utoipa::path(
+                operation_id = $crate::openapi::operation_id($path, $crate::openapi::Action::Upsert),
                 tag = $tag,
                 security(("bearer" = [])),
                 params(("external_folio" = String, Path)),
@@ -147,7 +152,7 @@ macro_rules! record_routes {
                 body: web::Json<Map<String, Value>>,
             ) -> ApiResult<HttpResponse> {
                 let (expected, reject) = (expected(&req), rejects_duplicates(&req));
-                Ok(written(service::upsert_by_folio(&state.pool, &auth, $form, folio.into_inner(), body.into_inner(), expected, reject).await?))
+                Ok(written_at(service::upsert_by_folio(&state.pool, &auth, $form, folio.into_inner(), body.into_inner(), expected, reject).await?, $path))
             }
         }
     };
@@ -176,6 +181,7 @@ macro_rules! child_routes {
 
             #[doc = $list_doc]
             #[utoipa::path(
+                operation_id = $crate::openapi::operation_id($path, $crate::openapi::Action::List),
                 tag = $tag,
                 security(("bearer" = [])),
                 params(("id" = Uuid, Path), ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query)),
@@ -200,6 +206,7 @@ macro_rules! child_routes {
 
             #[doc = $create_doc]
             #[utoipa::path(
+                operation_id = $crate::openapi::operation_id($path, $crate::openapi::Action::Create),
                 tag = $tag,
                 security(("bearer" = [])),
                 params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),

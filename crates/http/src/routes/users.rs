@@ -539,6 +539,16 @@ pub async fn reset_password(
     auth: Authenticated,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    // A reset revokes every session of the account: one's own would lock
+    // the caller out mid-request (and a one-time password is for someone
+    // else to hand over). One's own password changes with its current one.
+    if id == auth.actor.user_id {
+        return Err(ApiError::forbidden_because(
+            "No puede restablecer su propia contraseña: cámbiela con POST /api/v1/auth/password.",
+            "You may not reset your own password: change it with POST /api/v1/auth/password.",
+        ));
+    }
     let secret = password::generate_secret();
     let changes = UserChanges {
         password_hash: Some(password::hash(secret.clone()).await?),
@@ -546,7 +556,7 @@ pub async fn reset_password(
         ..Default::default()
     };
     let change = AccountChange {
-        id: id.into_inner(),
+        id,
         expected_version: None,
         changes,
         action: AuditAction::ResetPassword,

@@ -13,11 +13,11 @@ use std::collections::HashMap;
 use diesel_async::AsyncPgConnection;
 use serde_json::{json, Map, Value};
 use sintra_domain::access::{Caller, Scope};
-use sintra_domain::duplicates::{MatchLevel, Matchable, PersonFacts};
+use sintra_domain::duplicates::{MatchLevel, Matchable, NameFrequencies, PersonFacts};
 use sintra_domain::forms::FormKey;
 use sintra_persistence::duplicates as store;
 use sintra_persistence::org;
-use sintra_persistence::records::RecordRow;
+use sintra_persistence::records::{PersonColumns, RecordRow};
 use uuid::Uuid;
 
 use crate::error::{ServiceError, ServiceResult};
@@ -60,22 +60,43 @@ pub fn facts(data: &Map<String, Value>) -> PersonFacts {
             .map(|n| n as u32),
         age_reference_date: date(data, "detection_date"),
         sex: text(data, "sex"),
+        missing_report_folio: text(data, "missing_report_folio"),
     }
 }
 
-/// A person as matching sees it: the facts compared and the keys blocked
-/// on, worked out once per record (an import needs them three times).
+/// A person as matching sees it: the facts compared, the keys stored with
+/// the record and the keys a check looks up (the stored ones with birth
+/// years widened by one), worked out once per record (an import needs
+/// them three times).
 #[derive(Debug, Clone)]
 pub struct Person {
     pub matchable: Matchable,
     pub keys: Vec<String>,
+    pub probes: Vec<String>,
+    /// The name terms the person is counted under (name frequencies).
+    pub terms: Vec<String>,
 }
 
 impl Person {
     pub fn of(data: &Map<String, Value>) -> Person {
         let matchable = Matchable::of(&facts(data));
         let keys = matchable.keys();
-        Person { matchable, keys }
+        let probes = matchable.probes();
+        let terms = matchable.terms();
+        Person {
+            matchable,
+            keys,
+            probes,
+            terms,
+        }
+    }
+
+    /// The columns its row carries for matching.
+    pub fn columns(&self) -> PersonColumns<'_> {
+        PersonColumns {
+            blocking_keys: &self.keys,
+            name_terms: &self.terms,
+        }
     }
 }
 
@@ -108,7 +129,7 @@ pub async fn find_many(
     caller: &Caller,
     people: &[(Option<Uuid>, &Person)],
 ) -> ServiceResult<Vec<Vec<Warning>>> {
-    let mut all: Vec<&String> = people.iter().flat_map(|(_, p)| &p.keys).collect();
+    let mut all: Vec<&String> = people.iter().flat_map(|(_, p)| &p.probes).collect();
     all.sort_unstable();
     all.dedup();
     let all: Vec<String> = all.into_iter().cloned().collect();
@@ -124,12 +145,24 @@ pub async fn find_many(
         .iter()
         .map(|(c, _)| Matchable::of(&facts_of(c)))
         .collect();
+    // How common the names compared are: one primary-key lookup per term.
+    let freq = {
+        let mut terms: Vec<String> = people
+            .iter()
+            .flat_map(|(_, p)| p.terms.iter().cloned())
+            .chain(theirs.iter().flat_map(Matchable::terms))
+            .collect();
+        terms.sort_unstable();
+        terms.dedup();
+        let (total, counts) = store::name_counts(conn, &terms).await?;
+        NameFrequencies::new(total, counts)
+    };
     // Blocks per person first: nothing borrowed from the maps lives across an await.
     let blocks: Vec<Vec<usize>> = people
         .iter()
         .map(|(_, p)| {
             let mut block: Vec<usize> = p
-                .keys
+                .probes
                 .iter()
                 .filter_map(|k| by_key.get(k.as_str()))
                 .flatten()
@@ -155,7 +188,7 @@ pub async fn find_many(
             if Some(c.id) == *id || dismissed.contains(&c.id) {
                 continue;
             }
-            let Some(m) = person.matchable.compare(&theirs[i]) else {
+            let Some(m) = person.matchable.compare_weighted(&theirs[i], &freq) else {
                 continue;
             };
             let name = match institutions.get(&c.institution_id) {
@@ -261,4 +294,46 @@ pub async fn raise_new(
         .collect();
     store::raise_pairs(conn, &rows).await?;
     Ok(())
+}
+
+/// Folds the name-term changes of recent writes into the name
+/// frequencies; run every few seconds by the server (and by tests and
+/// benchmarks before they measure).
+pub async fn fold_frequencies(pool: &sintra_persistence::Pool) -> ServiceResult<i64> {
+    let mut conn = sintra_persistence::db::conn(pool).await?;
+    Ok(store::fold_name_terms(&mut conn).await?)
+}
+
+/// Counts the people stored before name frequencies existed: works out
+/// their name terms, 1,000 at a time, until none is left; returns how many
+/// it counted. Run once at start-up.
+pub async fn backfill_name_terms(pool: &sintra_persistence::Pool) -> ServiceResult<usize> {
+    let mut conn = sintra_persistence::db::conn(pool).await?;
+    let mut done = 0;
+    loop {
+        let batch = store::people_without_terms(&mut conn, PERSON_FORM, 1_000).await?;
+        if batch.is_empty() {
+            return Ok(done);
+        }
+        for (id, data) in &batch {
+            let terms = match data {
+                Value::Object(m) => Person::of(m).terms,
+                _ => vec![],
+            };
+            store::set_name_terms(&mut conn, *id, &terms).await?;
+        }
+        done += batch.len();
+    }
+}
+
+/// Folds name-term changes every `every`, for as long as the server runs.
+pub async fn run_frequency_folder(pool: sintra_persistence::Pool, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = fold_frequencies(&pool).await {
+            tracing::warn!(error = %e, "folding name frequencies failed; retried next tick");
+        }
+    }
 }

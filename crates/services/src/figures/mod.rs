@@ -145,6 +145,29 @@ pub async fn compute(
     })
 }
 
+/// Folds the rollups' pending deltas into their totals every `interval`,
+/// for as long as the process runs (every server runs one; an advisory
+/// lock lets one fold at a time). Figures never wait for it: they read
+/// totals and pending deltas together; folding keeps the pending part
+/// small.
+pub async fn run_compactor(pool: sintra_persistence::Pool, interval: std::time::Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let folded = async {
+            let mut conn = sintra_persistence::db::conn(&pool).await?;
+            sintra_persistence::rollup::compact(&mut conn, false).await
+        }
+        .await;
+        match folded {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(deltas = n, "figure deltas folded"),
+            Err(e) => tracing::warn!(error = %e, "the figures' compactor could not run"),
+        }
+    }
+}
+
 /// An item of the `age_group` catalog: its range of years and scheme
 /// (`sesnsp` 0–17 / 18+, `detail` the finer groups, `both`).
 pub(crate) struct AgeGroup {

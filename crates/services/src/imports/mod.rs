@@ -7,6 +7,7 @@
 //! items (`catalog_items.rs`).
 
 pub mod catalog_items;
+pub mod jobs;
 pub mod records;
 pub mod report;
 pub mod users;
@@ -22,14 +23,17 @@ use serde_json::{json, Map, Value};
 use sintra_domain::access::Caller;
 use sintra_domain::forms::{FormKey, FormSpec};
 use sintra_domain::i18n::{Lang, Message};
+use sintra_domain::import_jobs::ImportState;
 use sintra_domain::validation::FieldError;
 use sintra_excel::{annotate, read_rows, sha256_hex, CellError, ImportLimits, ImportSheet};
 use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
+use sintra_persistence::import_jobs::{self as job_rows, Ending};
 use sintra_persistence::imports::{self, ImportStatus, NewImport};
 use sintra_persistence::{db, Pool, StoreError};
 use uuid::Uuid;
 
 use crate::error::{ServiceError, ServiceResult};
+pub use jobs::{JobHandle, Progress};
 pub use report::{ImportReport, ReportError};
 
 /// Rows of a workbook of user accounts: each new account costs a password
@@ -69,6 +73,11 @@ pub struct RowsChecked<P> {
 pub trait ImportTarget: Send {
     /// A valid row, as what committing it does.
     type Planned: Send;
+
+    /// Where the target counts the rows it checks and writes, for the
+    /// job's progress (targets of small files may leave the driver to
+    /// count them as a whole).
+    fn watch(&mut self, _progress: Arc<Progress>) {}
 
     /// Checks every row of the sheet as the API checks one submission.
     fn check(
@@ -128,6 +137,22 @@ impl Upload {
             bytes: bytes.into(),
             limits,
         }
+    }
+
+    /// The hostile-file checks alone (no parsing), and the refused repeat:
+    /// what an upload answers at once, before it becomes a job.
+    pub async fn preflight(&self, pool: &Pool, caller: &Caller) -> ServiceResult<()> {
+        let mut conn = db::conn(pool).await?;
+        self.refuse_repeat(&mut conn, caller).await?;
+        drop(conn);
+        let (bytes, limits) = (self.bytes.clone(), self.limits);
+        tokio::task::spawn_blocking(move || sintra_excel::guard::check(&bytes, &limits))
+            .await?
+            .map_err(|e| ServiceError::Refused {
+                status: e.status(),
+                code: e.code(),
+                detail: e.message(),
+            })
     }
 
     async fn refuse_repeat(
@@ -201,31 +226,56 @@ impl Upload {
     }
 
     /// Stores a dry run, or a commit refused for its errors, with its
-    /// report and annotated workbook, and audits the check. The dry run's
-    /// answer is the report; the refused commit's, an error carrying it.
+    /// report and annotated workbook, audits the check and ends the job
+    /// (`checked`, or `rejected` with errors), in one transaction. The dry
+    /// run's answer is the report; the refused commit's, an error carrying
+    /// it.
     async fn finish_unwritten(
         &self,
         conn: &mut AsyncPgConnection,
         caller: &Caller,
         report: ImportReport,
         workbook: Option<Vec<u8>>,
+        job: &JobHandle,
     ) -> ServiceResult<ImportReport> {
         let status = if self.dry_run {
             ImportStatus::DryRun
         } else {
             ImportStatus::Rejected
         };
-        imports::insert(conn, &self.stored(caller, status, &report, workbook)).await?;
-        let details = json!({
-            "rows_read": report.rows_read,
-            "rows_valid": report.rows_valid,
-            "errors": report.errors.len(),
-        });
-        let ctx = AuditContext::for_caller(caller);
-        let entry = AuditEntry::access(&ctx, AuditAction::ImportCheck, self.form.as_str())
-            .resource(self.id)
-            .details(details);
-        audit::append(conn, &[entry]).await?;
+        let state = if report.errors.is_empty() && self.dry_run {
+            ImportState::Checked
+        } else {
+            ImportState::Rejected
+        };
+        let stored = self.stored(caller, status, &report, workbook);
+        let report = conn
+            .transaction::<_, ServiceError, _>(async |conn| {
+                imports::insert(conn, &stored).await?;
+                let details = json!({
+                    "rows_read": report.rows_read,
+                    "rows_valid": report.rows_valid,
+                    "errors": report.errors.len(),
+                });
+                let ctx = AuditContext::for_caller(caller);
+                let entry = AuditEntry::access(&ctx, AuditAction::ImportCheck, self.form.as_str())
+                    .resource(self.id)
+                    .details(details);
+                audit::append(conn, &[entry]).await?;
+                let ending = Ending {
+                    report: Some(report.to_json()),
+                    problem: None,
+                };
+                let from = [ImportState::Checking, ImportState::Committing];
+                let counters = job.progress.counters();
+                if !job_rows::advance(conn, self.id, &job.worker, &from, state, counters, &ending)
+                    .await?
+                {
+                    return Err(jobs::no_longer_running());
+                }
+                Ok(report)
+            })
+            .await?;
         if self.dry_run {
             Ok(report)
         } else {
@@ -266,23 +316,32 @@ impl Upload {
     }
 }
 
-/// Imports an upload into its form. A dry run (or a file with errors) is
-/// checked, stored with its report and annotated workbook, audited and
-/// answered (the second as [`ServiceError::ImportRejected`]); otherwise
-/// every row is stored in one transaction, audited as one import.
+/// Imports an upload into its form, as the job `job` (which the caller's
+/// worker holds). A dry run (or a file with errors) is checked, stored with
+/// its report and annotated workbook, audited and answered (the second as
+/// [`ServiceError::ImportRejected`]); otherwise every row is stored in one
+/// transaction, audited as one import, which also marks the job committed:
+/// a job is never half written. A job cancelled meanwhile stops at the next
+/// step (before its commit at the latest) with nothing written.
 pub async fn run<T: ImportTarget>(
     pool: &Pool,
     caller: &Caller,
     upload: Upload,
     mut target: T,
+    job: &JobHandle,
 ) -> ServiceResult<ImportReport> {
     let mut conn = db::conn(pool).await?;
     let mut sheet = upload.sheet(&mut conn, caller).await?;
+    job.progress.set_read(sheet.rows.len());
+    job.live()?;
+    target.watch(job.progress.clone());
     let RowsChecked {
         mut planned,
         mut errors,
         warnings,
     } = target.check(&mut conn, caller, &mut sheet).await?;
+    job.progress.set_checked(sheet.rows.len());
+    job.live()?;
     let lang = caller.lang;
     errors.sort_by_key(|e| e.row);
     let workbook = upload.annotated(upload.form.spec(), &errors, lang).await?;
@@ -295,10 +354,28 @@ pub async fn run<T: ImportTarget>(
         workbook.is_some(),
         lang,
     );
+    // The rows' cells are no longer needed: only the planned writes are.
+    drop(sheet);
     if upload.dry_run || !errors.is_empty() {
         return upload
-            .finish_unwritten(&mut conn, caller, report, workbook)
+            .finish_unwritten(&mut conn, caller, report, workbook, job)
             .await;
+    }
+    let from = [ImportState::Checking, ImportState::Committing];
+    let counters = job.progress.counters();
+    let committing = ImportState::Committing;
+    if !job_rows::advance(
+        &mut conn,
+        upload.id,
+        &job.worker,
+        &from,
+        committing,
+        counters,
+        &Ending::default(),
+    )
+    .await?
+    {
+        return Err(jobs::no_longer_running());
     }
     // Work before the transaction holds no connection (nor its locks).
     drop(conn);
@@ -306,10 +383,34 @@ pub async fn run<T: ImportTarget>(
     let mut conn = db::conn(pool).await?;
     let mut report = conn
         .transaction::<_, ServiceError, _>(async |conn| {
+            // Held to the commit: a cancel waits, then finds it committed.
+            if !job_rows::lock_for_commit(conn, upload.id, &job.worker).await? {
+                return Err(jobs::no_longer_running());
+            }
             let (created, updated) = target.store(conn, caller, planned).await?;
             report.rows_created = created;
             report.rows_updated = updated;
+            job.progress.set_written(created + updated);
             upload.record_commit(conn, caller, &report).await?;
+            let ending = Ending {
+                report: Some(report.to_json()),
+                problem: None,
+            };
+            let counters = job.progress.counters();
+            let done = ImportState::Committed;
+            if !job_rows::advance(
+                conn,
+                upload.id,
+                &job.worker,
+                &[committing],
+                done,
+                counters,
+                &ending,
+            )
+            .await?
+            {
+                return Err(jobs::no_longer_running());
+            }
             Ok(report)
         })
         .await?;

@@ -4,6 +4,7 @@
 //! valid rows stored by thousands.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use diesel_async::AsyncPgConnection;
 use serde_json::{json, Map, Value};
@@ -17,7 +18,7 @@ use sintra_excel::{CellError, ImportSheet};
 use sintra_persistence::records::{self as rows, RecordRow};
 use uuid::Uuid;
 
-use super::{distinct_rows, ImportTarget, RowsChecked};
+use super::{distinct_rows, ImportTarget, Progress, RowsChecked};
 use crate::duplicates;
 use crate::error::{ServiceError, ServiceResult};
 use crate::periods;
@@ -31,6 +32,8 @@ pub struct RecordRows {
     in_file: Vec<InFilePair>,
     /// The quarters the valid rows enter or leave: locked by the commit.
     quarters: Vec<PeriodKey>,
+    /// Where the rows checked and written are counted.
+    progress: Arc<Progress>,
 }
 
 impl RecordRows {
@@ -39,6 +42,7 @@ impl RecordRows {
             spec: form.spec(),
             in_file: vec![],
             quarters: vec![],
+            progress: Arc::new(Progress::new()),
         }
     }
 }
@@ -46,13 +50,18 @@ impl RecordRows {
 impl ImportTarget for RecordRows {
     type Planned = ValidRow;
 
+    fn watch(&mut self, progress: Arc<Progress>) {
+        self.progress = progress;
+    }
+
     async fn check(
         &mut self,
         conn: &mut AsyncPgConnection,
         caller: &Caller,
         sheet: &mut ImportSheet,
     ) -> ServiceResult<RowsChecked<ValidRow>> {
-        let (mut valid, mut errors) = check_rows(conn, caller, self.spec, sheet).await?;
+        let progress = self.progress.clone();
+        let (mut valid, mut errors) = check_rows(conn, caller, self.spec, sheet, progress).await?;
         self.quarters =
             refuse_closed_quarters(conn, self.spec, sheet, &mut valid, &mut errors).await?;
         let mut warnings: Vec<Value> = vec![];
@@ -78,7 +87,15 @@ impl ImportTarget for RecordRows {
     ) -> ServiceResult<(usize, usize)> {
         // A close that came after the check: the whole file is refused.
         periods::guard_write(conn, &self.quarters).await?;
-        store_rows(conn, caller, self.spec, planned, &self.in_file).await
+        store_rows(
+            conn,
+            caller,
+            self.spec,
+            planned,
+            &self.in_file,
+            &self.progress,
+        )
+        .await
     }
 }
 
@@ -102,6 +119,7 @@ async fn check_rows(
     caller: &Caller,
     spec: &'static FormSpec,
     sheet: &mut ImportSheet,
+    progress: Arc<Progress>,
 ) -> ServiceResult<(Vec<ValidRow>, Vec<CellError>)> {
     let mut errors = sheet.header_errors();
     if !errors.is_empty() {
@@ -160,6 +178,7 @@ async fn check_rows(
                     parents: Some(&mut parents),
                 };
                 let prepared = records::prepare_with(conn, submission, lookups).await;
+                progress.add_checked(1);
                 out.push((i, prepared, previous));
             }
             out
@@ -176,6 +195,7 @@ async fn check_rows(
                             previous.as_ref(),
                             &lookup,
                         );
+                        progress.add_checked(1);
                         (i, prepared, previous)
                     })
                     .collect()
@@ -275,7 +295,7 @@ fn duplicates_in_file(valid: &[ValidRow]) -> Vec<InFilePair> {
         let Some(person) = &v.prepared.person else {
             continue;
         };
-        for k in &person.keys {
+        for k in &person.probes {
             let Some(&j) = first_with_key.get(k.as_str()) else {
                 continue;
             };
@@ -332,6 +352,9 @@ async fn duplicates_in_system(
     Ok(warnings)
 }
 
+/// New records per insert: the job's progress moves between them.
+const WRITE_CHUNK: usize = 5_000;
+
 /// Stores the valid rows inside the caller's transaction: new records by
 /// thousands with their blocking keys, replaced ones one by one, and the
 /// pairs of possible duplicates found against the system and in the file.
@@ -342,6 +365,7 @@ async fn store_rows(
     spec: &'static FormSpec,
     valid: Vec<ValidRow>,
     in_file: &[InFilePair],
+    progress: &Progress,
 ) -> ServiceResult<(usize, usize)> {
     let mut ids = Vec::with_capacity(valid.len());
     let mut news = vec![];
@@ -360,6 +384,7 @@ async fn store_rows(
                 )
                 .await?;
                 updated += 1;
+                progress.add_written(1);
                 ids.push(before.id);
             }
             None => {
@@ -379,9 +404,12 @@ async fn store_rows(
             .iter()
             .map(|p| (ids[p.row], ids[p.earlier], p.level, p.score)),
     );
-    rows::insert_many(conn, &news)
-        .await
-        .map_err(records::write_conflict)?;
+    for chunk in news.chunks(WRITE_CHUNK) {
+        rows::insert_many(conn, chunk)
+            .await
+            .map_err(records::write_conflict)?;
+        progress.add_written(chunk.len());
+    }
     duplicates::raise_new(conn, &pairs).await?;
     Ok((news.len(), updated))
 }

@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
+use chrono::Datelike;
 use diesel_async::AsyncPgConnection;
 use serde_json::Value;
-use sintra_domain::access::Caller;
+use sintra_domain::access::{Caller, Permission};
 use sintra_domain::forms::{FieldType, FormKey};
 use sintra_domain::i18n::Message;
 use sintra_domain::validation::FieldError;
@@ -37,6 +38,12 @@ pub fn invalid_filter(key: &str) -> FieldError {
     )
 }
 
+/// The one personal field a list of people may be filtered by, for the
+/// roles that read personal data: a missing-person report folio is how a
+/// search commission asks whether the person was attended as a victim.
+/// Matched exactly, on its normalized form, through the index on `data`.
+pub const MISSING_REPORT_FILTER: &str = "missing_report_folio";
+
 /// A filter the list (or export) does not take.
 pub fn unknown_filter(key: &str) -> FieldError {
     FieldError::new(
@@ -55,7 +62,10 @@ pub fn unknown_filter(key: &str) -> FieldError {
 /// values), any date field by `<field>_from` / `<field>_to`, `overdue=true`
 /// for agreements and `age_group=<code of the age_group catalog>` for
 /// victims. Personal fields are never filters, whoever asks: their values
-/// would travel in URLs, proxy logs and the audit trail. Any other key, or
+/// would travel in URLs, proxy logs and the audit trail; the one exception
+/// is [`MISSING_REPORT_FILTER`] for victims, which [`list`] allows only to
+/// callers who read personal data (the API logs no query string, and the
+/// audit row does not carry the value). Any other key, or
 /// a value that does not parse, is a 422 naming every offending key. The
 /// paging keys ([`PAGING_KEYS`]) are the caller's to take out first.
 pub async fn filter_from_query(
@@ -91,6 +101,15 @@ pub async fn filter_from_query(
                             .data
                             .push(DataFilter::AgeBetween(bound("min"), bound("max")));
                     }
+                    Err(_) => errors.push(bad_value(key)),
+                }
+            }
+            MISSING_REPORT_FILTER if form == FormKey::Victim => {
+                match sintra_domain::missing_report::parse(value, today().year()) {
+                    Ok(folio) => filter.data.push(DataFilter::Indexed(
+                        MISSING_REPORT_FILTER,
+                        folio.as_str().to_owned(),
+                    )),
                     Err(_) => errors.push(bad_value(key)),
                 }
             }
@@ -173,6 +192,16 @@ pub async fn list(
 ) -> ServiceResult<Slice<(Uuid, Value)>> {
     let spec = form.spec();
     let limit = page.limit;
+    if query.contains_key(MISSING_REPORT_FILTER) && !caller.actor.can(Permission::ReadPersonalData)
+    {
+        return Err(ServiceError::Forbidden {
+            detail: Some(Message::new(
+                "Solo quien puede leer datos personales busca por folio de reporte de persona \
+                 desaparecida.",
+                "Only those who may read personal data search by missing-person report folio.",
+            )),
+        });
+    }
     let mut conn = db::conn(pool).await?;
     let mut filter = filter_from_query(&mut conn, form, &query).await?;
     filter.after_id = page.after;

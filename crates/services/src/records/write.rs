@@ -87,6 +87,7 @@ pub fn new_record(caller: &Caller, spec: &FormSpec, prepared: Prepared) -> NewRe
         data: Value::Object(prepared.data),
         created_by: Some(caller.actor.user_id),
         updated_by: Some(caller.actor.user_id),
+        name_terms: prepared.person.as_ref().map(|p| p.terms.clone()),
         blocking_keys: prepared.person.map(|p| p.keys),
     }
 }
@@ -149,7 +150,7 @@ pub async fn store_prepared(
                 before.id,
                 before.version,
                 &data,
-                person.as_ref().map(|p| p.keys.as_slice()),
+                person.as_ref().map(|p| p.columns()),
                 caller.actor.user_id,
             )
             .await
@@ -249,7 +250,7 @@ async fn update_row(
     let (form, id, by) = (spec.key, before.id, caller.actor.user_id);
     conn.transaction::<_, ServiceError, _>(async |conn| {
         periods::guard_write(conn, &quarters).await?;
-        let keys = person.as_ref().map(|p| p.keys.as_slice());
+        let keys = person.as_ref().map(|p| p.columns());
         let (_, after) = records::update(conn, &scope, form, id, version, &data, keys, by)
             .await
             .map_err(write_conflict)?;

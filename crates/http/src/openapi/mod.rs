@@ -1,5 +1,12 @@
 //! The OpenAPI document: the routes register themselves through
-//! utoipa-actix-web; this adds the metadata and the bearer scheme.
+//! utoipa-actix-web; this adds the metadata and the bearer scheme, and
+//! [`finish`] turns the result into the published contract.
+
+pub mod finish;
+pub mod resources;
+pub mod schemas;
+
+pub use resources::{operation_id, Action, RecordResource, CHILD_RESOURCES, RECORD_RESOURCES};
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -32,7 +39,8 @@ use utoipa::{Modify, OpenApi};
         (name = "judicialization", description = "Investigations, criminal cases and their events, defendants, sentences, and SESNSP-comparable counts"),
         (name = "audit", description = "The audit log (bitácora)"),
         (name = "periods", description = "Quarterly periods per entity: submit, close, reopen; records dated in a closed quarter are locked"),
-        (name = "dashboards", description = "Dashboards (tableros de control) and the SESNSP and GLOTIP breakdowns, as JSON, .xlsx or CSV")
+        (name = "dashboards", description = "Dashboards (tableros de control) and the SESNSP and GLOTIP breakdowns, as JSON, .xlsx or CSV"),
+        (name = "sync", description = "The changes feed: what changed in the caller's scope since a cursor")
     )
 )]
 pub struct ApiDoc;

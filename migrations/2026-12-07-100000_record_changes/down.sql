@@ -1,0 +1,4 @@
+DROP TRIGGER records_changes ON records;
+DROP FUNCTION record_changes_seal();
+DROP FUNCTION record_changes_capture();
+DROP TABLE record_changes;

@@ -1,0 +1,10 @@
+DROP FUNCTION fold_name_terms();
+DROP TRIGGER records_name_terms_changed ON records;
+DROP TRIGGER records_name_terms_removed ON records;
+DROP TRIGGER records_name_terms_added ON records;
+DROP FUNCTION name_terms_changed();
+DROP FUNCTION name_terms_removed();
+DROP FUNCTION name_terms_added();
+DROP TABLE name_term_deltas;
+DROP TABLE name_term_counts;
+ALTER TABLE records DROP COLUMN name_terms;
