@@ -15,8 +15,10 @@
 //! Each step runs at every audit log size in `SINTRA_BENCH_AUDIT_ROWS`
 //! (default `0,1000000`; the issue's target is `0,10000000`). The log is
 //! grown between sizes with `generate_series` in one statement per million
-//! rows; those rows are chained with placeholder hashes (the benchmark
-//! measures load, not verification). The statistics are taken once while
+//! rows, straight into the table as its owner, one row a second back from
+//! now (their months get their partitions first, as the sealer would have
+//! made them); those rows are chained in the same transaction with
+//! placeholder hashes (the benchmark measures load, not verification). The statistics are taken once while
 //! the log is small (`ANALYZE`), the case that used to degrade the head
 //! lookup. `SINTRA_BENCH_SECONDS` (default 10) is the length of each step.
 //!
@@ -259,7 +261,21 @@ async fn exec(conn: &mut AsyncPgConnection, sql: &str) {
 /// Grows the log by `rows` access rows, chained (placeholder hashes) in the
 /// same transactions so the server's sealer has nothing to do for them.
 async fn grow_log(conn: &mut AsyncPgConnection, rows: i64) {
+    // The rows go one a second back from now, as a log that grew over
+    // months would: their months get their partitions first (else they
+    // would all land in the DEFAULT one).
+    exec(
+        conn,
+        &format!(
+            "SELECT audit_create_partition(m::date)
+             FROM generate_series(date_trunc('month', (now() - make_interval(secs => {rows})) AT TIME ZONE 'UTC'),
+                                  now() AT TIME ZONE 'UTC', interval '1 month') AS m"
+        ),
+    )
+    .await;
     let mut left = rows;
+    // Each batch goes further back than the one before.
+    let mut offset = 0i64;
     while left > 0 {
         let n = left.min(1_000_000);
         exec(conn, "BEGIN").await;
@@ -268,9 +284,9 @@ async fn grow_log(conn: &mut AsyncPgConnection, rows: i64) {
         exec(
             conn,
             &format!(
-                "INSERT INTO audit_events (id, occurred_at, kind, actor_username, entity_code, request_id,
+                "INSERT INTO audit_events (occurred_at, kind, actor_username, entity_code, request_id,
                                            ip, action, resource_type, resource_id, outcome)
-                 SELECT nextval('audit_events_id_seq'), now() - make_interval(secs => g), 'access',
+                 SELECT now() - make_interval(secs => {offset} + g), 'access',
                         'operador.relleno', '19', md5(g::text), '10.0.0.1', 'read', 'victim',
                         md5((g * 7)::text), 'ok'
                  FROM generate_series(1, {n}) g"
@@ -294,6 +310,7 @@ async fn grow_log(conn: &mut AsyncPgConnection, rows: i64) {
         .await;
         exec(conn, "COMMIT").await;
         left -= n;
+        offset += n;
     }
 }
 
