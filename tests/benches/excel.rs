@@ -620,8 +620,8 @@ fn import_child(paths: &[String]) {
             .count();
         for (_, job) in &ends {
             if job["state"] != "committed" {
-                let text = job.to_string();
-                eprintln!("import not committed: {}", &text[..text.len().min(2000)]);
+                let why = json!({"state": job["state"], "problem": job["problem"], "errors": job["report"]["errors"].as_array().map(|e| e.iter().take(3).cloned().collect::<Vec<_>>())});
+                println!("  import not committed: {why}");
             }
         }
         println!("{baseline} {peak} {secs} {committed}");
@@ -647,6 +647,13 @@ fn imports_in_child(paths: &[PathBuf]) -> Option<(u64, u64, f64, usize)> {
         return None;
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
+    // What the child said of imports that did not commit, then its figures.
+    for line in stdout
+        .lines()
+        .filter(|l| l.starts_with("  import not committed"))
+    {
+        println!("{line}");
+    }
     let mut it = stdout.lines().last()?.split_whitespace();
     Some((
         it.next()?.parse().ok()?,

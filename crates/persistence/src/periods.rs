@@ -89,7 +89,7 @@ fn columns(keys: &[PeriodKey]) -> (Vec<String>, Vec<i32>, Vec<i16>) {
 }
 
 /// Creates the rows of these quarters that do not exist yet (as open).
-async fn ensure(conn: &mut AsyncPgConnection, keys: &[PeriodKey]) -> StoreResult<()> {
+pub async fn ensure(conn: &mut AsyncPgConnection, keys: &[PeriodKey]) -> StoreResult<()> {
     let (entities, years, quarters) = columns(keys);
     // Prepared once per connection: every record write runs it.
     crate::db::Prepared(

@@ -544,7 +544,7 @@ async fn run_claimed(imports: &Imports, pool: &Pool, worker: &str, job: Job) {
         pool,
         &caller,
         upload,
-        RecordRows::new(form),
+        RecordRows::new(form).with_pool(pool.clone()),
         &handle,
     )
     .await;
@@ -797,7 +797,7 @@ pub async fn commit(
                 pool,
                 caller,
                 upload,
-                RecordRows::new(form),
+                RecordRows::new(form).with_pool(pool.clone()),
                 &handle,
             )
             .await

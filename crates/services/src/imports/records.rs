@@ -24,6 +24,7 @@ use crate::error::{ServiceError, ServiceResult};
 use crate::periods;
 use crate::records::{self, Lookups, Submission};
 use sintra_persistence::periods::PeriodKey;
+use sintra_persistence::Pool;
 
 /// Rows checked (and, on a commit, written) at a time: what an import
 /// holds in memory besides what the file needs as a whole (its keys and
@@ -52,6 +53,10 @@ pub struct RecordRows {
     stored: HashSet<Uuid>,
     /// A row of the file had an error: no warning is worth finding.
     errors_seen: bool,
+    /// Where the quarters a chunk touches are created, each in a short
+    /// transaction of its own: created inside the import's long one, they
+    /// would hold every other import of the entity waiting.
+    pool: Option<Pool>,
 }
 
 /// A person of the file, as later rows are compared with it.
@@ -73,7 +78,15 @@ impl RecordRows {
             in_file: vec![],
             stored: HashSet::new(),
             errors_seen: false,
+            pool: None,
         }
+    }
+
+    /// Creates the quarters its rows touch outside the import's
+    /// transaction, on connections of `pool`.
+    pub fn with_pool(mut self, pool: Pool) -> RecordRows {
+        self.pool = Some(pool);
+        self
     }
 
     /// Each person of the chunk compared with the earlier people of the
@@ -145,6 +158,10 @@ impl ImportTarget for RecordRows {
         self.quarters =
             refuse_closed_quarters(conn, self.spec, sheet, &mut valid, &mut errors).await?;
         self.errors_seen |= !errors.is_empty();
+        if let Some(pool) = &self.pool {
+            let mut own = sintra_persistence::db::conn(pool).await?;
+            sintra_persistence::periods::ensure(&mut own, &self.quarters).await?;
+        }
         let mut warnings: Vec<Value> = vec![];
         if self.spec.key == duplicates::PERSON_FORM && !self.errors_seen {
             warnings = self.duplicates_in_file(&valid);

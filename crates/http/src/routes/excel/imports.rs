@@ -150,7 +150,17 @@ pub async fn import(
             let target = UserRows::new(state.config.one_time_password_expiry());
             jobs::submit(runner, pool, &auth, upload, target, wait).await?
         }
-        _ => jobs::submit(runner, pool, &auth, upload, RecordRows::new(key), wait).await?,
+        _ => {
+            jobs::submit(
+                runner,
+                pool,
+                &auth,
+                upload,
+                RecordRows::new(key).with_pool(pool.clone()),
+                wait,
+            )
+            .await?
+        }
     };
     answer(submitted, ImportState::Queued)
 }
