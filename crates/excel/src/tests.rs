@@ -91,7 +91,7 @@ fn sample(column: &Column) -> Option<(Cell, Value)> {
             (text("ABC_1"), json!("ABC_1"))
         }
         FieldType::Text { .. } if field.rules.contains(&Rule::MissingReportFolio) => {
-            (text("clb19-2023-45"), json!("CLB19-2023-45"))
+            (text("CLB19-2023-45"), json!("CLB19-2023-45"))
         }
         FieldType::Text { .. } => (text("Texto de prueba"), json!("Texto de prueba")),
         FieldType::LongText { .. } => (
