@@ -881,8 +881,6 @@ fn figure_changes(
         .collect()
 }
 
-// A cell compares by its text: `Data == &str` would miss a number.
-#[allow(clippy::cmp_owned)]
 #[actix_web::test]
 // The workbook's cells are compared by their text: a count may be a number
 // or a string cell, and `Data == &str` matches only the latter.
