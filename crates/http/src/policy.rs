@@ -331,14 +331,54 @@ pub fn without_regex(pattern: &str) -> String {
 }
 
 fn same_route(rule: &str, pattern: &str) -> bool {
-    rule == pattern || without_regex(rule) == without_regex(pattern)
+    rule == pattern
+        || without_regex(rule) == without_regex(pattern)
+        || shape(rule) == shape(pattern)
+}
+
+/// A pattern with its parameters' names left out: `/excel/imports/{}`.
+/// The published spec merges paths OpenAPI cannot tell apart under one
+/// parameter name (`{form_or_id}`, see `openapi::finish`), and it refuses
+/// two operations of one method on such paths, so method and shape name
+/// one route.
+fn shape(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut depth = 0;
+    for c in pattern.chars() {
+        match c {
+            '{' => {
+                if depth == 0 {
+                    out.push('{');
+                }
+                depth += 1;
+            }
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    out.push('}');
+                }
+            }
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The rule for a matched route, if any.
 pub fn rule_for(method: &Method, pattern: &str) -> Option<RouteRule> {
+    let serves = |m: &str| m == "*" || m == method.as_str();
+    // The route's own pattern first; by shape only when no pattern matches.
     ROUTES
         .iter()
-        .find(|(m, p, _)| same_route(p, pattern) && (*m == "*" || *m == method.as_str()))
+        .find(|(m, p, _)| {
+            (*p == pattern || without_regex(p) == without_regex(pattern)) && serves(m)
+        })
+        .or_else(|| {
+            ROUTES
+                .iter()
+                .find(|(m, p, _)| shape(p) == shape(pattern) && serves(m))
+        })
         .map(|(_, _, rule)| *rule)
 }
 
