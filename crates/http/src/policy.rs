@@ -331,16 +331,10 @@ pub fn without_regex(pattern: &str) -> String {
 }
 
 fn same_route(rule: &str, pattern: &str) -> bool {
-    rule == pattern
-        || without_regex(rule) == without_regex(pattern)
-        || shape(rule) == shape(pattern)
+    rule == pattern || without_regex(rule) == without_regex(pattern)
 }
 
 /// A pattern with its parameters' names left out: `/excel/imports/{}`.
-/// The published spec merges paths OpenAPI cannot tell apart under one
-/// parameter name (`{form_or_id}`, see `openapi::finish`), and it refuses
-/// two operations of one method on such paths, so method and shape name
-/// one route.
 fn shape(pattern: &str) -> String {
     let mut out = String::with_capacity(pattern.len());
     let mut depth = 0;
@@ -367,19 +361,27 @@ fn shape(pattern: &str) -> String {
 
 /// The rule for a matched route, if any.
 pub fn rule_for(method: &Method, pattern: &str) -> Option<RouteRule> {
-    let serves = |m: &str| m == "*" || m == method.as_str();
-    // The route's own pattern first; by shape only when no pattern matches.
     ROUTES
         .iter()
         .find(|(m, p, _)| {
-            (*p == pattern || without_regex(p) == without_regex(pattern)) && serves(m)
-        })
-        .or_else(|| {
-            ROUTES
-                .iter()
-                .find(|(m, p, _)| shape(p) == shape(pattern) && serves(m))
+            (*p == pattern || without_regex(p) == without_regex(pattern))
+                && (*m == "*" || *m == method.as_str())
         })
         .map(|(_, _, rule)| *rule)
+}
+
+/// The rule for a path as the published spec names it: by the route's own
+/// pattern, else by its shape (the spec merges paths OpenAPI cannot tell
+/// apart under one parameter name, `{form_or_id}`, and refuses two
+/// operations of one method on such paths, so method and shape name one
+/// route). For checking the spec against the rules, never for requests.
+pub fn rule_for_spec_path(method: &Method, path: &str) -> Option<RouteRule> {
+    rule_for(method, path).or_else(|| {
+        ROUTES
+            .iter()
+            .find(|(m, p, _)| shape(p) == shape(path) && (*m == "*" || *m == method.as_str()))
+            .map(|(_, _, rule)| *rule)
+    })
 }
 
 /// The methods a pattern serves, for `Allow` (405 answers).
