@@ -131,7 +131,9 @@ while read -r role token; do
       --no-color \
       --report junit --report-junit-path "$work/$role.xml") \
       >"$work/$role.out" 2>&1; then
-    sed -n '/^=* \(ERRORS\|FAILURES\) =*$/,/^=* SUMMARY =*$/p' "$work/$role.out" | head -n 200 >&2
+    # awk, not head: head would close the pipe early and, under pipefail,
+    # end the script with SIGPIPE (exit 141) before the verdict below.
+    sed -n '/^=* \(ERRORS\|FAILURES\) =*$/,/^=* SUMMARY =*$/p' "$work/$role.out" | awk 'NR <= 200' >&2
     # A failed check is a 5xx or an answer the spec does not describe:
     # the run fails. An error of schemathesis's own (a generation or
     # runtime error, not an answer of the server) is shown but does not

@@ -410,7 +410,7 @@ pub async fn list_imports(
         (status = 404, body = Problem, content_type = "application/problem+json")
     )
 )]
-#[get("/excel/imports/{id:[0-9a-fA-F]+-[0-9a-fA-F-]+}")]
+#[get("/excel/imports/{id}")]
 pub async fn read_import(
     state: web::Data<AppState>,
     auth: Authenticated,
@@ -437,7 +437,7 @@ pub async fn read_import(
         (status = 409, description = "Already committed or ended", body = Problem, content_type = "application/problem+json")
     )
 )]
-#[delete("/excel/imports/{id:[0-9a-fA-F]+-[0-9a-fA-F-]+}")]
+#[delete("/excel/imports/{id}")]
 pub async fn cancel_import(
     state: web::Data<AppState>,
     auth: Authenticated,
