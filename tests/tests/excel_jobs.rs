@@ -338,4 +338,20 @@ async fn another_institutions_job_is_not_found() {
     // Still queued for its own institution.
     let job = app.get(&path, &op.token).await;
     assert_eq!(job.json["state"], "queued", "{}", job.text());
+    // A segment that is no import id (a form's name, or what a fuzzer
+    // sends) is a missing import to GET and DELETE, not a 405 of the
+    // upload's path that the spec does not list.
+    for segment in [
+        "victim",
+        "null,null",
+        "00000000-0000-0000-0000-000000000000",
+    ] {
+        let path = format!("/api/v1/excel/imports/{segment}");
+        app.get(&path, &op.token)
+            .await
+            .assert_problem(404, "not_found");
+        app.call(Method::DELETE, &path, Some(&op.token), None)
+            .await
+            .assert_problem(404, "not_found");
+    }
 }

@@ -13,7 +13,7 @@ use sintra_persistence::{db, tokens};
 use tracing_actix_web::RequestId;
 
 use crate::error::{ApiError, ProblemSource, PROBLEM_JSON};
-use crate::policy::{has_any_rule, rule_for, RouteRule};
+use crate::policy::{has_any_rule, rule_for_request, RouteRule};
 use crate::state::AppState;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -182,7 +182,7 @@ pub async fn guard(
     let Some(pattern) = req.match_pattern() else {
         return next.call(req).await;
     };
-    let permission = match rule_for(req.method(), &pattern) {
+    let permission = match rule_for_request(req.method(), &pattern, req.path()) {
         Some(RouteRule::Public) => return next.call(req).await,
         Some(RouteRule::Requires(p)) => Some(p),
         // A method the path has no rule for: no handler of it may run.

@@ -370,6 +370,30 @@ pub fn rule_for(method: &Method, pattern: &str) -> Option<RouteRule> {
         .map(|(_, _, rule)| *rule)
 }
 
+/// The rule for a request whose matched pattern has none for its method.
+///
+/// `match_pattern()` names the first registered route whose path matches,
+/// whatever its method, while the router skips routes whose method guard
+/// refuses and serves the next one: `POST /excel/imports/victim` is matched
+/// as `/excel/imports/{id}` (GET, DELETE) and served by
+/// `/excel/imports/{form}` (POST). So a request without a rule under its
+/// matched pattern takes the rule of the one other pattern of its method
+/// that matches its path. Two or more such patterns: none (405), so the
+/// guard never lends one route's rule to another route's handler.
+pub fn rule_for_request(method: &Method, pattern: &str, path: &str) -> Option<RouteRule> {
+    rule_for(method, pattern).or_else(|| {
+        let mut candidates = ROUTES.iter().filter(|(m, p, _)| {
+            *m == method.as_str()
+                && !same_route(p, pattern)
+                && actix_web::dev::ResourceDef::new(*p).is_match(path)
+        });
+        match (candidates.next(), candidates.next()) {
+            (Some((_, _, rule)), None) => Some(*rule),
+            _ => None,
+        }
+    })
+}
+
 /// The rule for a path as the published spec names it: by the route's own
 /// pattern, else by its shape (the spec merges paths OpenAPI cannot tell
 /// apart under one parameter name, `{form_or_id}`, and refuses two
@@ -440,5 +464,22 @@ mod regex_tests {
         let get = Method::GET;
         assert!(rule_for(&get, "/api/v1/excel/imports/{id}").is_some());
         assert!(rule_for(&Method::POST, "/api/v1/excel/imports/{id}").is_none());
+    }
+
+    #[test]
+    fn a_request_takes_the_rule_of_the_route_its_method_reaches() {
+        let upload = "/api/v1/excel/imports/victim";
+        // Matched as the job's path (GET, DELETE), served by the upload's.
+        assert!(matches!(
+            rule_for_request(&Method::POST, "/api/v1/excel/imports/{id}", upload),
+            Some(RouteRule::Requires(Permission::ImportExcel))
+        ));
+        // No route of PUT there: still refused.
+        assert!(rule_for_request(&Method::PUT, "/api/v1/excel/imports/{id}", upload).is_none());
+        // The matched pattern's own rule comes first.
+        assert!(matches!(
+            rule_for_request(&Method::GET, "/api/v1/excel/imports/{id}", upload),
+            Some(RouteRule::Requires(Permission::ImportExcel))
+        ));
     }
 }
