@@ -92,6 +92,7 @@ where
             .service(victims::victims::list)
             .service(victims::victims::create)
             .service(victims::victims::read)
+            .service(victims::read_person)
             .service(victims::victims::update)
             .service(victims::victims::upsert)
             .service(victims::attentions::list)
@@ -102,6 +103,7 @@ where
             .service(victims::list_pairs)
             .service(victims::dismiss_pair)
             .service(victims::confirm_pair)
+            .service(victims::undo_pair)
             // judicialization: routes of the judicialization module
             .service(judicialization::investigations::list)
             .service(judicialization::investigations::create)
