@@ -479,6 +479,19 @@ async fn undo_and_the_person_follow_scope_and_permissions() {
     app.get(&format!("/api/v1/victims/{}/person", w.a), &analyst.token)
         .await
         .assert_problem(403, "forbidden");
+    // `/victims/{id}/person` does not shadow an upsert by the folio
+    // "person".
+    let mut body = person("Dalia", "Zepeda", "1993-04-04");
+    body["external_folio"] = json!("person");
+    let put = app
+        .call(
+            actix_web::http::Method::PUT,
+            "/api/v1/victims/by-folio/person",
+            Some(&w.op_a.token),
+            Some(body),
+        )
+        .await;
+    assert_eq!(put.status, 201, "{}", put.text());
     // Nothing changed: still merged, and institution A may undo its pair.
     assert_eq!(
         read(app, &w.op_a, w.c).await["person_id"],

@@ -92,9 +92,10 @@ where
             .service(victims::victims::list)
             .service(victims::victims::create)
             .service(victims::victims::read)
-            .service(victims::read_person)
             .service(victims::victims::update)
             .service(victims::victims::upsert)
+            // After the upsert: a folio "person" still reaches it.
+            .service(victims::read_person)
             .service(victims::attentions::list)
             .service(victims::attentions::create)
             .service(victims::attentions::read)
