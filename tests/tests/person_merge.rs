@@ -381,27 +381,33 @@ async fn a_persons_attentions_and_investigations_are_reachable_from_any_of_its_r
     );
     // The services-received figure counts the person (by its first
     // record, a) with the attention given on c.
-    let d = app
-        .get(
-            "/api/v1/dashboards/victims?from=2024-02-01&to=2024-02-29",
-            &w.admin.token,
-        )
-        .await;
-    assert_eq!(d.status, 200, "{}", d.text());
-    let by_service = d.json["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["key"] == "by_service")
-        .unwrap();
-    let served: i64 = by_service["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|r| r["cells"].as_array().unwrap().iter())
-        .filter_map(Value::as_i64)
-        .sum();
-    assert_eq!(served, 1, "{by_service}");
+    // Through the rollups (whole months) and the projections (days).
+    for dates in [
+        "from=2024-02-01&to=2024-02-29",
+        "from=2024-02-05&to=2024-02-20",
+    ] {
+        let d = app
+            .get(
+                &format!("/api/v1/dashboards/victims?{dates}"),
+                &w.admin.token,
+            )
+            .await;
+        assert_eq!(d.status, 200, "{}", d.text());
+        let by_service = d.json["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["key"] == "by_service")
+            .unwrap();
+        let served: i64 = by_service["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["cells"].as_array().unwrap().iter())
+            .filter_map(Value::as_i64)
+            .sum();
+        assert_eq!(served, 1, "{dates}: {by_service}");
+    }
 
     // Institution B sees its own record's person: its other records by
     // entity and institution only, and none of institution A's attentions.

@@ -216,10 +216,6 @@ fn projection_indexes(form: FormKey) -> Vec<String> {
     if form.spec().parent.is_some() {
         idx.push(format!("CREATE INDEX ON {SCHEMA}.{form} (parent_id)"));
     }
-    if derived_columns(form).iter().any(|(n, _)| *n == "person_id") {
-        // A person's attentions are those of any of its records.
-        idx.push(format!("CREATE INDEX ON {SCHEMA}.{form} (person_id)"));
-    }
     if let sintra_domain::forms::PeriodDate::Field(key) = form.spec().period_date {
         if let Some(f) = projected_fields(form).find(|f| f.key == key) {
             idx.push(format!(
@@ -475,7 +471,7 @@ fn victims_sql() -> String {
     let m = Some("p.detection_municipality_code");
     format!(
         "WITH v AS (
-           SELECT p.id, p.person_id, {g} AS g, p.entity_code,
+           SELECT p.id, {g} AS g, p.entity_code,
                   COALESCE(p.sex, 'NO_IDENTIFICADO') AS sex,
                   COALESCE(p.age_years::text, '{UNSPECIFIED}') AS age,
                   COALESCE(p.nationality, '{UNSPECIFIED}') AS nationality,
@@ -505,8 +501,9 @@ fn victims_sql() -> String {
          GROUP BY 2, 3
          UNION ALL
          SELECT 'by_service', v.g, a.service, count(DISTINCT v.id), NULL
-         FROM v JOIN projections.victim pv ON pv.person_id = v.person_id
-                JOIN projections.attention a ON a.parent_id = pv.id
+         FROM projections.attention a
+         LEFT JOIN public.person_links pl ON pl.record_id = a.parent_id
+         JOIN v ON v.id = COALESCE(pl.head, a.parent_id)
          WHERE {scope_a} AND a.service IS NOT NULL
          GROUP BY 2, 3",
         g = group("p", d, m),
@@ -838,7 +835,7 @@ fn victims_rollup_sql(level: rollup::Level) -> String {
                            'exploitation_form')
              AND {scope_r} AND {filters_r}
          ), v AS (
-           SELECT p.id, p.person_id, {g_p} AS g FROM projections.victim p
+           SELECT p.id, {g_p} AS g FROM projections.victim p
            WHERE p.counted AND {scope_p} AND {filters_p}
          )
          SELECT CASE r.dim WHEN 'sex' THEN 'by_sex' WHEN 'age' THEN 'by_age'
@@ -851,8 +848,9 @@ fn victims_rollup_sql(level: rollup::Level) -> String {
          FROM r WHERE r.dim = 'entity' GROUP BY 2 HAVING sum(r.n) <> 0
          UNION ALL
          SELECT 'by_service', v.g, a.service, count(DISTINCT v.id), NULL
-         FROM projections.attention a JOIN projections.victim pv ON pv.id = a.parent_id
-              JOIN v ON v.person_id = pv.person_id
+         FROM projections.attention a
+         LEFT JOIN public.person_links pl ON pl.record_id = a.parent_id
+         JOIN v ON v.id = COALESCE(pl.head, a.parent_id)
          WHERE {scope_a} AND a.service IS NOT NULL
          GROUP BY 2, 3",
         rows = rollup::rows(rollup::VICTIM, level),
