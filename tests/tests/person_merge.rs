@@ -248,6 +248,21 @@ async fn a_v_chain_merges_into_one_person_counted_once_and_undo_restores_it() {
         list_ids(app, admin, "?distinct_person=true").await,
         vec![w.a.to_string()]
     );
+    // The victims' export takes the same filter: one row for the person.
+    for (query, rows) in [("", 3), ("?distinct_person=true", 1)] {
+        let x = app
+            .get(
+                &format!("/api/v1/excel/exports/victim{query}"),
+                &admin.token,
+            )
+            .await;
+        assert_eq!(x.status, 200, "{}", x.text());
+        let data: Vec<_> = sintra_tests::excel::export_rows(&x.body)
+            .into_iter()
+            .filter(|r| r.iter().any(|c| !c.is_empty()))
+            .collect();
+        assert_eq!(data.len(), rows, "export{query}");
+    }
     // Institution B lists its one record: the person's first it may see.
     assert_eq!(
         list_ids(app, &w.op_b, "?distinct_person=true").await,
