@@ -190,6 +190,7 @@ const MATRIX: &[(&str, &str, Expect)] = &[
     ("GET", "/api/v1/victims", records_read),
     ("POST", "/api/v1/victims", records_write_new),
     ("GET", "/api/v1/victims/{id}", records_item),
+    ("GET", "/api/v1/victims/{id}/person", records_item),
     ("PATCH", "/api/v1/victims/{id}", records_item),
     (
         "PUT",
@@ -208,6 +209,8 @@ const MATRIX: &[(&str, &str, Expect)] = &[
     ("GET", "/api/v1/duplicates", records_read),
     ("POST", "/api/v1/duplicates/{id}/dismiss", records_item),
     ("POST", "/api/v1/duplicates/{id}/confirm", records_item),
+    // Each request finds the pair confirmed (see `send`).
+    ("POST", "/api/v1/duplicates/{id}/undo", records_item),
     // judicialization: rows of the judicialization module
     ("GET", "/api/v1/investigations", records_read),
     ("POST", "/api/v1/investigations", records_write_new),
@@ -781,6 +784,20 @@ impl World {
                     ("POST", "/api/v1/victims/duplicate-check") => (p.to_string(), Some(new_body)),
                     ("GET", "/api/v1/duplicates") => (p.to_string(), None),
                     ("POST", p) if p.starts_with("/api/v1/duplicates") => {
+                        if p.ends_with("/undo") {
+                            // Only a confirmed pair can be undone: every
+                            // role's request finds it so, whatever the
+                            // role before did.
+                            let mut conn = app.conn().await;
+                            sintra_persistence::duplicates::decide_pair(
+                                &mut conn,
+                                pair,
+                                sintra_domain::duplicates::PairStatus::Confirmed,
+                                actor.id,
+                            )
+                            .await
+                            .unwrap();
+                        }
                         (p.replace("{id}", &pair.to_string()), Some(json!({})))
                     }
                     ("GET", p) if !p.contains('{') => (p.to_string(), None),

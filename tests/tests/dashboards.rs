@@ -210,8 +210,15 @@ async fn sql_counts(conn: &mut AsyncPgConnection, sql: &str) -> BTreeMap<String,
         .collect()
 }
 
-const COUNTED: &str = "r.form = 'victim' AND NOT EXISTS (SELECT 1 FROM duplicate_pairs dp \
-                       WHERE dp.person_b = r.id AND dp.status = 'confirmed')";
+/// A victim counts unless a record of its person (reached through
+/// confirmed pairs, chains and stars included) has a smaller id.
+const COUNTED: &str = "r.form = 'victim' AND NOT EXISTS (
+    WITH RECURSIVE reach(n) AS (
+        SELECT r.id
+        UNION SELECT CASE WHEN dp.person_a = reach.n THEN dp.person_b ELSE dp.person_a END
+        FROM reach JOIN duplicate_pairs dp
+          ON dp.status = 'confirmed' AND (dp.person_a = reach.n OR dp.person_b = reach.n))
+    SELECT 1 FROM reach WHERE reach.n < r.id)";
 
 fn table<'a>(answer: &'a Value, key: &str) -> &'a Value {
     answer["tables"]

@@ -65,6 +65,9 @@ error_codes! {
     /// An import job asked to move where its state does not allow (commit
     /// of one not checked, cancel of one committed).
     InvalidImportTransition => "invalid_import_transition",
+    /// A duplicate pair asked to move where its status does not allow
+    /// (undo of a pair that is not confirmed).
+    InvalidPairTransition => "invalid_pair_transition",
     // Hostile or unreadable workbooks.
     FileTooLarge => "file_too_large",
     NotAWorkbook => "not_a_workbook",

@@ -94,6 +94,8 @@ where
             .service(victims::victims::read)
             .service(victims::victims::update)
             .service(victims::victims::upsert)
+            // After the upsert: a folio "person" still reaches it.
+            .service(victims::read_person)
             .service(victims::attentions::list)
             .service(victims::attentions::create)
             .service(victims::attentions::read)
@@ -102,6 +104,7 @@ where
             .service(victims::list_pairs)
             .service(victims::dismiss_pair)
             .service(victims::confirm_pair)
+            .service(victims::undo_pair)
             // judicialization: routes of the judicialization module
             .service(judicialization::investigations::list)
             .service(judicialization::investigations::create)

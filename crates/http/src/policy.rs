@@ -131,6 +131,7 @@ pub const ROUTES: &[(&str, &str, RouteRule)] = &[
     ("GET", "/api/v1/victims", Requires(ReadRecords)),
     ("POST", "/api/v1/victims", Requires(WriteRecords)),
     ("GET", "/api/v1/victims/{id}", Requires(ReadRecords)),
+    ("GET", "/api/v1/victims/{id}/person", Requires(ReadRecords)),
     ("PATCH", "/api/v1/victims/{id}", Requires(WriteRecords)),
     (
         "PUT",
@@ -155,6 +156,12 @@ pub const ROUTES: &[(&str, &str, RouteRule)] = &[
     (
         "POST",
         "/api/v1/duplicates/{id}/confirm",
+        Requires(WriteRecords),
+    ),
+    // Undoing a confirmation is a decision like confirming it.
+    (
+        "POST",
+        "/api/v1/duplicates/{id}/undo",
         Requires(WriteRecords),
     ),
     // judicialization: rules of the judicialization module

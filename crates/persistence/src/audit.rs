@@ -45,6 +45,8 @@ pub enum AuditAction {
     DuplicateCheck,
     DuplicateDismissed,
     DuplicateConfirmed,
+    /// A confirmed pair undone: its persons split as before it.
+    DuplicateUndone,
     Import,
     ImportCheck,
     /// An import job cancelled by its institution before its commit.
@@ -66,7 +68,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 28] = [
+    pub const ALL: [AuditAction; 29] = [
         AuditAction::Create,
         AuditAction::Update,
         AuditAction::Deactivate,
@@ -79,6 +81,7 @@ impl AuditAction {
         AuditAction::DuplicateCheck,
         AuditAction::DuplicateDismissed,
         AuditAction::DuplicateConfirmed,
+        AuditAction::DuplicateUndone,
         AuditAction::Import,
         AuditAction::ImportCheck,
         AuditAction::ImportCancel,
@@ -112,6 +115,7 @@ impl AuditAction {
             AuditAction::DuplicateCheck => "duplicate_check",
             AuditAction::DuplicateDismissed => "duplicate_dismissed",
             AuditAction::DuplicateConfirmed => "duplicate_confirmed",
+            AuditAction::DuplicateUndone => "duplicate_undone",
             AuditAction::Import => "import",
             AuditAction::ImportCheck => "import_check",
             AuditAction::ImportCancel => "import_cancel",

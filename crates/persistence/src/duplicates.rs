@@ -198,6 +198,16 @@ pub async fn get_pair(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Pai
         .await?)
 }
 
+/// A pair, its row locked until the transaction ends.
+pub async fn get_pair_for_update(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Pair> {
+    Ok(duplicate_pairs::table
+        .filter(duplicate_pairs::id.eq(id))
+        .select(Pair::as_select())
+        .for_update()
+        .first(conn)
+        .await?)
+}
+
 pub async fn decide_pair(
     conn: &mut AsyncPgConnection,
     id: Uuid,

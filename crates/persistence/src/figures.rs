@@ -15,8 +15,10 @@
 //! of its projection (and of every BI tool reading it) without anyone
 //! editing SQL. Victims carry two derived columns: `age_years` (at
 //! detection: from the birth date when known, else the age recorded; the
-//! birth date itself stays out) and `counted` (false for the second person
-//! of a pair confirmed as duplicates, so a person counts once).
+//! birth date itself stays out), `person_id` (the person the record belongs
+//! to: records joined by confirmed duplicate pairs are one person) and
+//! `counted` (true for one record per person, its first, so a person counts
+//! once however its records were confirmed: a~c and b~c count one).
 //!
 //! The read-only role `sintra_bi` (BI tools: Power BI, Metabase, Superset)
 //! may read the `projections` schema and nothing else.
@@ -122,10 +124,17 @@ fn derived_columns(form: FormKey) -> &'static [(&'static str, &'static str)] {
                  NULLIF(r.data->>'birth_date', '')::date))::bigint, \
                  NULLIF(r.data->>'age_at_detection', '')::bigint)",
             ),
+            // The person (migration `person_merge`): a record without a
+            // link is a person of its own, and its own head.
+            (
+                "person_id",
+                "public.person_uuid(COALESCE((SELECT pl.head FROM public.person_links pl \
+                 WHERE pl.record_id = r.id), r.id))",
+            ),
             (
                 "counted",
-                "NOT EXISTS (SELECT 1 FROM public.duplicate_pairs dp \
-                 WHERE dp.person_b = r.id AND dp.status = 'confirmed')",
+                "NOT EXISTS (SELECT 1 FROM public.person_links pl \
+                 WHERE pl.record_id = r.id AND pl.head <> r.id)",
             ),
         ],
         _ => &[],
@@ -157,6 +166,7 @@ fn column_type(field: &FieldSpec) -> &'static str {
 fn derived_type(name: &str) -> &'static str {
     match name {
         "counted" => "boolean NOT NULL",
+        "person_id" => "uuid NOT NULL",
         _ => "bigint",
     }
 }
@@ -219,7 +229,7 @@ fn projection_indexes(form: FormKey) -> Vec<String> {
 
 /// The statements that (re)build the projections: typed tables generated
 /// from the form specs, kept by triggers on `records` in the writing
-/// transaction (and on `duplicate_pairs` for a victim's `counted`),
+/// transaction (and on `person_links` for a victim's person and `counted`),
 /// backfilled from the records, with the rollups of
 /// [`crate::rollup`] rebuilt from them; then the grouping function the
 /// dashboards use and the grants. Run by [`ensure_projections`] in one
@@ -230,11 +240,12 @@ pub fn projection_ddl() -> String {
     // Writes wait for the rebuild (it runs at start-up, under the
     // migration lock): none is lost between the backfill and the triggers.
     let mut sql = String::from(
-        "LOCK TABLE public.records, public.duplicate_pairs IN SHARE ROW EXCLUSIVE MODE;\n\
+        "LOCK TABLE public.records, public.duplicate_pairs, public.person_links IN SHARE ROW EXCLUSIVE MODE;\n\
          DROP TRIGGER IF EXISTS records_project_insert ON public.records;\n\
          DROP TRIGGER IF EXISTS records_project_update ON public.records;\n\
          DROP TRIGGER IF EXISTS records_project_delete ON public.records;\n\
-         DROP TRIGGER IF EXISTS duplicate_pairs_counted ON public.duplicate_pairs;\n",
+         DROP TRIGGER IF EXISTS duplicate_pairs_counted ON public.duplicate_pairs;\n\
+         DROP TRIGGER IF EXISTS person_links_counted ON public.person_links;\n",
     );
     // Views (before this version) and tables alike go with the schema.
     sql.push_str(&format!(
@@ -323,28 +334,22 @@ pub fn projection_ddl() -> String {
          CREATE TRIGGER records_project_delete AFTER DELETE ON public.records \
          REFERENCING OLD TABLE AS old_records FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.records_deleted();\n"
     ));
-    // A confirmed pair stops counting its second person; a pair undone
-    // (dismissed, reopened, removed) counts it again.
+    // A record whose person changes (a pair confirmed or undone regroups
+    // the persons, migration `person_merge`) carries its new person, and
+    // counts only while it is its person's head.
     sql.push_str(&format!(
-        "CREATE FUNCTION {SCHEMA}.duplicate_pair_changed() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER \
+        "CREATE FUNCTION {SCHEMA}.person_link_changed() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER \
          SET search_path = pg_catalog, public AS $fn$\n\
-         DECLARE people uuid[];\n\
+         DECLARE rec uuid;\n\
          BEGIN\n\
-           IF TG_OP = 'INSERT' THEN people := ARRAY[NEW.person_b];\n\
-           ELSIF TG_OP = 'DELETE' THEN people := ARRAY[OLD.person_b];\n\
-           ELSE people := ARRAY[OLD.person_b, NEW.person_b];\n\
-           END IF;\n\
-           -- Two decisions about one person take turns; the second reads\n\
-           -- the pairs as the first left them (a statement of its own).\n\
-           PERFORM 1 FROM {SCHEMA}.victim v WHERE v.id = ANY(people) ORDER BY v.id FOR UPDATE;\n\
-           UPDATE {SCHEMA}.victim v SET counted = c.counted\n\
-           FROM (SELECT p AS id, NOT EXISTS (SELECT 1 FROM public.duplicate_pairs dp \
-                 WHERE dp.person_b = p AND dp.status = 'confirmed') AS counted FROM unnest(people) AS p) c\n\
-           WHERE v.id = c.id AND v.counted IS DISTINCT FROM c.counted;\n\
+           IF TG_OP = 'DELETE' THEN rec := OLD.record_id; ELSE rec := NEW.record_id; END IF;\n\
+           UPDATE {SCHEMA}.victim v SET person_id = public.person_uuid(c.head), counted = (c.head = v.id)\n\
+           FROM (SELECT COALESCE((SELECT pl.head FROM public.person_links pl WHERE pl.record_id = rec), rec) AS head) c\n\
+           WHERE v.id = rec AND (v.person_id, v.counted) IS DISTINCT FROM (public.person_uuid(c.head), c.head = v.id);\n\
            RETURN NULL;\n\
          END\n$fn$;\n\
-         CREATE TRIGGER duplicate_pairs_counted AFTER INSERT OR UPDATE OR DELETE ON public.duplicate_pairs \
-         FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.duplicate_pair_changed();\n"
+         CREATE TRIGGER person_links_counted AFTER INSERT OR UPDATE OR DELETE ON public.person_links \
+         FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.person_link_changed();\n"
     ));
     sql.push_str(&crate::rollup::rollup_ddl());
     sql.push_str(&format!(
@@ -363,7 +368,7 @@ pub fn projection_ddl() -> String {
          GRANT SELECT ON ALL TABLES IN SCHEMA {SCHEMA} TO sintra_app, {BI_ROLE};
          GRANT EXECUTE ON FUNCTION {SCHEMA}.group_key(text, date, text, text, uuid) TO sintra_app, {BI_ROLE};
          REVOKE ALL ON FUNCTION {SCHEMA}.records_inserted(), {SCHEMA}.records_updated(), \
-         {SCHEMA}.records_deleted(), {SCHEMA}.duplicate_pair_changed() FROM PUBLIC;\n"
+         {SCHEMA}.records_deleted(), {SCHEMA}.person_link_changed() FROM PUBLIC;\n"
     ));
     sql
 }
@@ -496,7 +501,9 @@ fn victims_sql() -> String {
          GROUP BY 2, 3
          UNION ALL
          SELECT 'by_service', v.g, a.service, count(DISTINCT v.id), NULL
-         FROM v JOIN projections.attention a ON a.parent_id = v.id
+         FROM projections.attention a
+         LEFT JOIN public.person_links pl ON pl.record_id = a.parent_id
+         JOIN v ON v.id = COALESCE(pl.head, a.parent_id)
          WHERE {scope_a} AND a.service IS NOT NULL
          GROUP BY 2, 3",
         g = group("p", d, m),
@@ -841,7 +848,9 @@ fn victims_rollup_sql(level: rollup::Level) -> String {
          FROM r WHERE r.dim = 'entity' GROUP BY 2 HAVING sum(r.n) <> 0
          UNION ALL
          SELECT 'by_service', v.g, a.service, count(DISTINCT v.id), NULL
-         FROM projections.attention a JOIN v ON v.id = a.parent_id
+         FROM projections.attention a
+         LEFT JOIN public.person_links pl ON pl.record_id = a.parent_id
+         JOIN v ON v.id = COALESCE(pl.head, a.parent_id)
          WHERE {scope_a} AND a.service IS NOT NULL
          GROUP BY 2, 3",
         rows = rollup::rows(rollup::VICTIM, level),

@@ -14,6 +14,7 @@ pub mod import_jobs;
 pub mod imports;
 pub mod judicialization;
 pub mod org;
+pub mod people;
 pub mod periods;
 pub mod records;
 pub mod rollup;

@@ -67,7 +67,7 @@ pub struct NewRecord {
 type Boxed<'a> = records::BoxedQuery<'a, diesel::pg::Pg>;
 
 /// The records of a form that the scope covers.
-fn scoped(form: FormKey, scope: &Scope) -> Boxed<'static> {
+pub(crate) fn scoped(form: FormKey, scope: &Scope) -> Boxed<'static> {
     let q = records::table
         .filter(records::form.eq(form.as_str()))
         .into_boxed();
@@ -263,6 +263,10 @@ pub struct RecordFilter {
     pub parent_id: Option<Uuid>,
     pub data: Vec<DataFilter>,
     pub after_id: Option<Uuid>,
+    /// One record per person (victims): a record another record of its
+    /// person precedes (smaller id) in the scope is left out, so each
+    /// person shows once, by its first record the caller may see.
+    pub distinct_person: bool,
 }
 
 fn apply(mut q: Boxed<'static>, f: &DataFilter) -> Boxed<'static> {
@@ -400,7 +404,33 @@ fn filtered(form: FormKey, scope: &Scope, filter: &RecordFilter) -> Boxed<'stati
     if let Some(after) = filter.after_id {
         q = q.filter(records::id.gt(after));
     }
+    if filter.distinct_person {
+        q = first_of_person(q, scope);
+    }
     q
+}
+
+/// No record of the same person (migration `person_merge`) comes before
+/// this one in the scope. A record alone is its person's first.
+fn first_of_person(q: Boxed<'static>, scope: &Scope) -> Boxed<'static> {
+    use diesel::dsl::sql;
+    let head = "NOT EXISTS (SELECT 1 FROM person_links me \
+                JOIN person_links o ON o.head = me.head AND o.record_id < me.record_id \
+                JOIN records r2 ON r2.id = o.record_id \
+                WHERE me.record_id = records.id AND ";
+    match scope {
+        Scope::National => q.filter(sql::<Bool>(&format!("{head}true)"))),
+        Scope::Entity(e) => q.filter(
+            sql::<Bool>(&format!("{head}r2.entity_code = "))
+                .bind::<Text, _>(e.clone())
+                .sql(")"),
+        ),
+        Scope::Institution(i) => q.filter(
+            sql::<Bool>(&format!("{head}r2.institution_id = "))
+                .bind::<diesel::sql_types::Uuid, _>(*i)
+                .sql(")"),
+        ),
+    }
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewRecord) -> StoreResult<RecordRow> {

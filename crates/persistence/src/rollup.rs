@@ -27,9 +27,10 @@
 //!   `figure_sources`; a change anywhere in the tree recomputes the tree's
 //!   rows, and their difference becomes deltas.
 //!
-//! A person confirmed as the duplicate of another (`counted` false in the
-//! victim projection) leaves the victim rollup when the pair is confirmed
-//! and comes back when it is undone: the projection row changes, and its
+//! A record that stops being its person's first (`counted` false in the
+//! victim projection: a confirmed duplicate pair joined it to an older
+//! record's person) leaves the victim rollup when the pair is confirmed and
+//! comes back when it is undone: the projection row changes, and its
 //! trigger appends the deltas.
 
 use std::time::Duration;

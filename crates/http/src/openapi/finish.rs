@@ -655,6 +655,7 @@ fn type_known_operation(op: &mut Value) {
             }
         }
         "readJudicializationCounts" => set(op, "200", schema_ref("JudicializationCounts")),
+        "readVictimPerson" => set(op, "200", schema_ref("Person")),
         _ => {}
     }
     // `Vec<Object>` of a list of form specs.

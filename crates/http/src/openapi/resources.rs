@@ -177,6 +177,8 @@ pub const OPERATION_IDS: &[(&str, &str, &str)] = &[
     ("get", "/api/v1/duplicates", "listDuplicatePairs"),
     ("post", "/api/v1/duplicates/{id}/dismiss", "dismissDuplicatePair"),
     ("post", "/api/v1/duplicates/{id}/confirm", "confirmDuplicatePair"),
+    ("post", "/api/v1/duplicates/{id}/undo", "undoDuplicatePair"),
+    ("get", "/api/v1/victims/{id}/person", "readVictimPerson"),
     ("get", "/api/v1/judicialization/counts", "readJudicializationCounts"),
     ("get", "/api/v1/dashboards", "listDashboards"),
     ("get", "/api/v1/dashboards/{name}", "readDashboard"),

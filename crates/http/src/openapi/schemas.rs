@@ -109,6 +109,17 @@ pub fn form_shapes(spec: &FormSpec, child: bool) -> Vec<(String, Value)> {
     ));
 
     let mut properties = shared_columns();
+    if answers_with_warnings(spec) {
+        // Reads and lists of people show the person (writes do not).
+        properties.insert(
+            "person_id".into(),
+            json!({"type": "string", "format": "uuid", "description": "The person this record belongs to (records joined by confirmed duplicate pairs are one person); on reads and lists"}),
+        );
+        properties.insert(
+            "person_records".into(),
+            json!({"type": "array", "items": schema_ref("PersonRecord"), "description": "The person's other records; on reads and lists"}),
+        );
+    }
     for (key, schema) in fields {
         let personal = schema["x-personal"] == json!(true);
         let schema = if personal {
@@ -246,6 +257,34 @@ pub fn shared_schemas() -> Vec<(&'static str, Value)> {
                     }
                 },
                 "required": ["code", "level", "score", "candidate"],
+            }),
+        ),
+        (
+            "PersonRecord",
+            json!({
+                "type": "object",
+                "description": "A record of a person (records joined by confirmed duplicate pairs are one person). One outside the caller's scope shows only its entity and institution: its id is null.",
+                "properties": {
+                    "id": {"type": ["string", "null"], "format": "uuid", "description": "The record's id; null outside the caller's scope"},
+                    "entity_code": {"type": "string", "pattern": "^[0-9]{2}$"},
+                    "institution_id": {"type": "string", "format": "uuid"},
+                    "in_scope": {"type": "boolean", "description": "Whether the caller may read the record"}
+                },
+                "required": ["id", "entity_code", "institution_id", "in_scope"],
+            }),
+        ),
+        (
+            "Person",
+            json!({
+                "type": "object",
+                "description": "A person: every record of it, and the attentions and investigations of any of them that lie in the caller's scope.",
+                "properties": {
+                    "person_id": {"type": "string", "format": "uuid", "description": "The person's identifier (not a record's id)"},
+                    "records": {"type": "array", "items": schema_ref("PersonRecord")},
+                    "attentions": {"type": "array", "items": schema_ref("attention_record")},
+                    "investigations": {"type": "array", "items": schema_ref("investigation_record")}
+                },
+                "required": ["person_id", "records", "attentions", "investigations"],
             }),
         ),
         (

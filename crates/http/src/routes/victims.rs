@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sintra_services::duplicates::check;
 use sintra_services::duplicates::pairs::{self, Decision, PairView};
+use sintra_services::duplicates::people;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -18,7 +19,7 @@ use crate::error::{ApiResult, Problem};
 use crate::pagination::{Page, PageParams};
 use crate::state::AppState;
 
-crate::record_routes!(victims, sintra_domain::forms::FormKey::Victim, "victims", "/victims", "/victims/{id}", "/victims/by-folio/{external_folio}", "victims and possible victims (writes answer {data, warnings} with possible duplicates; `?on_duplicate=reject` refuses exact or probable ones with 409)");
+crate::record_routes!(victims, sintra_domain::forms::FormKey::Victim, "victims", "/victims", "/victims/{id}", "/victims/by-folio/{external_folio}", "victims and possible victims (writes answer {data, warnings} with possible duplicates; `?on_duplicate=reject` refuses exact or probable ones with 409; reads and lists show each record's `person_id` and `person_records`, and `?distinct_person=true` lists each person once)");
 crate::record_routes!(
     attentions,
     sintra_domain::forms::FormKey::Attention,
@@ -155,7 +156,11 @@ pub async fn dismiss_pair(
     Ok(HttpResponse::Ok().json(PairOut::from(pair)))
 }
 
-/// Confirm a pair as the same person.
+/// Confirm a pair as the same person: the two records' persons merge into
+/// one (every record of either gets the person of the first registered;
+/// nothing is deleted), counted once in lists by person and in dashboards.
+/// The audit row names the persons before and after and the records that
+/// moved.
 #[utoipa::path(
     tag = "victims",
     security(("bearer" = [])),
@@ -170,4 +175,53 @@ pub async fn confirm_pair(
 ) -> ApiResult<HttpResponse> {
     let pair = pairs::decide(&state.pool, &auth, id.into_inner(), Decision::Confirm).await?;
     Ok(HttpResponse::Ok().json(PairOut::from(pair)))
+}
+
+/// Undo a confirmed pair: it is open again and the persons are as they
+/// were before it (recomputed from the pairs still confirmed, so a person
+/// that later confirmations joined to others stays joined through them).
+/// Audited as `duplicate_undone` with the persons before and after; 409
+/// `invalid_pair_transition` when the pair is not confirmed.
+#[utoipa::path(
+    tag = "victims",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = PairOut),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The pair is not confirmed", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/duplicates/{id}/undo")]
+pub async fn undo_pair(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let pair = pairs::decide(&state.pool, &auth, id.into_inner(), Decision::Undo).await?;
+    Ok(HttpResponse::Ok().json(PairOut::from(pair)))
+}
+
+/// The person a victim record belongs to (records joined by confirmed
+/// duplicate pairs are one person): its records (those outside the
+/// caller's scope by entity and institution only), and the attentions and
+/// investigations of any of them that the caller may see. Reading it is
+/// audited as a read of the record.
+#[utoipa::path(
+    tag = "victims",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "The person", body = Object),
+        (status = 404, body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/victims/{id}/person")]
+pub async fn read_person(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let person = people::person(&state.pool, &auth, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(person))
 }

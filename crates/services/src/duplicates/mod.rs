@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod pairs;
+pub mod people;
 
 use std::collections::HashMap;
 

@@ -5,8 +5,11 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
 use sintra_domain::access::Caller;
 use sintra_domain::duplicates::PairStatus;
+use sintra_domain::error_code::ErrorCode;
+use sintra_domain::i18n::Message;
 use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
 use sintra_persistence::duplicates::{self as store, Pair};
+use sintra_persistence::people;
 use sintra_persistence::records::{self as rows, RecordRow};
 use sintra_persistence::{db, Pool};
 use uuid::Uuid;
@@ -80,8 +83,11 @@ pub async fn list(
 pub enum Decision {
     /// Not the same person: the pair is not raised again.
     Dismiss,
-    /// The same person.
+    /// The same person: the two records' persons merge into one.
     Confirm,
+    /// A confirmation withdrawn: the pair is open again and the persons
+    /// are as they were before it (only for a confirmed pair).
+    Undo,
 }
 
 impl Decision {
@@ -89,6 +95,7 @@ impl Decision {
         match self {
             Decision::Dismiss => PairStatus::Dismissed,
             Decision::Confirm => PairStatus::Confirmed,
+            Decision::Undo => PairStatus::Open,
         }
     }
 
@@ -96,12 +103,29 @@ impl Decision {
         match self {
             Decision::Dismiss => AuditAction::DuplicateDismissed,
             Decision::Confirm => AuditAction::DuplicateConfirmed,
+            Decision::Undo => AuditAction::DuplicateUndone,
         }
     }
 }
 
+/// The 409 of an undo of a pair that is not confirmed.
+fn not_confirmed() -> ServiceError {
+    ServiceError::Conflict {
+        code: ErrorCode::InvalidPairTransition,
+        detail: Message::new(
+            "Solo se puede deshacer un par confirmado como la misma persona.",
+            "Only a pair confirmed as the same person can be undone.",
+        ),
+    }
+}
+
 /// Decides a pair whose two people are the caller's (404 otherwise), with
-/// its audit row in the same transaction.
+/// its audit row in the same transaction. The persons follow the pair's
+/// status in the database (migration `person_merge`): a confirmation
+/// merges the two records' persons, a pair no longer confirmed (undone, or
+/// dismissed after all) splits them as the remaining confirmed pairs say;
+/// the audit row carries the persons before and after and the records
+/// that moved.
 pub async fn decide(
     pool: &Pool,
     caller: &Caller,
@@ -118,10 +142,26 @@ pub async fn decide(
     let status = decision.status();
     let decided = conn
         .transaction::<_, ServiceError, _>(async |conn| {
+            // Read again under the row's lock: two undos at once, or an
+            // undo racing a dismissal, see each other's outcome.
+            let current = store::get_pair_for_update(conn, id).await?;
+            if decision == Decision::Undo && current.status != PairStatus::Confirmed.as_str() {
+                return Err(not_confirmed());
+            }
             let p = store::decide_pair(conn, id, status, by).await?;
+            let mut changes =
+                json!({"status": {"before": current.status, "after": status.as_str()}});
+            if let Some(change) = people::change_of_this_transaction(conn, id).await? {
+                changes["person_id"] = json!({
+                    "before": change.persons_before,
+                    "after": change.persons_after,
+                });
+                changes["moved"] = change.moved;
+                changes["person_change"] = json!({"id": change.id, "kind": change.kind});
+            }
             let entry = AuditEntry::modification(&ctx, decision.action(), "duplicate_pair")
                 .resource(id)
-                .changes(json!({"status": {"before": pair.status, "after": status.as_str()}}));
+                .changes(changes);
             audit::append(conn, &[entry]).await?;
             Ok(p)
         })

@@ -44,6 +44,12 @@ pub fn invalid_filter(key: &str) -> FieldError {
 /// Matched exactly, on its normalized form, through the index on `data`.
 pub const MISSING_REPORT_FILTER: &str = "missing_report_folio";
 
+/// Lists people once (`?distinct_person=true`): a person recorded by
+/// several institutions, its records joined by confirmed duplicate pairs,
+/// shows as its first record the caller may see; the other filters apply
+/// to that record.
+pub const DISTINCT_PERSON_FILTER: &str = "distinct_person";
+
 /// A filter the list (or export) does not take.
 pub fn unknown_filter(key: &str) -> FieldError {
     FieldError::new(
@@ -104,6 +110,13 @@ pub async fn filter_from_query(
                     Err(_) => errors.push(bad_value(key)),
                 }
             }
+            // One row per person (records joined by confirmed duplicate
+            // pairs): its first record in the caller's scope.
+            DISTINCT_PERSON_FILTER if form == FormKey::Victim => match value.as_str() {
+                "true" => filter.distinct_person = true,
+                "false" => filter.distinct_person = false,
+                _ => errors.push(bad_value(key)),
+            },
             MISSING_REPORT_FILTER if form == FormKey::Victim => {
                 match sintra_domain::missing_report::parse(value, today().year()) {
                     Ok(folio) => filter.data.push(DataFilter::Indexed(
@@ -222,12 +235,18 @@ pub async fn list(
         .details(serde_json::json!({"returned": rows.items.len()}));
         audit::append(&mut conn, &[entry]).await?;
     }
+    let mut items: Vec<(Uuid, Value)> = rows
+        .items
+        .iter()
+        .map(|r| (r.id, record_json(r, spec, caller)))
+        .collect();
+    if form == crate::duplicates::PERSON_FORM {
+        let mut shown: Vec<(Uuid, &mut Value)> =
+            items.iter_mut().map(|(id, body)| (*id, body)).collect();
+        crate::duplicates::people::annotate(&mut conn, caller, &mut shown).await?;
+    }
     Ok(Slice {
-        items: rows
-            .items
-            .iter()
-            .map(|r| (r.id, record_json(r, spec, caller)))
-            .collect(),
+        items,
         more: rows.more,
     })
 }

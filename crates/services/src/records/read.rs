@@ -28,9 +28,13 @@ pub async fn read(pool: &Pool, caller: &Caller, form: FormKey, id: Uuid) -> Serv
     } else {
         records::get(&mut conn, &scope, form, id).await?
     };
+    let mut body = record_json(&row, spec, caller);
+    if form == crate::duplicates::PERSON_FORM {
+        crate::duplicates::people::annotate(&mut conn, caller, &mut [(row.id, &mut body)]).await?;
+    }
     Ok(Shown {
         version: row.version,
-        body: record_json(&row, spec, caller),
+        body,
     })
 }
 
