@@ -109,6 +109,11 @@ async fn the_same_seed_writes_the_same_country_and_the_dashboards_answer_it() {
         "{:?}",
         sa.symmetric_difference(&sb).take(4).collect::<Vec<_>>()
     );
+    // What was compared: people's fields, and references by folio, not id.
+    assert!(sa.iter().any(|r| r.contains("\"given_names\":")));
+    assert!(sa.iter().any(|r| r.contains("\"parent\":\"criminal_case:")));
+    assert!(sa.iter().any(|r| r.contains("\"victim_ids\":[\"victim:")));
+    assert!(!sa.iter().any(|r| r.contains("\"id\":")));
     // The same institutions and accounts.
     let orgs = "SELECT concat_ws('|', u.username, u.role, u.kind, i.name, i.entity_code, \
                 i.institution_type, u.one_time_password_expires_at IS NOT NULL) AS line \
