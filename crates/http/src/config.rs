@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sintra_domain::audit_checkpoint::{signing_key_from_hex, DEV_SIGNING_KEY_HEX};
 use sintra_persistence::db::DEFAULT_DATABASE_URL;
 
+use crate::cors::CorsOrigins;
 use crate::proxies::TrustedProxies;
 
 /// The development signing secret. Refused in production mode.
@@ -58,6 +59,10 @@ pub struct Config {
     /// the proxies whose `X-Forwarded-For` names the client (none: the
     /// peer's address is the client's).
     pub trusted_proxies: TrustedProxies,
+    /// `SINTRA_CORS_ORIGINS`: comma-separated exact origins
+    /// (`https://tablero.example.mx`) whose pages may call the API from a
+    /// browser; none: no CORS header at all.
+    pub cors_origins: CorsOrigins,
     /// Excel import jobs: `SINTRA_IMPORT_WORKERS` (imports this server runs
     /// at once, 2), `SINTRA_IMPORTS_PER_INSTITUTION` (under way per
     /// institution, 2), `SINTRA_IMPORTS_TOTAL` (under way in the system, 16).
@@ -161,6 +166,8 @@ impl Config {
                 &var("SINTRA_TRUSTED_PROXIES").unwrap_or_default(),
             )
             .map_err(|e| ConfigError::Invalid("SINTRA_TRUSTED_PROXIES", e.to_string()))?,
+            cors_origins: CorsOrigins::parse(&var("SINTRA_CORS_ORIGINS").unwrap_or_default())
+                .map_err(|e| ConfigError::Invalid("SINTRA_CORS_ORIGINS", e.to_string()))?,
             imports: sintra_services::imports::jobs::JobSettings {
                 workers: parse::<usize>("SINTRA_IMPORT_WORKERS", 2)?.clamp(1, 64),
                 per_institution: parse::<i64>("SINTRA_IMPORTS_PER_INSTITUTION", 2)?.max(1),
@@ -194,6 +201,7 @@ impl Config {
             audit_signing_key: signing_key_from_hex(DEV_SIGNING_KEY_HEX)
                 .expect("the development key is a valid seed"),
             trusted_proxies: TrustedProxies::default(),
+            cors_origins: CorsOrigins::default(),
             imports: Default::default(),
         }
     }

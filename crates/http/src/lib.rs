@@ -5,6 +5,8 @@ pub mod auth;
 pub mod bootstrap;
 pub mod boundary;
 pub mod config;
+pub mod cors;
+pub mod demo;
 pub mod error;
 pub mod extractors;
 pub mod headers;
@@ -26,7 +28,7 @@ pub use mimalloc::MiMalloc as Allocator;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpResponse};
 use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
 use tracing_actix_web::TracingLogger;
@@ -215,6 +217,9 @@ pub fn build_app(
     >,
 > {
     let body_limit = state.config.max_body_bytes;
+    // CORS only for configured origins: without any, no layer at all.
+    let origins = &state.config.cors_origins;
+    let cors_layer = Condition::new(!origins.is_empty(), cors::layer(origins));
     // The spec is served before the `/api/v1` scope is registered: a scope
     // answers every path under its prefix, so it would shadow it.
     let spec = web::Data::new(openapi());
@@ -249,6 +254,11 @@ pub fn build_app(
     // Before authentication: a token lookup is a query too.
     .wrap(from_fn(boundary::refuse_control_characters))
     .wrap(from_fn(middleware::audit_denials))
+    // Preflights are answered here, before the denials' audit, the input
+    // checks and the guard (they carry no token); a refused one becomes a
+    // problem document below.
+    .wrap(cors_layer)
+    .wrap(from_fn(cors::only_for_allowed_origins))
     .wrap(from_fn(middleware::problems))
     .wrap(metrics)
     .wrap(from_fn(headers::security_headers))

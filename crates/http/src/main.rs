@@ -1,5 +1,6 @@
 //! `sintra`: runs the API (`serve`, the default), prints the OpenAPI spec
-//! (`openapi`) or applies the migrations (`migrate`).
+//! (`openapi`), applies the migrations (`migrate`) or fills an empty
+//! database with a synthetic country (`demo-data`).
 
 #[global_allocator]
 static ALLOCATOR: sintra_http::Allocator = sintra_http::Allocator;
@@ -29,6 +30,17 @@ enum Command {
     Openapi,
     /// Create the database if missing and apply pending migrations.
     Migrate,
+    /// Fill an EMPTY database with a synthetic country for frontend work
+    /// and demos (institutions and accounts in the 32 entities, commissions,
+    /// victims with repeats, cases through sentence), deterministic by seed.
+    DemoData {
+        /// Same seed, same content.
+        #[arg(long, default_value_t = sintra_http::demo::DEFAULT_SEED)]
+        seed: u64,
+        /// `full` (about 3,300 victims) or `small` (a few hundred records).
+        #[arg(long, value_enum, default_value_t = sintra_http::demo::DemoSize::Full)]
+        size: sintra_http::demo::DemoSize,
+    },
     /// The audit log, for schedulers and operators.
     Audit {
         #[command(subcommand)]
@@ -57,6 +69,9 @@ fn main() {
         }
         Command::Migrate => runtime().block_on(migrate()),
         Command::Serve => runtime().block_on(serve()),
+        Command::DemoData { seed, size } => {
+            runtime().block_on(demo_data(sintra_http::demo::DemoOptions { seed, size }))
+        }
         Command::Audit {
             command: AuditCommand::Checkpoint,
         } => runtime().block_on(audit_checkpoint()),
@@ -87,6 +102,51 @@ async fn migrate() -> anyhow::Result<()> {
     telemetry::init_logging();
     let config = Config::from_env()?;
     prepare(&config).await
+}
+
+async fn demo_data(options: sintra_http::demo::DemoOptions) -> anyhow::Result<()> {
+    use sintra_domain::access::Role;
+    telemetry::init_logging();
+    let config = Config::from_env()?;
+    prepare(&config).await?;
+    let pool = db::build_pool(&config.db_config(std::time::Duration::from_secs(30)))?;
+    let started = std::time::Instant::now();
+    let report = sintra_http::demo::fill(&pool, &config, &options).await?;
+    let total: usize = report.records.values().sum();
+    println!(
+        "Datos de demostración escritos (semilla {}, tamaño {}) en {:.0} s: {} instituciones, {} cuentas, {total} registros.",
+        options.seed,
+        options.size.as_str(),
+        started.elapsed().as_secs_f64(),
+        report.institutions,
+        report.accounts.len(),
+    );
+    for (form, n) in &report.records {
+        println!("  {form}: {n}");
+    }
+    println!(
+        "  víctimas registradas con aviso de posible duplicado: {}",
+        report.victims_with_warnings
+    );
+    println!(
+        "Cuentas: contraseña «{}» para todas; en las de personas es de un solo uso (cámbiela al entrar, \
+         antes de SINTRA_ONE_TIME_PASSWORD_HOURS); la de la cuenta de servicio es su client_secret.",
+        sintra_http::demo::DEMO_PASSWORD
+    );
+    for a in report.accounts.iter().filter(|a| a.role != Role::Operator) {
+        println!(
+            "  {:<22} {:<15} {} ({})",
+            a.username,
+            a.role.as_str(),
+            a.institution,
+            a.entity_code
+        );
+    }
+    println!(
+        "  y un operador por institución: <entidad>.fiscalia, <entidad>.ceav, <entidad>.gobierno \
+         (nl.fiscalia, cdmx.ceav, jal.gobierno…)."
+    );
+    Ok(())
 }
 
 async fn audit_checkpoint() -> anyhow::Result<()> {
@@ -129,6 +189,9 @@ async fn serve() -> anyhow::Result<()> {
         Bootstrap::NotNeeded => {}
     }
     let bind = config.bind.clone();
+    if !config.cors_origins.is_empty() {
+        tracing::info!(origins = %config.cors_origins, "CORS allowed for these origins only");
+    }
     tokio::spawn(sintra_services::audit::run_sealer(
         pool.clone(),
         sintra_services::audit::SEAL_INTERVAL,

@@ -11,6 +11,7 @@ fn sintra() -> Command {
         "SINTRA_JWT_SECRET",
         "SINTRA_BIND",
         "SINTRA_ACCESS_TOKEN_SECONDS",
+        "SINTRA_CORS_ORIGINS",
     ] {
         cmd.env_remove(var);
     }
@@ -65,6 +66,33 @@ fn production_refuses_the_development_secret() {
         "access tokens live at most 15 minutes"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("SINTRA_ACCESS_TOKEN_SECONDS"));
+}
+
+#[test]
+fn a_cors_wildcard_or_a_malformed_origin_refuses_to_start() {
+    // Checked before the database is touched: nothing listens at port 9.
+    for (origins, words) in [
+        ("*", "«*» no se admite"),
+        ("https://tablero.example.mx, *", "«*» no se admite"),
+        (
+            "https://tablero.example.mx/",
+            "«https://tablero.example.mx/» no es un origen",
+        ),
+    ] {
+        let out = sintra()
+            .arg("serve")
+            .env("DATABASE_URL", "postgres://postgres@127.0.0.1:9/sintra")
+            .env("SINTRA_CORS_ORIGINS", origins)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{origins}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let line = err.lines().find(|l| l.starts_with("sintra:")).unwrap_or("");
+        assert!(
+            line.contains("SINTRA_CORS_ORIGINS") && line.contains(words),
+            "{origins}: {err}"
+        );
+    }
 }
 
 /// `docker compose up -d db` followed by `cargo run` must work: the default

@@ -104,6 +104,9 @@ pub struct LabelledSet {
     pub people: Vec<PersonFacts>,
     pub duplicates: Vec<DuplicatePair>,
     pub hard_negatives: Vec<HardNegativePair>,
+    /// When each person was detected (a copy up to two years after its
+    /// original), for callers that store them as records.
+    pub detection_dates: Vec<NaiveDate>,
 }
 
 /// Generates `people` distinct people (about 18% of them hard negatives of
@@ -147,6 +150,7 @@ pub fn generate(seed: u64, people: usize, copies: usize) -> LabelledSet {
         people: drafts.iter().map(Draft::facts).collect(),
         duplicates,
         hard_negatives,
+        detection_dates: drafts.iter().map(|d| d.detection).collect(),
     }
 }
 
