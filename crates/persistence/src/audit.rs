@@ -63,10 +63,13 @@ pub enum AuditAction {
     Submit,
     Close,
     Reopen,
+    /// A form field's label override set, or taken back to the built-in
+    /// texts (`sintra_domain::forms::labels`).
+    Relabel,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 28] = [
+    pub const ALL: [AuditAction; 29] = [
         AuditAction::Create,
         AuditAction::Update,
         AuditAction::Deactivate,
@@ -95,6 +98,7 @@ impl AuditAction {
         AuditAction::Submit,
         AuditAction::Close,
         AuditAction::Reopen,
+        AuditAction::Relabel,
     ];
 
     /// The action as the audit log stores and filters it.
@@ -128,6 +132,7 @@ impl AuditAction {
             AuditAction::Submit => "submit",
             AuditAction::Close => "close",
             AuditAction::Reopen => "reopen",
+            AuditAction::Relabel => "relabel",
         }
     }
 }
