@@ -215,14 +215,20 @@ impl From<FormLabels> for FormLabelsOut {
 #[serde(deny_unknown_fields)]
 pub struct LabelIn {
     /// Spanish label (the Excel header), 1 to 120 characters, one line.
+    #[schema(min_length = 1, max_length = 120)]
     pub label_es: Option<String>,
     /// English label, 1 to 120 characters, one line.
+    #[schema(min_length = 1, max_length = 120)]
     pub label_en: Option<String>,
     /// Spanish help (the header's note), 1 to 1000 characters.
+    #[schema(min_length = 1, max_length = 1000)]
     pub help_es: Option<String>,
     /// English help, 1 to 1000 characters.
+    #[schema(min_length = 1, max_length = 1000)]
     pub help_en: Option<String>,
-    /// The field's 1-based position in the form (forms, templates, exports).
+    /// The field's 1-based position in the form (forms, templates, exports);
+    /// at most its number of fields.
+    #[schema(minimum = 1)]
     pub position: Option<i32>,
 }
 
