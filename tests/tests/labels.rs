@@ -430,3 +430,40 @@ async fn only_the_national_admin_changes_labels_and_bad_ones_are_refused() {
     let listed = app.get("/api/v1/forms/victim/labels", &admin.token).await;
     assert_eq!(listed.json["history"], json!([]));
 }
+
+#[actix_web::test]
+async fn imports_validated_by_the_built_in_spec_name_fields_by_the_labels_in_force() {
+    let app = TestApp::new().await;
+    let federal = app.institution("00", "Secretaría Técnica").await;
+    let admin = app.account(Role::NationalAdmin, federal).await;
+    let renamed = "Nombre del elemento en español";
+    let res = send(
+        &app,
+        &admin,
+        Method::PUT,
+        "/api/v1/forms/catalog_item/fields/label_es/label",
+        Some("\"0\""),
+        Some(json!({"label_es": renamed})),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    // Catalog items are checked by their own rules (not the records'
+    // preparation): their report too names the field as the form shows it.
+    let o = LabelOverride {
+        field: "label_es".into(),
+        label_es: Some(renamed.into()),
+        ..Default::default()
+    };
+    let spec = effective(FormKey::CatalogItem, &[o]);
+    let file = filled_with(
+        spec,
+        &[json!({"catalog": "detection_source", "code": "NUEVA_FUENTE", "label_en": "New source"})],
+    );
+    let res = upload(&app, &admin, "catalog_item", true, &file).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let errors = res.json["errors"].as_array().unwrap();
+    let error = errors.iter().find(|e| e["field"] == "label_es").unwrap();
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains(&format!("«{renamed}»")), "{message}");
+    assert!(!message.contains("«Etiqueta en español»"), "{message}");
+}

@@ -87,29 +87,53 @@ pub async fn relabel_errors(
 
 /// [`relabel_errors`] once the spec is known.
 pub fn relabelled(spec: &FormSpec, mut errors: Vec<FieldError>) -> Vec<FieldError> {
-    let base = spec.key.spec();
-    if std::ptr::eq(spec, base) {
+    let relabel = Relabel::new(spec);
+    if relabel.is_empty() && std::ptr::eq(spec, spec.key.spec()) {
         return errors;
     }
-    let renamed: Vec<(Text, Text)> = spec
-        .fields
-        .iter()
-        .filter_map(|f| {
-            let b = base.field(f.key)?;
-            (b.label != f.label).then_some((b.label, f.label))
-        })
-        .collect();
     for e in &mut errors {
-        let (mut es, mut en) = (e.message.es.clone(), e.message.en.clone());
-        for (old, new) in &renamed {
-            es = es.replace(&format!("«{}»", old.es), &format!("«{}»", new.es));
-            en = en.replace(&format!("\"{}\"", old.en), &format!("\"{}\"", new.en));
-        }
-        e.message = Message::new(es, en);
+        e.message = relabel.message(&e.message);
     }
     // Stable: errors of one field keep their order; unknown properties last.
     errors.sort_by_key(|e| spec.field_index(&e.field).unwrap_or(usize::MAX));
     errors
+}
+
+/// The relabelled fields of a spec, to rewrite messages built with the
+/// built-in labels: a quoted built-in label («…» in Spanish, "…" in
+/// English, as every message of `sintra_domain::validation` quotes them)
+/// becomes the label in force.
+pub struct Relabel {
+    renamed: Vec<(Text, Text)>,
+}
+
+impl Relabel {
+    pub fn new(spec: &FormSpec) -> Relabel {
+        let base = spec.key.spec();
+        let renamed = spec
+            .fields
+            .iter()
+            .filter_map(|f| {
+                let b = base.field(f.key)?;
+                (b.label != f.label).then_some((b.label, f.label))
+            })
+            .collect();
+        Relabel { renamed }
+    }
+
+    /// Whether no field of the form is relabelled (messages stay as they are).
+    pub fn is_empty(&self) -> bool {
+        self.renamed.is_empty()
+    }
+
+    pub fn message(&self, m: &Message) -> Message {
+        let (mut es, mut en) = (m.es.clone(), m.en.clone());
+        for (old, new) in &self.renamed {
+            es = es.replace(&format!("«{}»", old.es), &format!("«{}»", new.es));
+            en = en.replace(&format!("\"{}\"", old.en), &format!("\"{}\"", new.en));
+        }
+        Message::new(es, en)
+    }
 }
 
 /// A label in both languages, as published.
@@ -423,5 +447,9 @@ mod tests {
         assert_eq!(out[1], errors[0]);
         // Without overrides nothing changes.
         assert_eq!(relabelled(FormKey::Victim.spec(), errors.clone()), errors);
+        // A message already naming the label in force is left as it is.
+        let relabel = Relabel::new(spec);
+        assert_eq!(relabel.message(&out[0].message), out[0].message);
+        assert!(Relabel::new(FormKey::Victim.spec()).is_empty());
     }
 }

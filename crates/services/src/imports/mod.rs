@@ -429,6 +429,10 @@ async fn check_file<T: ImportTarget>(
         created: 0,
         updated: 0,
     };
+    // Targets that validate by the built-in spec (users, catalog items)
+    // name fields by their built-in labels: their messages are given the
+    // labels in force (nothing to do without overrides).
+    let relabel = crate::labels::Relabel::new(upload.spec);
     let mut described: Option<ImportSheet> = None;
     // A header with errors: the rows are counted, not checked.
     let mut skip = false;
@@ -454,7 +458,14 @@ async fn check_file<T: ImportTarget>(
                 let checked = target.check(conn, caller, &mut chunk).await?;
                 drop(chunk);
                 pass.valid += checked.planned.len();
-                pass.errors.extend(checked.errors);
+                if relabel.is_empty() {
+                    pass.errors.extend(checked.errors);
+                } else {
+                    pass.errors.extend(checked.errors.into_iter().map(|mut e| {
+                        e.message = relabel.message(&e.message);
+                        e
+                    }));
+                }
                 pass.warnings.extend(checked.warnings);
                 match keep {
                     Keep::Nothing => {}
