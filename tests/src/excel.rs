@@ -6,7 +6,7 @@ use std::io::{Cursor, Write};
 use actix_web::http::Method;
 use calamine::{open_workbook_auto_from_rs, Data, Reader};
 use serde_json::Value;
-use sintra_domain::forms::FormKey;
+use sintra_domain::forms::{FormKey, FormSpec};
 use sintra_excel::columns::template_columns;
 use sintra_excel::Lang;
 
@@ -15,7 +15,13 @@ use crate::{Account, Answer, TestApp};
 /// A workbook with the template's headers and these rows (by JSON key), as
 /// an operator fills it in.
 pub fn filled(form: FormKey, rows: &[Value]) -> Vec<u8> {
-    let columns = template_columns(form.spec());
+    filled_with(form.spec(), rows)
+}
+
+/// [`filled`] with the headers of `spec` (a form's spec with label
+/// overrides, `sintra_domain::forms::labels::effective`).
+pub fn filled_with(spec: &FormSpec, rows: &[Value]) -> Vec<u8> {
+    let columns = template_columns(spec);
     let mut wb = rust_xlsxwriter::Workbook::new();
     let ws = wb.add_worksheet().set_name("Datos").unwrap();
     for (c, col) in columns.iter().enumerate() {

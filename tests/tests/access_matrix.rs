@@ -281,6 +281,20 @@ const MATRIX: &[(&str, &str, Expect)] = &[
     ),
     ("GET", "/api/v1/forms", |_, _| 200),
     ("GET", "/api/v1/forms/{form}", |_, _| 200),
+    // Label overrides: the national admin's alone (one wording nationwide).
+    ("GET", "/api/v1/forms/{form}/labels", |r, _| {
+        only(&[NationalAdmin], r, 200)
+    }),
+    (
+        "PUT",
+        "/api/v1/forms/{form}/fields/{field}/label",
+        |r, _| only(&[NationalAdmin], r, 200),
+    ),
+    (
+        "DELETE",
+        "/api/v1/forms/{form}/fields/{field}/label",
+        |r, _| only(&[NationalAdmin], r, 200),
+    ),
     ("GET", "/api/v1/institutions", |r, _| {
         if r == System {
             403
@@ -702,6 +716,32 @@ impl World {
                 )
             }
             "/api/v1/forms/{form}" => ("/api/v1/forms/victim".into(), None),
+            "/api/v1/forms/{form}/labels" => ("/api/v1/forms/victim/labels".into(), None),
+            "/api/v1/forms/{form}/fields/{field}/label" => {
+                use sintra_persistence::labels;
+                let mut conn = app.conn().await;
+                version = labels::version_of(&mut conn, "victim", "alias")
+                    .await
+                    .unwrap();
+                let in_force = !labels::current(&mut conn, Some("victim"))
+                    .await
+                    .unwrap()
+                    .is_empty();
+                if method == "DELETE" && !in_force {
+                    // Something to take back: an override in force.
+                    let o = sintra_domain::forms::labels::LabelOverride {
+                        field: "alias".into(),
+                        label_es: Some(self.unique("Alias ")),
+                        ..Default::default()
+                    };
+                    labels::set(&mut conn, "victim", &o, version, actor.id)
+                        .await
+                        .unwrap();
+                    version += 1;
+                }
+                let body = (method == "PUT").then(|| json!({"label_es": self.unique("Alias ")}));
+                ("/api/v1/forms/victim/fields/alias/label".into(), body)
+            }
             "/api/v1/excel/templates/{form}" => ("/api/v1/excel/templates/commission".into(), None),
             "/api/v1/excel/exports/{form}" => ("/api/v1/excel/exports/agreement".into(), None),
             "/api/v1/excel/imports/{id}/annotated.xlsx" => {
@@ -1042,7 +1082,7 @@ impl World {
             "authorization".to_string(),
             format!("Bearer {}", actor.token),
         )];
-        if method == Method::PATCH {
+        if method == Method::PATCH || path.ends_with("/label") {
             headers.push(("if-match".into(), format!("\"{version}\"")));
         }
         let raw = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();

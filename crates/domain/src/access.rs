@@ -59,6 +59,8 @@ impl Role {
         match permission {
             ReadCatalogs | ReadForms | ReadOwnAccount => true,
             ManageCatalogs | ManageCuts | ReadAllEntities => self == NationalAdmin,
+            // Labels are the country's forms: one wording for every entity.
+            ManageLabels => self == NationalAdmin,
             ManageInstitutions | ManageUsers => matches!(self, NationalAdmin | EntityAdmin),
             ManageServiceAccounts => matches!(self, NationalAdmin | EntityAdmin),
             ReadInstitutions => self != System,
@@ -119,6 +121,9 @@ pub struct UnknownRole;
 pub enum Permission {
     ReadCatalogs,
     ManageCatalogs,
+    /// Read and change the label overrides of form fields (their history
+    /// names who changed them).
+    ManageLabels,
     ReadForms,
     ReadOwnAccount,
     ReadAllEntities,

@@ -126,27 +126,81 @@ pub fn export_columns(spec: &FormSpec, personal_data: bool) -> Vec<Column> {
     out
 }
 
-/// The column a header names, matched by Spanish or English label or key,
-/// ignoring case, accents, blanks, `_` and a trailing `*`.
+/// The kinds of column a field can have.
+fn kinds_of(field: &FieldSpec) -> &'static [ColumnKind] {
+    if is_reference(field) {
+        &[ColumnKind::Folio, ColumnKind::Id]
+    } else {
+        &[ColumnKind::Value]
+    }
+}
+
+/// The built-in field behind a field of `spec`, when the national admin
+/// relabelled it (`sintra_domain::forms::labels`): its built-in names keep
+/// naming the column, so a workbook made before the change (or by a system
+/// that writes the built-in headers) still imports.
+fn built_in_of(spec: &FormSpec, field: &FieldSpec) -> Option<&'static FieldSpec> {
+    spec.key
+        .spec()
+        .field(field.key)
+        .filter(|b| b.label != field.label)
+}
+
+/// Every name (normalized) a column answers to on import: its headers in
+/// both languages, its key, and the built-in ones of a relabelled field.
+fn column_names(spec: &FormSpec, column: &Column) -> Vec<String> {
+    let mut names = column.names();
+    if let Some(field) = built_in_of(spec, column.field) {
+        names.extend(
+            Column {
+                field,
+                kind: column.kind,
+            }
+            .names(),
+        );
+    }
+    names.iter().map(|n| normalize_header(n)).collect()
+}
+
+/// The column a header names, matched by Spanish or English label (the
+/// form's current ones and, for a relabelled field, its built-in ones) or
+/// key, ignoring case, accents, blanks, `_` and a trailing `*`.
 pub fn match_header(spec: &FormSpec, header: &str) -> Option<Column> {
     let wanted = normalize_header(header);
     if wanted.is_empty() {
         return None;
     }
     for field in spec.fields {
-        let kinds: &[ColumnKind] = if is_reference(field) {
-            &[ColumnKind::Folio, ColumnKind::Id]
-        } else {
-            &[ColumnKind::Value]
-        };
-        for &kind in kinds {
+        for &kind in kinds_of(field) {
             let column = Column { field, kind };
-            if column.names().iter().any(|n| normalize_header(n) == wanted) {
+            if column_names(spec, &column).contains(&wanted) {
                 return Some(column);
             }
         }
     }
     None
+}
+
+/// The names (normalized) the columns of every field but `field_key`
+/// answer to on import, and the headers an export adds: a label given to
+/// `field_key` must be none of them, or an import could not tell the
+/// columns apart.
+pub fn names_taken(spec: &FormSpec, field_key: &str) -> std::collections::HashSet<String> {
+    let mut out = std::collections::HashSet::new();
+    for field in spec.fields.iter().filter(|f| f.key != field_key) {
+        for &kind in kinds_of(field) {
+            out.extend(column_names(spec, &Column { field, kind }));
+        }
+    }
+    for t in META_BEFORE
+        .iter()
+        .chain(&META_AFTER)
+        .chain([&ERRORS_HEADER])
+    {
+        out.insert(normalize_header(t.es));
+        out.insert(normalize_header(t.en));
+    }
+    out
 }
 
 /// The header of the column [`crate::import::annotate`] adds; on a second
@@ -301,6 +355,33 @@ mod tests {
         assert_eq!(id.kind, ColumnKind::Id);
         assert_eq!(id.json_key(), "commission_id");
         assert_eq!(match_header(spec, "nada que ver"), None);
+    }
+
+    #[test]
+    fn a_relabelled_field_answers_to_its_new_and_its_built_in_names() {
+        use sintra_domain::forms::labels::{effective, LabelOverride};
+        let o = LabelOverride {
+            field: "sex".into(),
+            label_es: Some("Sexo asignado".into()),
+            label_en: Some("Assigned sex".into()),
+            ..Default::default()
+        };
+        let spec = effective(FormKey::Victim, &[o]);
+        for h in ["Sexo asignado", "ASSIGNED SEX", "Sexo", "Sex", "sex"] {
+            assert_eq!(
+                match_header(spec, h).map(|c| c.field.key),
+                Some("sex"),
+                "{h}"
+            );
+        }
+        // The column is the relabelled one: its header is the new label.
+        let column = match_header(spec, "Sexo").unwrap();
+        assert_eq!(column.header(Lang::Es), "Sexo asignado");
+        let taken = names_taken(spec, "nationality");
+        assert!(taken.contains("sexo asignado") && taken.contains("sexo"));
+        assert!(taken.contains("id del registro"));
+        assert!(!taken.contains("nacionalidad"));
+        assert!(!names_taken(spec, "sex").contains("sexo asignado"));
     }
 
     #[test]

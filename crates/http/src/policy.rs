@@ -55,6 +55,17 @@ pub const ROUTES: &[(&str, &str, RouteRule)] = &[
     ),
     ("GET", "/api/v1/forms", Requires(ReadForms)),
     ("GET", "/api/v1/forms/{form}", Requires(ReadForms)),
+    ("GET", "/api/v1/forms/{form}/labels", Requires(ManageLabels)),
+    (
+        "PUT",
+        "/api/v1/forms/{form}/fields/{field}/label",
+        Requires(ManageLabels),
+    ),
+    (
+        "DELETE",
+        "/api/v1/forms/{form}/fields/{field}/label",
+        Requires(ManageLabels),
+    ),
     ("GET", "/api/v1/commissions", Requires(ReadRecords)),
     ("POST", "/api/v1/commissions", Requires(WriteRecords)),
     ("GET", "/api/v1/commissions/{id}", Requires(ReadRecords)),

@@ -65,6 +65,9 @@ pub enum AuditAction {
     Submit,
     Close,
     Reopen,
+    /// A form field's label override set, or taken back to the built-in
+    /// texts (`sintra_domain::forms::labels`).
+    Relabel,
 }
 
 impl AuditAction {
@@ -98,6 +101,7 @@ impl AuditAction {
         AuditAction::Submit,
         AuditAction::Close,
         AuditAction::Reopen,
+        AuditAction::Relabel,
     ];
 
     /// The action as the audit log stores and filters it.
@@ -132,6 +136,7 @@ impl AuditAction {
             AuditAction::Submit => "submit",
             AuditAction::Close => "close",
             AuditAction::Reopen => "reopen",
+            AuditAction::Relabel => "relabel",
         }
     }
 }

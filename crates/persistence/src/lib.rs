@@ -13,6 +13,7 @@ pub mod figures;
 pub mod import_jobs;
 pub mod imports;
 pub mod judicialization;
+pub mod labels;
 pub mod org;
 pub mod people;
 pub mod periods;

@@ -304,3 +304,41 @@ diesel::table! {
         changed_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    /// The label overrides in force, one row per overridden field.
+    label_overrides (form, field) {
+        form -> Text,
+        field -> Text,
+        label_es -> Nullable<Text>,
+        label_en -> Nullable<Text>,
+        help_es -> Nullable<Text>,
+        help_en -> Nullable<Text>,
+        position -> Nullable<Int4>,
+        version -> Int4,
+        updated_at -> Timestamptz,
+        updated_by -> Uuid,
+    }
+}
+
+diesel::table! {
+    /// Every change of a field's label override (insert-only).
+    label_override_versions (id) {
+        id -> Int8,
+        form -> Text,
+        field -> Text,
+        version -> Int4,
+        action -> Text,
+        label_es -> Nullable<Text>,
+        label_en -> Nullable<Text>,
+        help_es -> Nullable<Text>,
+        help_en -> Nullable<Text>,
+        position -> Nullable<Int4>,
+        previous -> Nullable<Jsonb>,
+        changed_by -> Uuid,
+        changed_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(label_override_versions -> users (changed_by));
+diesel::allow_tables_to_appear_in_same_query!(label_override_versions, users);

@@ -15,6 +15,7 @@ pub mod duplicates;
 pub mod error;
 pub mod figures;
 pub mod imports;
+pub mod labels;
 pub mod page;
 pub mod passwords;
 pub mod periods;

@@ -25,6 +25,7 @@ use crate::i18n::Text;
 mod admin;
 mod commissions;
 mod judicialization;
+pub mod labels;
 pub mod schema;
 mod victims;
 

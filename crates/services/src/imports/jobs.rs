@@ -534,6 +534,7 @@ async fn run_claimed(imports: &Imports, pool: &Pool, worker: &str, job: Job) {
     let upload = Upload {
         id: job.id,
         form,
+        spec: form.spec(),
         dry_run: job.dry_run,
         sha: job.file_sha256.clone(),
         bytes: bytes.into(),
@@ -769,6 +770,7 @@ pub async fn commit(
     let upload = Upload {
         id,
         form,
+        spec: form.spec(),
         dry_run: false,
         sha: job.file_sha256.clone(),
         bytes: bytes.into(),

@@ -81,6 +81,11 @@ pub trait ImportTarget: Send {
     /// count them as a whole).
     fn watch(&mut self, _progress: Arc<Progress>) {}
 
+    /// The form's spec with the labels in force, which the rows are
+    /// checked by (their messages name fields by its labels). Targets that
+    /// validate by the built-in spec ignore it.
+    fn use_spec(&mut self, _spec: &'static FormSpec) {}
+
     /// Rows handed to [`ImportTarget::check`] at a time. By default the
     /// whole sheet (small files whose checks look at every row together).
     fn chunk_rows(&self) -> usize {
@@ -145,6 +150,9 @@ pub trait ImportTarget: Send {
 pub struct Upload {
     pub id: Uuid,
     pub form: FormKey,
+    /// The form's spec with the labels in force, read when the import runs
+    /// ([`run`]): the headers it answers to, and its messages.
+    pub spec: &'static FormSpec,
     pub dry_run: bool,
     pub sha: String,
     /// Shared with the blocking threads that read it.
@@ -158,6 +166,7 @@ impl Upload {
         Upload {
             id: Uuid::now_v7(),
             form,
+            spec: form.spec(),
             dry_run,
             sha: sha256_hex(&bytes),
             bytes: bytes.into(),
@@ -393,7 +402,7 @@ async fn check_file<T: ImportTarget>(
     keep: Keep,
 ) -> ServiceResult<Pass<T::Planned>> {
     let (sender, mut parts) = tokio::sync::mpsc::channel::<Part>(1);
-    let (bytes, limits, spec) = (upload.bytes.clone(), upload.limits, upload.form.spec());
+    let (bytes, limits, spec) = (upload.bytes.clone(), upload.limits, upload.spec);
     let chunk = target.chunk_rows();
     let reader = tokio::task::spawn_blocking(move || {
         let header = sender.clone();
@@ -420,6 +429,10 @@ async fn check_file<T: ImportTarget>(
         created: 0,
         updated: 0,
     };
+    // Targets that validate by the built-in spec (users, catalog items)
+    // name fields by their built-in labels: their messages are given the
+    // labels in force (nothing to do without overrides).
+    let relabel = crate::labels::Relabel::new(upload.spec);
     let mut described: Option<ImportSheet> = None;
     // A header with errors: the rows are counted, not checked.
     let mut skip = false;
@@ -445,7 +458,14 @@ async fn check_file<T: ImportTarget>(
                 let checked = target.check(conn, caller, &mut chunk).await?;
                 drop(chunk);
                 pass.valid += checked.planned.len();
-                pass.errors.extend(checked.errors);
+                if relabel.is_empty() {
+                    pass.errors.extend(checked.errors);
+                } else {
+                    pass.errors.extend(checked.errors.into_iter().map(|mut e| {
+                        e.message = relabel.message(&e.message);
+                        e
+                    }));
+                }
                 pass.warnings.extend(checked.warnings);
                 match keep {
                     Keep::Nothing => {}
@@ -492,12 +512,17 @@ type Tm = <AsyncPgConnection as AsyncConnection>::TransactionManager;
 pub async fn run<T: ImportTarget>(
     pool: &Pool,
     caller: &Caller,
-    upload: Upload,
+    mut upload: Upload,
     mut target: T,
     job: &JobHandle,
 ) -> ServiceResult<ImportReport> {
     let mut conn = db::conn(pool).await?;
     upload.refuse_repeat(&mut conn, caller).await?;
+    // The labels in force now: the headers of a template downloaded after
+    // the last change (and the built-in ones) name their columns, and the
+    // report names fields as the form shows them.
+    upload.spec = crate::labels::effective_spec(&mut conn, upload.form).await?;
+    target.use_spec(upload.spec);
     target.watch(job.progress.clone());
     let lang = caller.lang;
     let from = [ImportState::Checking, ImportState::Committing];
@@ -539,7 +564,7 @@ pub async fn run<T: ImportTarget>(
                 return Err(e);
             }
         };
-        let workbook = upload.annotated(upload.form.spec(), &errors, lang).await?;
+        let workbook = upload.annotated(upload.spec, &errors, lang).await?;
         report.annotated_workbook = workbook
             .is_some()
             .then(|| format!("/api/v1/excel/imports/{}/annotated.xlsx", upload.id));
@@ -562,7 +587,7 @@ pub async fn run<T: ImportTarget>(
         mut planned,
         ..
     } = pass;
-    let workbook = upload.annotated(upload.form.spec(), &errors, lang).await?;
+    let workbook = upload.annotated(upload.spec, &errors, lang).await?;
     let has_workbook = workbook.is_some();
     let mut report =
         ImportReport::checked(&upload, rows, valid, &errors, warnings, has_workbook, lang);

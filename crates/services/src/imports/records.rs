@@ -133,6 +133,11 @@ impl RecordRows {
 impl ImportTarget for RecordRows {
     type Planned = ValidRow;
 
+    fn use_spec(&mut self, spec: &'static FormSpec) {
+        debug_assert_eq!(spec.key, self.spec.key);
+        self.spec = spec;
+    }
+
     fn watch(&mut self, progress: Arc<Progress>) {
         self.progress = progress;
     }

@@ -204,11 +204,20 @@ pub struct Lookups<'a> {
 /// spec, checks the parent lies in the caller's scope and every link where
 /// the caller may link, checks the record agrees with its ancestors and the
 /// timeline it belongs to, and decides the record's entity.
+///
+/// Its errors name fields by the labels in force (the national admin's
+/// overrides, `crate::labels`), read only when there are errors.
 pub async fn prepare(
     conn: &mut AsyncPgConnection,
     submission: Submission<'_>,
 ) -> ServiceResult<Prepared> {
-    prepare_with(conn, submission, Lookups::default()).await
+    let form = submission.spec.key;
+    match prepare_with(conn, submission, Lookups::default()).await {
+        Err(ServiceError::Validation(errors)) => Err(ServiceError::Validation(
+            crate::labels::relabel_errors(conn, form, errors).await?,
+        )),
+        other => other,
+    }
 }
 
 /// The catalog entries a batch of submissions names, fetched in one query;

@@ -190,8 +190,10 @@ async fn fetch_batches(
     let mut names_conn = db::conn(&state.pool).await?;
     let mut names = Names::default();
     let mut total = 0usize;
+    // Headers with the labels in force, every form's in one query.
+    let specs = sintra_services::labels::effective_specs(&mut conn).await?;
     for sheet in sheets {
-        let spec = sheet.form().spec();
+        let spec = specs.spec(sheet.form());
         if batches.send(Batch::Sheet(spec)).await.is_err() {
             return Ok(None);
         }

@@ -83,7 +83,9 @@ pub async fn get_template(
 ) -> ApiResult<HttpResponse> {
     let key = excel_form(&auth, &form, ExcelUse::Import)?;
     let mut conn = db::conn(&state.pool).await?;
-    let mut values = catalog_values(&mut conn, key.spec()).await?;
+    // Headers, notes and instructions with the labels in force.
+    let spec = sintra_services::labels::effective_spec(&mut conn, key).await?;
+    let mut values = catalog_values(&mut conn, spec).await?;
     if key == FormKey::User {
         let choices = institution_choices(&mut conn, &auth).await?;
         values.insert("institution_id".into(), choices);
@@ -92,7 +94,7 @@ pub async fn get_template(
     let lang = auth.lang;
     let bytes = web::block(move || {
         let lookup = |catalog: &str| values.get(catalog).cloned().unwrap_or_default();
-        template_within(key.spec(), lang, &lookup, &limits_for(key))
+        template_within(spec, lang, &lookup, &limits_for(key))
     })
     .await
     .map_err(ApiError::internal)?

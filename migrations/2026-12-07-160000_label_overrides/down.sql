@@ -1,0 +1,2 @@
+DROP TABLE label_override_versions;
+DROP TABLE label_overrides;
