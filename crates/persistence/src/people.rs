@@ -40,8 +40,10 @@ pub async fn members(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> StoreResult<
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    Ok(diesel::sql_query(
-        "SELECT i AS of, person_uuid(COALESCE(me.head, i)) AS person_id, r.id, r.entity_code, \
+    // Prepared: every victim read runs it, beside the audited read.
+    Ok(crate::db::Prepared(
+        diesel::sql_query(
+            "SELECT i AS of, person_uuid(COALESCE(me.head, i)) AS person_id, r.id, r.entity_code, \
                 r.institution_id \
          FROM unnest($1::uuid[]) AS i \
          LEFT JOIN person_links me ON me.record_id = i \
@@ -49,8 +51,9 @@ pub async fn members(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> StoreResult<
                              UNION SELECT i) m \
          JOIN records r ON r.id = m.record_id \
          ORDER BY 1, r.id",
+        )
+        .bind::<Array<SqlUuid>, _>(ids),
     )
-    .bind::<Array<SqlUuid>, _>(ids)
     .load(conn)
     .await?)
 }
