@@ -51,8 +51,9 @@ fn parts(o: &LabelOverride) -> Value {
     })
 }
 
-/// One change of a field's override, with who made it.
-#[derive(Debug, Clone, Queryable)]
+/// One change of a field's override, with who made it (the services hand
+/// it on as `LabelVersion`; the HTTP layer maps it to its published shape).
+#[derive(Debug, Clone, Queryable, serde::Serialize)]
 pub struct VersionRow {
     pub form: String,
     pub field: String,

@@ -27,7 +27,7 @@ use sintra_domain::i18n::{Message, Text};
 use sintra_domain::validation::FieldError;
 use sintra_excel::columns::{names_taken, normalize_header};
 use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
-use sintra_persistence::labels::{self as store, VersionRow};
+use sintra_persistence::labels as store;
 use sintra_persistence::{db, Pool, StoreError};
 use uuid::Uuid;
 
@@ -184,43 +184,8 @@ pub struct FieldLabels {
     pub overridden: Option<InForce>,
 }
 
-/// One change of a field's override.
-#[derive(Debug, Clone, Serialize)]
-pub struct LabelVersion {
-    pub field: String,
-    pub version: i32,
-    /// `set` or `reset` (back to the built-in texts).
-    pub action: String,
-    pub label_es: Option<String>,
-    pub label_en: Option<String>,
-    pub help_es: Option<String>,
-    pub help_en: Option<String>,
-    pub position: Option<i32>,
-    /// What was in force before (null: the built-in texts).
-    pub previous: Option<Value>,
-    pub changed_by: Uuid,
-    pub changed_by_username: String,
-    pub changed_at: DateTime<Utc>,
-}
-
-impl From<VersionRow> for LabelVersion {
-    fn from(v: VersionRow) -> LabelVersion {
-        LabelVersion {
-            field: v.field,
-            version: v.version,
-            action: v.action,
-            label_es: v.label_es,
-            label_en: v.label_en,
-            help_es: v.help_es,
-            help_en: v.help_en,
-            position: v.position,
-            previous: v.previous,
-            changed_by: v.changed_by,
-            changed_by_username: v.changed_by_username,
-            changed_at: v.changed_at,
-        }
-    }
-}
+/// One change of a field's override, as the store reads it.
+pub use sintra_persistence::labels::VersionRow as LabelVersion;
 
 /// A form's labels: every field in its current order, and the history of
 /// changes (by field, oldest first).
@@ -303,7 +268,7 @@ pub async fn list(pool: &Pool, form: FormKey) -> ServiceResult<FormLabels> {
     Ok(FormLabels {
         form,
         fields,
-        history: history.into_iter().map(LabelVersion::from).collect(),
+        history,
     })
 }
 
