@@ -214,13 +214,13 @@ fn main() {
             weighted.found += hit as usize;
 
             // The same check scored without frequencies (outside the timing).
-            let keys = person.probes.clone();
-            let cands = store::candidates(&mut conn, sintra_domain::forms::FormKey::Victim, &keys, None, 500)
+            let probes = [person.probes.as_slice()];
+            let (_, cands) = store::candidates_each(&mut conn, sintra_domain::forms::FormKey::Victim, &probes, 500)
                 .await
                 .unwrap();
             candidates_seen += cands.len();
             let mut hit = false;
-            for (c, _) in &cands {
+            for c in &cands {
                 let theirs = Matchable::of(&sintra_services::duplicates::facts(&c.fields()));
                 let Some(m) = person.matchable.compare(&theirs) else { continue };
                 if !matches!(m.level, sintra_domain::duplicates::MatchLevel::Exact | sintra_domain::duplicates::MatchLevel::Probable) {

@@ -668,6 +668,9 @@ fn mib(bytes: usize) -> f64 {
 }
 
 fn main() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        sintra_http::telemetry::init_logging();
+    }
     if let Ok(child) = std::env::var("SINTRA_BENCH_CHILD") {
         if let Some(paths) = child.strip_prefix("import:") {
             let paths: Vec<String> = paths.split(',').map(String::from).collect();

@@ -833,3 +833,91 @@ async fn an_exported_workbook_imported_again_changes_the_records_it_came_from() 
     assert_eq!(errors[0]["column"], "A");
     assert_eq!(errors[0]["row"], 2);
 }
+
+/// A person of the chunked import's test file: distinct syllable surnames
+/// and birth dates, so no two are alike by chance.
+fn syllable_person(i: usize) -> Value {
+    const S: [&str; 12] = [
+        "BA", "DO", "FI", "GU", "LE", "MA", "NO", "PI", "RU", "TA", "VE", "YO",
+    ];
+    let name = |n: usize| format!("{}{}{}", S[n % 12], S[(n / 12) % 12], S[(n / 144) % 12]);
+    let given = ["ANA", "JUAN", "LUCÍA", "PEDRO", "SOFÍA"][i % 5];
+    json!({
+        "condition": "VICTIMA",
+        "given_names": given,
+        "first_surname": name(i),
+        "second_surname": name(i * 7 + 5),
+        "sex": if i.is_multiple_of(2) { "MUJER" } else { "HOMBRE" },
+        "birth_date": format!("{}-{:02}-{:02}", 1950 + i % 50, 1 + i % 12, 1 + i % 28),
+        "detection_date": "2024-01-10",
+        "detection_entity_code": "19",
+    })
+}
+
+/// An import checks and writes its file by chunks (1,000 rows), each in
+/// the import's one transaction. A repeat of a person of an earlier chunk
+/// is the file's own (warned by row, raised once), a repeat of a person
+/// stored before the import is the system's (warned by id), and no row the
+/// import itself wrote is ever reported as a stored person.
+#[actix_web::test]
+async fn repeats_across_chunks_are_the_files_own_and_stored_people_the_systems() {
+    let app = TestApp::new().await;
+    let op = operator(&app).await;
+    let stored = json!({"condition": "VICTIMA", "given_names": "Xóchitl", "first_surname": "Tzompantzi", "second_surname": "Ahuactzin", "sex": "MUJER", "birth_date": "1987-08-23", "detection_date": "2023-05-02", "detection_entity_code": "19"});
+    let res = app.post("/api/v1/victims", &op.token, stored.clone()).await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    let stored_id = res.json["data"]["id"].as_str().unwrap().to_string();
+
+    let mut rows: Vec<Value> = (0..2_400).map(syllable_person).collect();
+    // Row 2,102 (Excel's numbering: the header is row 1) repeats row 12,
+    // two chunks earlier, without accents and with the year one off.
+    let mut again = rows[10].clone();
+    again["birth_date"] = json!(format!(
+        "{}{}",
+        1950 + 10 + 1,
+        &rows[10]["birth_date"].as_str().unwrap()[4..]
+    ));
+    rows[2_100] = again;
+    // Row 1,502 repeats the stored person.
+    let mut her = stored.clone();
+    her["given_names"] = json!("XOCHITL");
+    rows[1_500] = her;
+    let file = filled(FormKey::Victim, &rows);
+
+    let res = upload(&app, &op, "victim", false, &file).await;
+    assert_eq!(
+        res.status,
+        200,
+        "{}",
+        &res.text()[..res.text().len().min(2000)]
+    );
+    assert_eq!(
+        res.json["rows_created"],
+        2_400,
+        "{}",
+        &res.text()[..2000.min(res.text().len())]
+    );
+    let warnings = res.json["warnings"].as_array().unwrap();
+    let system: Vec<&Value> = warnings
+        .iter()
+        .filter(|w| w.get("candidate").is_some())
+        .collect();
+    assert!(
+        system
+            .iter()
+            .all(|w| w["candidate"]["id"] == stored_id.as_str()),
+        "only the person stored before the import is the system's: {system:?}"
+    );
+    assert_eq!(system.len(), 1, "{system:?}");
+    assert_eq!(system[0]["row"], 1_502);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w["row"] == 2_102 && w["candidate_row"] == 12),
+        "the repeat two chunks later is the file's own: {warnings:?}"
+    );
+    // Committed, each warning is one open pair, none twice.
+    let pairs = app.get("/api/v1/duplicates?limit=100", &op.token).await;
+    let items = pairs.json["items"].as_array().unwrap();
+    assert_eq!(items.len(), warnings.len(), "{}", pairs.text());
+}

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Bool, Integer, Text};
+use diesel::sql_types::{Array, Integer, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use sintra_domain::access::Scope;
 use sintra_domain::duplicates::{MatchLevel, PairStatus};
@@ -15,41 +15,73 @@ use crate::error::StoreResult;
 use crate::records::RecordRow;
 use crate::schema::{duplicate_pairs, records};
 
-/// Everyone sharing a key with these, nationwide (scope decides later what
-/// the caller is told about each), with their keys, except `exclude`.
-pub async fn candidates(
+/// The separator of the keys one person's probes travel as (as stored
+/// keys travel in `records::insert_many`).
+const KEY_SEPARATOR: &str = "\u{1f}";
+
+/// The stored people who may be each of `people` (each given by its probe
+/// keys): for each person, the indices into the returned rows of those
+/// sharing a key with it, at most `limit_each`, nationwide (scope decides
+/// later what the caller is told about each). Each row is fetched once,
+/// however many people it may be.
+pub async fn candidates_each(
     conn: &mut AsyncPgConnection,
     form: FormKey,
-    keys: &[String],
-    exclude: Option<Uuid>,
-    limit: i64,
-) -> StoreResult<Vec<(RecordRow, Vec<String>)>> {
-    if keys.is_empty() {
-        return Ok(vec![]);
+    people: &[&[String]],
+    limit_each: i64,
+) -> StoreResult<(Vec<Vec<usize>>, Vec<RecordRow>)> {
+    #[derive(QueryableByName)]
+    struct Hit {
+        #[diesel(sql_type = Integer)]
+        person: i32,
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: Uuid,
     }
-    // Through the function of migration 000011: left to itself the planner
-    // reads the whole table for this.
-    let in_block = diesel::dsl::sql::<Bool>("records.id = ANY(person_candidate_ids(")
-        .bind::<Array<Text>, _>(keys)
-        .sql(", ")
-        .bind::<Integer, _>(limit.clamp(0, i32::MAX as i64) as i32)
-        .sql("))");
-    let mut q = records::table
-        .filter(in_block)
-        .filter(records::form.eq(form.as_str()))
-        .into_boxed();
-    if let Some(x) = exclude {
-        q = q.filter(records::id.ne(x));
+    let mut blocks: Vec<Vec<usize>> = vec![vec![]; people.len()];
+    if people.iter().all(|p| p.is_empty()) {
+        return Ok((blocks, vec![]));
     }
-    let rows: Vec<(RecordRow, Option<Vec<String>>)> = q
-        .select((RecordRow::as_select(), records::blocking_keys))
-        .limit(limit)
+    let joined: Vec<String> = people
+        .iter()
+        .map(|keys| {
+            debug_assert!(keys.iter().all(|k| !k.contains(KEY_SEPARATOR)));
+            keys.join(KEY_SEPARATOR)
+        })
+        .collect();
+    // Through the function of migration `person_candidates_each`: one
+    // small GIN lookup per person, never a read of the whole table.
+    let hits: Vec<Hit> = diesel::sql_query("SELECT person, id FROM person_candidates_each($1, $2)")
+        .bind::<Array<Text>, _>(&joined)
+        .bind::<Integer, _>(limit_each.clamp(0, i32::MAX as i64) as i32)
         .load(conn)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(r, k)| (r, k.unwrap_or_default()))
-        .collect())
+    let mut ids: Vec<Uuid> = hits.iter().map(|h| h.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let rows: Vec<RecordRow> = if ids.is_empty() {
+        vec![]
+    } else {
+        records::table
+            .filter(records::id.eq_any(&ids))
+            .filter(records::form.eq(form.as_str()))
+            .select(RecordRow::as_select())
+            .load(conn)
+            .await?
+    };
+    let at: std::collections::HashMap<Uuid, usize> =
+        rows.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    for h in hits {
+        // Ordinality counts from 1; a row of another form is not a person.
+        let person = usize::try_from(h.person)
+            .ok()
+            .and_then(|n| n.checked_sub(1));
+        if let (Some(p), Some(&i)) = (person, at.get(&h.id)) {
+            if let Some(block) = blocks.get_mut(p) {
+                block.push(i);
+            }
+        }
+    }
+    Ok((blocks, rows))
 }
 
 fn ordered(a: Uuid, b: Uuid) -> (Uuid, Uuid) {

@@ -123,28 +123,21 @@ pub async fn find(
         .unwrap_or_default())
 }
 
-/// [`find`] for many people at once (an Excel import): one query fetches
-/// every block they touch, and each person is compared with its own.
+/// [`find`] for many people at once (an Excel import): one round trip
+/// looks up each person's block (a small index lookup per person) and
+/// fetches every row they touch once, and each person is compared with
+/// its own block only.
 pub async fn find_many(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
     people: &[(Option<Uuid>, &Person)],
 ) -> ServiceResult<Vec<Vec<Warning>>> {
-    let mut all: Vec<&String> = people.iter().flat_map(|(_, p)| &p.probes).collect();
-    all.sort_unstable();
-    all.dedup();
-    let all: Vec<String> = all.into_iter().cloned().collect();
-    let limit = MAX_CANDIDATES * people.len().max(1) as i64;
-    let candidates = store::candidates(conn, PERSON_FORM, &all, None, limit).await?;
-    let mut by_key: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, (_, keys)) in candidates.iter().enumerate() {
-        for k in keys {
-            by_key.entry(k).or_default().push(i);
-        }
-    }
+    let probes: Vec<&[String]> = people.iter().map(|(_, p)| p.probes.as_slice()).collect();
+    let (blocks, candidates) =
+        store::candidates_each(conn, PERSON_FORM, &probes, MAX_CANDIDATES).await?;
     let theirs: Vec<Matchable> = candidates
         .iter()
-        .map(|(c, _)| Matchable::of(&facts_of(c)))
+        .map(|c| Matchable::of(&facts_of(c)))
         .collect();
     // How common the names compared are: one primary-key lookup per term.
     let freq = {
@@ -158,23 +151,6 @@ pub async fn find_many(
         let (total, counts) = store::name_counts(conn, &terms).await?;
         NameFrequencies::new(total, counts)
     };
-    // Blocks per person first: nothing borrowed from the maps lives across an await.
-    let blocks: Vec<Vec<usize>> = people
-        .iter()
-        .map(|(_, p)| {
-            let mut block: Vec<usize> = p
-                .probes
-                .iter()
-                .filter_map(|k| by_key.get(k.as_str()))
-                .flatten()
-                .copied()
-                .collect();
-            block.sort_unstable();
-            block.dedup();
-            block
-        })
-        .collect();
-    drop(by_key);
     let scope = caller.actor.scope();
     let mut institutions: HashMap<Uuid, String> = HashMap::new();
     let mut out = Vec::with_capacity(people.len());
@@ -185,7 +161,7 @@ pub async fn find_many(
         };
         let mut warnings = vec![];
         for i in block {
-            let c = &candidates[i].0;
+            let c = &candidates[i];
             if Some(c.id) == *id || dismissed.contains(&c.id) {
                 continue;
             }

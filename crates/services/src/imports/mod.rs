@@ -546,6 +546,10 @@ pub async fn run<T: ImportTarget>(
             return Err(jobs::no_longer_running());
         }
         Tm::begin_transaction(&mut *conn).await?;
+        if let Err(e) = db::plan_with_parameters(&mut conn).await {
+            let _ = Tm::rollback_transaction(&mut *conn).await;
+            return Err(e.into());
+        }
         let written = write_by_chunks(&mut conn, caller, &upload, &mut target, job).await;
         let (mut report, errors) = match written {
             Ok(Written::Committed(report)) => {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use diesel_async::AsyncPgConnection;
 use serde_json::{json, Map, Value};
 use sintra_domain::access::Caller;
-use sintra_domain::duplicates::MatchLevel;
+use sintra_domain::duplicates::{MatchLevel, Matchable, PersonFacts};
 use sintra_domain::forms::{FormKey, FormSpec};
 use sintra_domain::i18n::Message;
 use sintra_domain::validation::FieldError;
@@ -28,8 +28,12 @@ use sintra_persistence::Pool;
 
 /// Rows checked (and, on a commit, written) at a time: what an import
 /// holds in memory besides what the file needs as a whole (its keys and
-/// the people of the file).
-pub const CHUNK_ROWS: usize = 5_000;
+/// the people of the file). A row in flight takes about 15 KB (its cells,
+/// its validated data, its person's keys and probes, its insert): 1,000
+/// rows keep that near 15 MiB, while the work done once a chunk (catalog
+/// snapshot, quarters, one insert and its statement triggers) stays a few
+/// percent of the import.
+pub const CHUNK_ROWS: usize = 1_000;
 
 /// The import of a record form's rows, a chunk at a time.
 pub struct RecordRows {
@@ -41,10 +45,13 @@ pub struct RecordRows {
     progress: Arc<Progress>,
     /// The record ids and folios earlier rows of the file named.
     seen: HashSet<RowKey>,
-    /// People of the file so far: for each blocking key, the first person
-    /// with it (an index into `people`), whom later rows are compared with.
-    first_with_key: HashMap<String, usize>,
+    /// People of the file so far: for each blocking key (by its hash, see
+    /// [`key_hash`]), the first person with it (an index into `people`),
+    /// whom later rows are compared with.
+    first_with_key: HashMap<u64, u32>,
     people: Vec<FilePerson>,
+    /// The prepared forms of some of `people`.
+    prepared: PreparedPeople,
     /// Pairs of people of the file who may be one, raised once all are
     /// stored.
     in_file: Vec<(Uuid, Uuid, MatchLevel, f64)>,
@@ -59,11 +66,87 @@ pub struct RecordRows {
     pool: Option<Pool>,
 }
 
-/// A person of the file, as later rows are compared with it.
+/// A blocking key as the file's people are indexed by: a 64-bit hash
+/// instead of the string, so that the index of a 100,000-row file (14 keys
+/// a person) takes about 20 MiB instead of about 100. Two keys sharing a
+/// hash (about one chance in 10^8 in such a file) only cost one more
+/// comparison: the comparison, not the key, decides.
+fn key_hash(key: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // SipHash with fixed keys: the same key hashes alike for the whole import.
+    let mut h = std::hash::DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish()
+}
+
+/// A person of the file, as later rows are compared with it: its facts
+/// packed in one string (see [`pack`]), about 100 bytes where its prepared
+/// form takes about 400: a 100,000-row file keeps each of its people.
 struct FilePerson {
     row: u32,
     id: Uuid,
-    matchable: sintra_domain::duplicates::Matchable,
+    facts: Box<str>,
+}
+
+/// The separator of packed facts: a control character, which no stored
+/// text holds (the input boundary refuses them).
+const FACT_SEPARATOR: char = '\u{1f}';
+
+/// A person's facts in one string: each field in a fixed order, empty when
+/// absent.
+fn pack(f: &PersonFacts) -> Box<str> {
+    let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+    let fields: [String; 9] = [
+        f.given_names.clone().unwrap_or_default(),
+        f.first_surname.clone().unwrap_or_default(),
+        f.second_surname.clone().unwrap_or_default(),
+        f.curp.clone().unwrap_or_default(),
+        date(f.birth_date),
+        f.age_years.map(|a| a.to_string()).unwrap_or_default(),
+        date(f.age_reference_date),
+        f.sex.clone().unwrap_or_default(),
+        f.missing_report_folio.clone().unwrap_or_default(),
+    ];
+    debug_assert!(fields.iter().all(|x| !x.contains(FACT_SEPARATOR)));
+    fields.join(&FACT_SEPARATOR.to_string()).into_boxed_str()
+}
+
+/// The facts [`pack`] packed.
+fn unpack(packed: &str) -> PersonFacts {
+    let mut it = packed.split(FACT_SEPARATOR);
+    let mut text = || it.next().filter(|x| !x.is_empty()).map(str::to_string);
+    let (given_names, first_surname, second_surname, curp) = (text(), text(), text(), text());
+    let (birth, age, reference, sex, report) = (text(), text(), text(), text(), text());
+    PersonFacts {
+        given_names,
+        first_surname,
+        second_surname,
+        curp,
+        birth_date: birth.and_then(|d| d.parse().ok()),
+        age_years: age.and_then(|a| a.parse().ok()),
+        age_reference_date: reference.and_then(|d| d.parse().ok()),
+        sex,
+        missing_report_folio: report,
+    }
+}
+
+/// The prepared forms of the file's people compared lately: the people of
+/// common blocks are compared again and again, the others seldom. Bounded:
+/// emptied when full.
+#[derive(Default)]
+struct PreparedPeople(HashMap<u32, Matchable>);
+
+impl PreparedPeople {
+    const MAX: usize = 8_192;
+
+    fn get(&mut self, person: &u32, facts: &str) -> &Matchable {
+        if self.0.len() >= Self::MAX && !self.0.contains_key(person) {
+            self.0.clear();
+        }
+        self.0
+            .entry(*person)
+            .or_insert_with(|| Matchable::of(&unpack(facts)))
+    }
 }
 
 impl RecordRows {
@@ -75,6 +158,7 @@ impl RecordRows {
             seen: HashSet::new(),
             first_with_key: HashMap::new(),
             people: vec![],
+            prepared: PreparedPeople::default(),
             in_file: vec![],
             stored: HashSet::new(),
             errors_seen: false,
@@ -101,20 +185,26 @@ impl RecordRows {
             // Probes widen the keys (a birth year one off), so a repeat
             // typed with the neighbouring year is still compared.
             for k in &person.probes {
-                let Some(&j) = self.first_with_key.get(k) else {
+                let Some(&j) = self.first_with_key.get(&key_hash(k)) else {
                     continue;
                 };
-                let other = &self.people[j];
-                if let Some(m) = person.matchable.compare(&other.matchable) {
+                let Some(other) = self.people.get(j as usize) else {
+                    continue;
+                };
+                let theirs = self.prepared.get(&j, &other.facts);
+                if let Some(m) = person.matchable.compare(theirs) {
                     self.in_file.push((v.id, other.id, m.level, m.score));
                     warnings.push(json!({"row": v.row, "code": "possible_duplicate", "level": m.level, "score": m.score, "candidate_row": other.row}));
                     break;
                 }
             }
             let mut first = false;
+            let next = u32::try_from(self.people.len()).unwrap_or(u32::MAX);
             for k in &person.keys {
-                if !self.first_with_key.contains_key(k) {
-                    self.first_with_key.insert(k.clone(), self.people.len());
+                if let std::collections::hash_map::Entry::Vacant(e) =
+                    self.first_with_key.entry(key_hash(k))
+                {
+                    e.insert(next);
                     first = true;
                 }
             }
@@ -122,7 +212,7 @@ impl RecordRows {
                 self.people.push(FilePerson {
                     row: v.row,
                     id: v.id,
-                    matchable: person.matchable.clone(),
+                    facts: pack(&duplicates::facts(&v.prepared.data)),
                 });
             }
         }
@@ -170,7 +260,19 @@ impl ImportTarget for RecordRows {
         let mut warnings: Vec<Value> = vec![];
         if self.spec.key == duplicates::PERSON_FORM && !self.errors_seen {
             warnings = self.duplicates_in_file(&valid);
-            let found = duplicates_in_system(conn, caller, &mut valid, &self.stored).await?;
+            // "The system" is what was committed before this import: on a
+            // connection of its own the check cannot see the rows this
+            // import's transaction wrote by earlier chunks (compared above,
+            // as the file's own), so it never fetches and compares them
+            // only to drop them, which made an import's cost grow with the
+            // square of its rows.
+            let found = match &self.pool {
+                Some(pool) => {
+                    let mut committed = sintra_persistence::db::conn(pool).await?;
+                    duplicates_in_system(&mut committed, caller, &mut valid, &self.stored).await?
+                }
+                None => duplicates_in_system(conn, caller, &mut valid, &self.stored).await?,
+            };
             warnings.extend(found);
         }
         Ok(RowsChecked {
@@ -542,4 +644,51 @@ fn folio_repeated() -> FieldError {
             "That folio already appears in an earlier row of the file.",
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_facts_unpack_to_the_same_facts() {
+        let full = PersonFacts {
+            given_names: Some("MARÍA GUADALUPE".into()),
+            first_surname: Some("HERNÁNDEZ".into()),
+            second_surname: Some("DE LA CRUZ".into()),
+            curp: Some("HECM800101MNLRRR09".into()),
+            birth_date: "1980-01-01".parse().ok(),
+            age_years: Some(44),
+            age_reference_date: "2024-06-30".parse().ok(),
+            sex: Some("MUJER".into()),
+            missing_report_folio: Some("FGJNL/2024/0001".into()),
+        };
+        assert_eq!(unpack(&pack(&full)), full);
+        let sparse = PersonFacts {
+            first_surname: Some("LÓPEZ".into()),
+            age_years: Some(0),
+            ..PersonFacts::default()
+        };
+        assert_eq!(unpack(&pack(&sparse)), sparse);
+        assert_eq!(
+            unpack(&pack(&PersonFacts::default())),
+            PersonFacts::default()
+        );
+    }
+
+    #[test]
+    fn the_prepared_cache_stays_bounded_and_answers_right() {
+        let mut cache = PreparedPeople::default();
+        let a = pack(&PersonFacts {
+            given_names: Some("ANA".into()),
+            first_surname: Some("RUIZ".into()),
+            birth_date: "1990-05-17".parse().ok(),
+            ..PersonFacts::default()
+        });
+        for i in 0..(PreparedPeople::MAX as u32 * 2 + 3) {
+            let m = cache.get(&i, &a);
+            assert!(m.compare(m).is_some(), "a person matches itself");
+            assert!(cache.0.len() <= PreparedPeople::MAX);
+        }
+    }
 }

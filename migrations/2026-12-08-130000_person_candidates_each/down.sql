@@ -1,0 +1,1 @@
+DROP FUNCTION person_candidates_each(text[], integer);
