@@ -128,6 +128,17 @@ pub trait ImportTarget: Send {
         planned: Vec<Self::Planned>,
     ) -> impl Future<Output = ServiceResult<(usize, usize)>> + Send;
 
+    /// Told before the first chunk when each chunk will be stored right
+    /// after its check (a commit by chunks): work a check does only for the
+    /// report may then be done while the chunk is stored, and its findings
+    /// handed over by [`ImportTarget::take_store_warnings`].
+    fn storing_by_chunks(&mut self) {}
+
+    /// The warnings found while storing the last chunk, handed over once.
+    fn take_store_warnings(&mut self) -> Vec<Value> {
+        vec![]
+    }
+
     /// Inside the commit's transaction, after the last chunk is stored:
     /// what needs every row stored (pairs of people of the same file).
     fn after_store(
@@ -436,6 +447,9 @@ async fn check_file<T: ImportTarget>(
     let mut described: Option<ImportSheet> = None;
     // A header with errors: the rows are counted, not checked.
     let mut skip = false;
+    if matches!(keep, Keep::Store) {
+        target.storing_by_chunks();
+    }
     while let Some(part) = parts.recv().await {
         match part {
             Part::Header(sheet, declared) => {
@@ -475,6 +489,7 @@ async fn check_file<T: ImportTarget>(
                             target.store(conn, caller, checked.planned).await?;
                         pass.created += created;
                         pass.updated += updated;
+                        pass.warnings.extend(target.take_store_warnings());
                     }
                     Keep::Store => {}
                 }

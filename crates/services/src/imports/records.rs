@@ -60,6 +60,11 @@ pub struct RecordRows {
     stored: HashSet<Uuid>,
     /// A row of the file had an error: no warning is worth finding.
     errors_seen: bool,
+    /// Each chunk is stored right after its check: its people are compared
+    /// with the system's while it is being inserted (see [`store_rows`]).
+    system_while_storing: bool,
+    /// What the last store found about the system's people, for the report.
+    store_warnings: Vec<Value>,
     /// Where the quarters a chunk touches are created, each in a short
     /// transaction of its own: created inside the import's long one, they
     /// would hold every other import of the entity waiting.
@@ -162,6 +167,8 @@ impl RecordRows {
             in_file: vec![],
             stored: HashSet::new(),
             errors_seen: false,
+            system_while_storing: false,
+            store_warnings: vec![],
             pool: None,
         }
     }
@@ -240,6 +247,15 @@ impl ImportTarget for RecordRows {
         true
     }
 
+    fn storing_by_chunks(&mut self) {
+        // The system's people are looked up on a connection of its own.
+        self.system_while_storing = self.pool.is_some();
+    }
+
+    fn take_store_warnings(&mut self) -> Vec<Value> {
+        std::mem::take(&mut self.store_warnings)
+    }
+
     async fn check(
         &mut self,
         conn: &mut AsyncPgConnection,
@@ -267,6 +283,8 @@ impl ImportTarget for RecordRows {
             // only to drop them, which made an import's cost grow with the
             // square of its rows.
             let found = match &self.pool {
+                // Compared while the chunk is stored instead.
+                Some(_) if self.system_while_storing => vec![],
                 Some(pool) => {
                     let mut committed = sintra_persistence::db::conn(pool).await?;
                     duplicates_in_system(&mut committed, caller, &mut valid, &self.stored).await?
@@ -299,7 +317,16 @@ impl ImportTarget for RecordRows {
                     .map(|v| v.id),
             );
         }
-        store_rows(conn, caller, self.spec, planned, &self.progress).await
+        let system = match &self.pool {
+            Some(pool) if person && self.system_while_storing && !self.errors_seen => {
+                Some((pool, &self.stored))
+            }
+            _ => None,
+        };
+        let (created, updated, warnings) =
+            store_rows(conn, caller, self.spec, planned, &self.progress, system).await?;
+        self.store_warnings.extend(warnings);
+        Ok((created, updated))
     }
 
     async fn after_store(&mut self, conn: &mut AsyncPgConnection) -> ServiceResult<()> {
@@ -534,52 +561,113 @@ const WRITE_CHUNK: usize = 5_000;
 /// thousands with their blocking keys, replaced ones one by one, and the
 /// pairs of possible duplicates found against the system (those within the
 /// file wait for its last chunk).
-/// Returns (created, updated).
+///
+/// With `system` (a pool, and the records this import stored so far), the
+/// rows' people are compared with the system's here rather than by the
+/// check: on a connection of that pool, which sees only what was committed
+/// (not this import's own rows), while this connection inserts the new
+/// records. Each waits on its own database backend, so the comparison
+/// costs little time of its own; its warnings (by row) are returned.
+/// Returns (created, updated, warnings).
 async fn store_rows(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
     spec: &'static FormSpec,
     valid: Vec<ValidRow>,
     progress: &Progress,
-) -> ServiceResult<(usize, usize)> {
+    system: Option<(&Pool, &HashSet<Uuid>)>,
+) -> ServiceResult<(usize, usize, Vec<Value>)> {
+    // The people to compare (when comparing here), and for each row its
+    // place among them, else what its check found.
+    let mut people: Vec<(Option<Uuid>, duplicates::Person)> = vec![];
     let mut news = vec![];
-    let mut pairs: Vec<(Uuid, Uuid, MatchLevel, f64)> = vec![];
-    let mut updated = 0;
-    for v in valid {
-        match v.previous {
-            Some(before) => {
-                records::store_prepared(
-                    conn,
-                    caller,
-                    spec,
-                    v.prepared,
-                    Some(&before),
-                    Some(&v.found),
-                )
-                .await?;
-                updated += 1;
-                progress.add_written(1);
+    let mut news_found: Vec<(u32, Result<usize, Vec<duplicates::Warning>>)> = vec![];
+    let mut updates: Vec<(ValidRow, Result<usize, Vec<duplicates::Warning>>)> = vec![];
+    for mut v in valid {
+        let found = match (&system, &v.prepared.person) {
+            (Some(_), Some(p)) => {
+                people.push((v.previous.as_ref().map(|r| r.id), p.clone()));
+                Ok(people.len() - 1)
             }
-            None => {
-                let mut new = records::new_record(caller, spec, v.prepared);
-                new.id = v.id;
-                pairs.extend(
-                    v.found
-                        .iter()
-                        .map(|w| (new.id, w.candidate_id, w.level, w.score)),
-                );
-                news.push(new);
-            }
+            _ => Err(std::mem::take(&mut v.found)),
+        };
+        if v.previous.is_some() {
+            updates.push((v, found));
+        } else {
+            news_found.push((v.row, found));
+            let mut new = records::new_record(caller, spec, v.prepared);
+            new.id = v.id;
+            news.push(new);
         }
     }
-    for chunk in news.chunks(WRITE_CHUNK) {
-        rows::insert_many(conn, chunk)
-            .await
-            .map_err(records::write_conflict)?;
-        progress.add_written(chunk.len());
+    let inserting = async {
+        for chunk in news.chunks(WRITE_CHUNK) {
+            rows::insert_many(&mut *conn, chunk)
+                .await
+                .map_err(records::write_conflict)?;
+            progress.add_written(chunk.len());
+        }
+        Ok::<(), ServiceError>(())
+    };
+    let comparing = async {
+        let Some((pool, _)) = system.filter(|_| !people.is_empty()) else {
+            return Ok(vec![]);
+        };
+        let mut committed = sintra_persistence::db::conn(pool).await?;
+        let refs: Vec<(Option<Uuid>, &duplicates::Person)> =
+            people.iter().map(|(id, p)| (*id, p)).collect();
+        duplicates::find_many(&mut committed, caller, &refs).await
+    };
+    let (inserted, found) = tokio::join!(inserting, comparing);
+    inserted?;
+    let mut found = found?;
+    if let Some((_, stored)) = system {
+        // Rows of this file stored by its earlier chunks are the file's
+        // own pairs (the other connection cannot see them anyway).
+        for f in &mut found {
+            f.retain(|w| !stored.contains(&w.candidate_id));
+        }
+    }
+    let mut take = |place: Result<usize, Vec<duplicates::Warning>>| match place {
+        Ok(i) => found.get_mut(i).map(std::mem::take).unwrap_or_default(),
+        Err(known) => known,
+    };
+    let mut warnings = vec![];
+    let mut report = |row: u32, ws: &[duplicates::Warning]| {
+        if system.is_some() {
+            for w in ws {
+                let mut j = w.json.clone();
+                j["row"] = json!(row);
+                warnings.push(j);
+            }
+        }
+    };
+    let mut pairs: Vec<(Uuid, Uuid, MatchLevel, f64)> = vec![];
+    for (new, (row, place)) in news.iter().zip(news_found) {
+        let ws = take(place);
+        report(row, &ws);
+        pairs.extend(
+            ws.iter()
+                .map(|w| (new.id, w.candidate_id, w.level, w.score)),
+        );
+    }
+    let updated = updates.len();
+    for (v, place) in updates {
+        let ws = take(place);
+        report(v.row, &ws);
+        records::store_prepared(
+            conn,
+            caller,
+            spec,
+            v.prepared,
+            v.previous.as_ref(),
+            Some(&ws),
+        )
+        .await?;
+        progress.add_written(1);
     }
     duplicates::raise_new(conn, &pairs).await?;
-    Ok((news.len(), updated))
+    Ok((news.len(), updated, warnings))
 }
 
 /// What names the stored record a row changes: the record id an exported
