@@ -55,23 +55,28 @@ fn commissions(n: usize, tag: &str) -> Vec<u8> {
     filled(FormKey::Commission, &rows)
 }
 
-/// Jobs as the tests run them: quick heartbeats, a worker taken over after
-/// 3 s of silence, a job put back waits half a second.
-fn settings(workers: usize) -> JobSettings {
+/// Jobs as the tests run them: quick heartbeats, a job put back waits half
+/// a second. A worker is taken over after `stale_after` of silence: 3 s
+/// where the process is killed, 5 minutes elsewhere, so that a job resumed
+/// there was put back by its worker, not taken over.
+fn settings(workers: usize, stale_after: Duration) -> JobSettings {
     JobSettings {
         workers,
         heartbeat: Duration::from_millis(100),
-        stale_after: Duration::from_secs(3),
+        stale_after,
         poll: Duration::from_millis(100),
         retry_backoff: Duration::from_millis(500),
         ..JobSettings::default()
     }
 }
 
-fn config(url: &str, workers: usize) -> Config {
+const NEVER_STALE: Duration = Duration::from_secs(300);
+const KILLED_STALE: Duration = Duration::from_secs(3);
+
+fn config(url: &str, workers: usize, stale_after: Duration) -> Config {
     let mut config = Config::for_database(url);
     config.db_pool_size = 6;
-    config.imports = settings(workers);
+    config.imports = settings(workers, stale_after);
     config
 }
 
@@ -90,7 +95,7 @@ async fn fixture(workers: usize) -> Option<Fixture> {
     let url = cluster.url("sintra");
     db::ensure_database(&url).await.unwrap();
     db::run_migrations(&url).await.unwrap();
-    let app = TestApp::on_database(TestDb::new().await, config(&url, workers));
+    let app = TestApp::on_database(TestDb::new().await, config(&url, workers, NEVER_STALE));
     let inst = app.institution("19", "CEAV Nuevo León").await;
     let op = app.account(Role::Operator, inst).await;
     let auditor = app.account(Role::Auditor, inst).await;
@@ -495,7 +500,7 @@ fn api_process_for_the_kill_test() {
         return;
     };
     actix_web::rt::System::new().block_on(async move {
-        let config = config(&url, 1);
+        let config = config(&url, 1, KILLED_STALE);
         let pool = db::build_pool(&config.db_config(Duration::from_secs(2))).unwrap();
         let state = sintra_http::AppState::new(pool, config);
         let _workers = sintra_http::spawn_workers(&state);
