@@ -273,8 +273,9 @@ pub async fn workbook(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Opt
 /// Claims the oldest job waiting for a worker: a queued one, a commit
 /// asked of a checked dry run, or one whose worker stopped beating for
 /// `stale` (its server died: the job starts over; nothing of it was
-/// written, as its commit is one transaction). Jobs tried `max_attempts`
-/// times are left to [`fail_abandoned`].
+/// written, as its commit is one transaction). A job put back after a
+/// database failure ([`release`]) waits for its `retry_at`. Jobs tried
+/// `max_attempts` times are left to [`fail_abandoned`].
 pub async fn claim(
     conn: &mut AsyncPgConnection,
     worker: &str,
@@ -284,12 +285,13 @@ pub async fn claim(
     let sql = "UPDATE import_jobs SET worker_id = $1, heartbeat_at = now(), attempts = attempts + 1, \
                started_at = coalesce(started_at, now()), \
                status = CASE WHEN status = 'queued' THEN 'checking' ELSE status END, \
-               rows_total = NULL, rows_read = 0, rows_checked = 0, rows_written = 0 \
+               rows_total = NULL, rows_read = 0, rows_checked = 0, rows_written = 0, \
+               retry_at = NULL \
                WHERE id = (SELECT id FROM import_jobs \
                  WHERE (status = 'queued' OR (status = 'committing' AND worker_id IS NULL) \
                     OR (status IN ('checking', 'committing') \
                         AND heartbeat_at < now() - make_interval(secs => $2))) \
-                   AND attempts < $3 \
+                   AND attempts < $3 AND (retry_at IS NULL OR retry_at <= now()) \
                  ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
                RETURNING id, form, institution_id, entity_code, created_by, actor_username, \
                actor_role, token_id, request_id, ip, lang, dry_run, status, file_sha256, file_bytes, \
@@ -352,6 +354,63 @@ pub async fn heartbeat(
     Ok(status.map(|s| s.parse().unwrap_or(ImportState::Failed)))
 }
 
+/// What putting a job back came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Released {
+    /// Waiting for a worker again (from the start) once `retry_at` passes.
+    Requeued,
+    /// Tried `max_attempts` times: failed with the reason given.
+    Failed,
+    /// No longer the worker's (cancelled, or taken over meanwhile).
+    NotHeld,
+}
+
+/// Puts the worker's job back after the database failed under it (nothing
+/// of it was written: its commit is one transaction): queued again (a
+/// commit stays `committing`, without a worker) for a worker to take from
+/// the start after `backoff`, or failed with `problem` once tried
+/// `max_attempts` times, so a job the database keeps failing ends.
+pub async fn release(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    worker: &str,
+    backoff: Duration,
+    max_attempts: i32,
+    problem: &Value,
+) -> StoreResult<Released> {
+    let sql = "UPDATE import_jobs SET \
+               status = CASE WHEN attempts >= $4 THEN 'failed' \
+                             WHEN status = 'checking' THEN 'queued' ELSE status END, \
+               problem = CASE WHEN attempts >= $4 THEN $5 ELSE problem END, \
+               finished_at = CASE WHEN attempts >= $4 THEN now() END, \
+               workbook = CASE WHEN attempts >= $4 THEN NULL ELSE workbook END, \
+               retry_at = CASE WHEN attempts >= $4 THEN NULL \
+                               ELSE now() + make_interval(secs => $3) END, \
+               worker_id = NULL, heartbeat_at = NULL, \
+               rows_total = NULL, rows_read = 0, rows_checked = 0, rows_written = 0 \
+               WHERE id = $1 AND worker_id = $2 AND status IN ('checking', 'committing') \
+               RETURNING status";
+    #[derive(QueryableByName)]
+    struct Status {
+        #[diesel(sql_type = Text)]
+        status: String,
+    }
+    let row = diesel::sql_query(sql)
+        .bind::<diesel::sql_types::Uuid, _>(id)
+        .bind::<Text, _>(worker)
+        .bind::<Double, _>(backoff.as_secs_f64())
+        .bind::<Integer, _>(max_attempts)
+        .bind::<Jsonb, _>(problem)
+        .get_result::<Status>(conn)
+        .await
+        .optional()?;
+    Ok(match row {
+        None => Released::NotHeld,
+        Some(r) if r.status == ImportState::Failed.as_str() => Released::Failed,
+        Some(_) => Released::Requeued,
+    })
+}
+
 /// What a job ends with: its report, or why it was refused or failed.
 #[derive(Debug, Clone, Default)]
 pub struct Ending {
@@ -364,6 +423,23 @@ pub struct Ending {
 /// cancelled meanwhile). A final state (or `checked`) records the ending;
 /// a final one drops the workbook's bytes.
 pub async fn advance(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    worker: &str,
+    from: &[ImportState],
+    to: ImportState,
+    counters: Counters,
+    ending: &Ending,
+) -> StoreResult<bool> {
+    // One transaction (a savepoint inside the caller's): a job never reads
+    // as ended without its report or problem, whenever the database fails.
+    conn.transaction::<_, StoreError, _>(async |conn| {
+        advance_within(conn, id, worker, from, to, counters, ending).await
+    })
+    .await
+}
+
+async fn advance_within(
     conn: &mut AsyncPgConnection,
     id: Uuid,
     worker: &str,

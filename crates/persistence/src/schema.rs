@@ -245,6 +245,7 @@ diesel::table! {
         created_at -> Timestamptz,
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
+        retry_at -> Nullable<Timestamptz>,
     }
 }
 

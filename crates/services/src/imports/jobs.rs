@@ -7,6 +7,16 @@
 //! [`JobSettings::max_attempts`] tries; it is never half written, because
 //! its commit is one transaction that also marks it committed.
 //!
+//! A job the database fails under (the server stopped, a connection cut, a
+//! statement or lock wait over its bound, too many clients) is put back
+//! as soon as the database answers again and resumed from the start after
+//! [`JobSettings::retry_backoff`], failed with the reason
+//! (`database_unavailable`) after [`JobSettings::max_attempts`] tries; a
+//! request's own job is failed at once with that reason, its client
+//! answered 503. Never stuck `checking` or `committing`: a job that could
+//! not be put back (the database away longer) is taken over once its
+//! heartbeat is stale.
+//!
 //! A request may also run its job itself (`wait=true`, and always for
 //! users and catalog items, whose files are small and whose commit answers
 //! one-time passwords that are stored nowhere): the same job row, the same
@@ -32,8 +42,9 @@ use sintra_domain::import_jobs::ImportState;
 use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
 use sintra_persistence::import_jobs::{
     self as job_rows, Admission, Bounds, Cancel, CommitRequest, Counters, Ending, Job, NewJob,
+    Released,
 };
-use sintra_persistence::{db, Pool};
+use sintra_persistence::{db, Pool, StoreError};
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
@@ -61,6 +72,9 @@ pub struct JobSettings {
     pub poll: Duration,
     /// What a 429 asks the client to wait.
     pub retry_after_secs: u64,
+    /// How long a job put back after a database failure waits before a
+    /// worker takes it again.
+    pub retry_backoff: Duration,
 }
 
 impl Default for JobSettings {
@@ -74,6 +88,7 @@ impl Default for JobSettings {
             max_attempts: 3,
             poll: Duration::from_millis(500),
             retry_after_secs: 30,
+            retry_backoff: Duration::from_secs(5),
         }
     }
 }
@@ -222,6 +237,10 @@ pub struct JobHandle {
     pub id: Uuid,
     pub worker: String,
     pub progress: Arc<Progress>,
+    /// A worker's job, put back for another try when the database fails
+    /// under it; a request's own job is failed instead (its client was
+    /// answered 503 and uploads again).
+    pub resumable: bool,
 }
 
 impl JobHandle {
@@ -323,6 +342,7 @@ pub async fn submit<T: ImportTarget>(
         id,
         worker,
         progress: Arc::new(Progress::new()),
+        resumable: false,
     };
     let outcome = execute(imports, pool, caller, upload, target, &handle).await;
     drop(permit);
@@ -349,12 +369,118 @@ async fn execute<T: ImportTarget>(
     ));
     let outcome = run(pool, caller, upload, target, job).await;
     beat.abort();
-    if let Err(e) = &outcome {
-        if let Some((state, problem)) = ending_of(e) {
-            end(pool, job, state, problem).await;
+    match &outcome {
+        Err(ServiceError::Store(StoreError::Unavailable(reason))) if job.resumable => {
+            tracing::warn!(job = %job.id, %reason, "the database failed under an import job; it is put back");
+            put_back(imports, pool, job).await;
         }
+        Err(ServiceError::Store(StoreError::Unavailable(reason))) => {
+            // The request answers 503 at once; the job's end is recorded
+            // as soon as the database answers again.
+            tracing::warn!(job = %job.id, %reason, "the database failed under an import job; it is failed");
+            tokio::spawn(end_when_possible(
+                pool.clone(),
+                job.id,
+                job.worker.clone(),
+                job.progress.counters(),
+                database_problem(),
+                imports.settings.stale_after,
+                imports.settings.poll,
+            ));
+        }
+        Err(e) => {
+            if let Some((state, problem)) = ending_of(e) {
+                end(pool, job, state, problem).await;
+            }
+        }
+        Ok(_) => {}
     }
     outcome
+}
+
+/// Puts a worker's job back after the database failed under it, as soon
+/// as the database answers again: another try from the start after the
+/// backoff, or failed once tried too often. Gives up after `stale_after`
+/// (its heartbeat has stopped: a worker takes it over then, or fails it).
+async fn put_back(imports: &Imports, pool: &Pool, job: &JobHandle) {
+    let s = &imports.settings;
+    let started = std::time::Instant::now();
+    loop {
+        let released = match db::conn(pool).await {
+            Ok(mut conn) => {
+                job_rows::release(
+                    &mut conn,
+                    job.id,
+                    &job.worker,
+                    s.retry_backoff,
+                    s.max_attempts,
+                    &database_problem(),
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        match released {
+            Ok(Released::Requeued) => {
+                tracing::info!(job = %job.id, "import job put back for another try");
+                return;
+            }
+            Ok(Released::Failed) => {
+                tracing::warn!(job = %job.id, "import job failed: the database failed on every try");
+                return;
+            }
+            Ok(Released::NotHeld) => return,
+            Err(_) if started.elapsed() < s.stale_after => tokio::time::sleep(s.poll).await,
+            Err(e) => {
+                tracing::warn!(error = %e, job = %job.id, "could not put an import job back; a worker takes it over");
+                return;
+            }
+        }
+    }
+}
+
+/// Records a request's job as failed on a database failure, retrying
+/// while the database is away (for `stale_after` at most).
+async fn end_when_possible(
+    pool: Pool,
+    id: Uuid,
+    worker: String,
+    counters: Counters,
+    problem: Value,
+    stale_after: Duration,
+    every: Duration,
+) {
+    let started = std::time::Instant::now();
+    let ending = Ending {
+        report: None,
+        problem: Some(problem),
+    };
+    let from = [ImportState::Checking, ImportState::Committing];
+    loop {
+        let result = match db::conn(&pool).await {
+            Ok(mut conn) => {
+                job_rows::advance(
+                    &mut conn,
+                    id,
+                    &worker,
+                    &from,
+                    ImportState::Failed,
+                    counters,
+                    &ending,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(_) => return,
+            Err(_) if started.elapsed() < stale_after => tokio::time::sleep(every).await,
+            Err(e) => {
+                tracing::warn!(error = %e, job = %id, "could not record the end of an import job");
+                return;
+            }
+        }
+    }
 }
 
 /// Keeps the job's heartbeat and progress fresh until aborted; tells the
@@ -418,6 +544,18 @@ fn failed_problem() -> Value {
         "status": 500,
         "es": "La importación falló por un error del servidor; no se guardó ninguna fila. Vuelva a subir el archivo.",
         "en": "The import failed on a server error; no row was saved. Upload the file again.",
+    })
+}
+
+/// Why a job failed when the database failed under it (every try, for a
+/// worker's job; at once, for a request's own, whose client was answered
+/// 503): the client's to upload again, nothing was written.
+fn database_problem() -> Value {
+    json!({
+        "code": ErrorCode::DatabaseUnavailable.as_str(),
+        "status": 503,
+        "es": "La importación se detuvo porque la base de datos no estuvo disponible; no se guardó ninguna fila. Vuelva a subir el archivo en unos minutos.",
+        "en": "The import stopped because the database was unavailable; no row was saved. Upload the file again in a few minutes.",
     })
 }
 
@@ -514,6 +652,7 @@ async fn run_claimed(imports: &Imports, pool: &Pool, worker: &str, job: Job) {
         id: job.id,
         worker: worker.to_string(),
         progress: Arc::new(Progress::new()),
+        resumable: true,
     };
     let bytes = match db::conn(pool).await {
         Ok(mut conn) => job_rows::workbook(&mut conn, job.id).await.ok().flatten(),
@@ -780,6 +919,7 @@ pub async fn commit(
         id,
         worker,
         progress: Arc::new(Progress::new()),
+        resumable: false,
     };
     let outcome = match form {
         FormKey::CatalogItem => {

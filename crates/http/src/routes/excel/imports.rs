@@ -289,7 +289,8 @@ pub struct ImportProgress {
 /// Why a job was refused or failed.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ImportProblemOut {
-    /// A problem code (`no_data_sheet`, `repeated_import`, `internal_error`…).
+    /// A problem code (`no_data_sheet`, `repeated_import`, `database_unavailable`
+    /// when the database failed under it on every try, `internal_error`…).
     pub code: String,
     /// In the caller's language.
     pub message: String,
