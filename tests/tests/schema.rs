@@ -58,8 +58,10 @@ fn declared(source: &str) -> BTreeMap<String, Declared> {
         let header = lines
             .by_ref()
             .find(|l| {
-                !(l.starts_with("///") || l.starts_with("#[") || l.starts_with("use "))
-                    && !l.is_empty()
+                !(l.starts_with("///")
+                    || l.starts_with("#[")
+                    || l.starts_with("use ")
+                    || l.is_empty())
             })
             .unwrap_or_default();
         // `name (key, key) {`
