@@ -290,7 +290,7 @@ pub fn column_letter(index: u32) -> String {
         n = (n - 1) / 26;
     }
     out.reverse();
-    String::from_utf8(out).expect("ASCII letters")
+    out.into_iter().map(char::from).collect()
 }
 
 #[cfg(test)]

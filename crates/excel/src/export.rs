@@ -598,8 +598,9 @@ impl ExportWriter {
         }
         let mut start = 0;
         for &end in &rows.ends {
-            if self.sheet.as_ref().expect("checked above").next_row > self.rows_per_sheet {
-                let old = self.sheet.as_ref().expect("checked above");
+            let full = self.sheet.as_ref().ok_or(ExcelError::NoSheet)?;
+            if full.next_row > self.rows_per_sheet {
+                let old = full;
                 let (base, encoder, headers, part) = (
                     old.base_name.clone(),
                     old.encoder.clone(),
@@ -609,7 +610,7 @@ impl ExportWriter {
                 self.close_sheet()?;
                 self.open_sheet(base, encoder, headers, part + 1)?;
             }
-            let sheet = self.sheet.as_mut().expect("opened above");
+            let sheet = self.sheet.as_mut().ok_or(ExcelError::NoSheet)?;
             let ws = &mut sheet.worksheet;
             let row = sheet.next_row;
             for &(col, cell) in &rows.cells[start..end] {

@@ -375,7 +375,7 @@ pub(crate) fn thousands(n: u64) -> String {
         .as_bytes()
         .rchunks(3)
         .rev()
-        .map(|group| std::str::from_utf8(group).expect("ASCII digits"))
+        .map(String::from_utf8_lossy)
         .collect::<Vec<_>>()
         .join(",")
 }

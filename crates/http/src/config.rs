@@ -108,6 +108,14 @@ fn audit_signing_key(production: bool, hex: Option<String>) -> Result<SigningKey
         .map_err(|e| ConfigError::Invalid("SINTRA_AUDIT_SIGNING_KEY", e.to_string()))
 }
 
+/// The development key, for the default configuration (tests, `demo-data`).
+// `DEV_SIGNING_KEY_HEX` is a constant 64-digit hex seed; a unit test of
+// `sintra_domain::audit_checkpoint` reads it.
+#[allow(clippy::expect_used)]
+fn dev_signing_key() -> SigningKey {
+    signing_key_from_hex(DEV_SIGNING_KEY_HEX).expect("the development key is a valid seed")
+}
+
 impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
         let production = var("SINTRA_ENV").is_some_and(|v| v.eq_ignore_ascii_case("production"));
@@ -198,8 +206,7 @@ impl Config {
             admin_user: None,
             admin_password: None,
             one_time_password_ttl: Duration::from_secs(72 * 3600),
-            audit_signing_key: signing_key_from_hex(DEV_SIGNING_KEY_HEX)
-                .expect("the development key is a valid seed"),
+            audit_signing_key: dev_signing_key(),
             trusted_proxies: TrustedProxies::default(),
             cors_origins: CorsOrigins::default(),
             imports: Default::default(),

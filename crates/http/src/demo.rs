@@ -56,6 +56,8 @@ pub const DEMO_PASSWORD: &str = "demo-sintra-cambiar";
 pub const DEFAULT_SEED: u64 = 20_261_207;
 
 /// The last date anything is dated: no date lies in the future.
+// A literal date, which is real.
+#[allow(clippy::expect_used)]
 fn last_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2025, 11, 28).expect("a valid date")
 }
@@ -249,6 +251,8 @@ struct StoredVictim {
     detection: NaiveDate,
 }
 
+// Called with literal dates only, which are real.
+#[allow(clippy::expect_used)]
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("a valid date")
 }
@@ -990,7 +994,10 @@ impl Demo<'_> {
                     continue;
                 }
                 n += 1;
-                let latest = group.iter().map(|v| v.detection).max().expect("a group");
+                // `take` is at least 1: a group is never empty.
+                let Some(latest) = group.iter().map(|v| v.detection).max() else {
+                    continue;
+                };
                 let opened = later(&mut rng, latest, 0, 30);
                 let year = opened.year();
                 let folio = format!("{prefix}-CI-{year}-{n:04}");

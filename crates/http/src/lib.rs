@@ -27,147 +27,267 @@ pub mod telemetry;
 pub use mimalloc::MiMalloc as Allocator;
 
 use actix_web::body::MessageBody;
+use actix_web::dev::HttpServiceFactory;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpResponse};
 use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
 use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
-use utoipa_actix_web::{scope, AppExt, UtoipaApp};
+use utoipa_actix_web::{scope, AppExt, OpenApiFactory, UtoipaApp};
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use state::AppState;
 
+use policy::{Route, RouteRule};
+
 pub use sintra_services::clock::today;
 
-/// Registers every route; shared by the server and by [`openapi`], so the
-/// spec is generated from exactly what is served.
-fn routes<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
+/// The prefix of the API's routes.
+const API: &str = "/api/v1";
+/// Routes served outside the spec (all public): the metrics, the spec
+/// itself, the docs UI and its bare path.
+const METRICS_PATH: &str = "/metrics";
+const SPEC_PATH: &str = "/api/v1/openapi.json";
+const DOCS_PATH: &str = "/docs/{_:.*}";
+const DOCS_ROOT: &str = "/docs";
+
+/// Writes down the rule of a handler's routes (its method and path as its
+/// `#[utoipa::path]` names them) in `table`, and hands the handler back to
+/// be registered.
+fn ruled<F: OpenApiFactory>(
+    table: &mut Vec<Route>,
+    prefix: &str,
+    rule: RouteRule,
+    handler: F,
+) -> F {
+    for (path, item) in handler.paths().paths {
+        let operations = [
+            (Method::GET, item.get.is_some()),
+            (Method::PUT, item.put.is_some()),
+            (Method::POST, item.post.is_some()),
+            (Method::DELETE, item.delete.is_some()),
+            (Method::OPTIONS, item.options.is_some()),
+            (Method::HEAD, item.head.is_some()),
+            (Method::PATCH, item.patch.is_some()),
+            (Method::TRACE, item.trace.is_some()),
+        ];
+        for (method, served) in operations {
+            if served {
+                table.push(Route {
+                    method,
+                    pattern: format!("{prefix}{path}"),
+                    rule,
+                });
+            }
+        }
+    }
+    handler
+}
+
+/// The `/api/v1` scope being registered, with the table its rules go to.
+struct Api<'a, T> {
+    scope: utoipa_actix_web::scope::Scope<T>,
+    table: &'a mut Vec<Route>,
+}
+
+impl<T> Api<'_, T>
+where
+    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
+{
+    /// Registers `handler` under the rule the guard applies to its routes.
+    fn add<F>(self, rule: RouteRule, handler: F) -> Self
+    where
+        F: HttpServiceFactory + OpenApiFactory + 'static,
+    {
+        let handler = ruled(self.table, API, rule, handler);
+        Api {
+            scope: self.scope.service(handler),
+            table: self.table,
+        }
+    }
+}
+
+/// Registers every route with the rule the guard applies to it, the one
+/// place either is written: shared by the server, by [`openapi`] and by
+/// [`route_table`], so the spec and the guard's table both come from
+/// exactly what is served. Deny by default: a route is only reachable
+/// through a rule.
+fn routes<T>(app: UtoipaApp<T>, table: &mut Vec<Route>) -> UtoipaApp<T>
 where
     T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
 {
     use routes::*;
-    app.service(health::live).service(health::ready).service(
-        scope::scope("/api/v1")
-            .service(auth::token)
-            .service(auth::logout)
-            .service(auth::change_password)
-            .service(auth::me)
-            .service(org::list_entities)
-            .service(catalogs::list_catalogs)
-            .service(catalogs::list_items)
-            .service(catalogs::create_item)
-            .service(catalogs::get_item)
-            .service(catalogs::update_item)
-            .service(forms::list_forms)
-            .service(forms::get_form)
-            .service(forms::list_labels)
-            .service(forms::set_label)
-            .service(forms::reset_label)
-            .service(commissions::commissions::list)
-            .service(commissions::commissions::create)
-            .service(commissions::commissions::read)
-            .service(commissions::commissions::update)
-            .service(commissions::commissions::upsert)
-            .service(commissions::sessions::list)
-            .service(commissions::sessions::create)
-            .service(commissions::sessions::read)
-            .service(commissions::sessions::update)
-            .service(commissions::sessions::upsert)
-            .service(commissions::agreements::list)
-            .service(commissions::agreements::create)
-            .service(commissions::agreements::read)
-            .service(commissions::agreements::update)
-            .service(commissions::agreements::upsert)
-            .service(commissions::follow_ups::list)
-            .service(commissions::follow_ups::create)
-            .service(excel::templates::get_template)
+    use sintra_domain::access::Permission::*;
+    use RouteRule::*;
+    let app = app
+        .service(ruled(table, "", Public, health::live))
+        .service(ruled(table, "", Public, health::ready));
+    let api = Api {
+        scope: scope::scope(API),
+        table,
+    };
+    app.service(
+        api.add(Public, auth::token)
+            .add(Requires(ReadOwnAccount), auth::logout)
+            .add(Requires(ReadOwnAccount), auth::change_password)
+            .add(Requires(ReadOwnAccount), auth::me)
+            .add(Requires(ReadCatalogs), org::list_entities)
+            .add(Requires(ReadCatalogs), catalogs::list_catalogs)
+            .add(Requires(ReadCatalogs), catalogs::list_items)
+            .add(Requires(ManageCatalogs), catalogs::create_item)
+            .add(Requires(ReadCatalogs), catalogs::get_item)
+            .add(Requires(ManageCatalogs), catalogs::update_item)
+            .add(Requires(ReadForms), forms::list_forms)
+            .add(Requires(ReadForms), forms::get_form)
+            .add(Requires(ManageLabels), forms::list_labels)
+            .add(Requires(ManageLabels), forms::set_label)
+            .add(Requires(ManageLabels), forms::reset_label)
+            .add(Requires(ReadRecords), commissions::commissions::list)
+            .add(Requires(WriteRecords), commissions::commissions::create)
+            .add(Requires(ReadRecords), commissions::commissions::read)
+            .add(Requires(WriteRecords), commissions::commissions::update)
+            .add(Requires(WriteRecords), commissions::commissions::upsert)
+            .add(Requires(ReadRecords), commissions::sessions::list)
+            .add(Requires(WriteRecords), commissions::sessions::create)
+            .add(Requires(ReadRecords), commissions::sessions::read)
+            .add(Requires(WriteRecords), commissions::sessions::update)
+            .add(Requires(WriteRecords), commissions::sessions::upsert)
+            .add(Requires(ReadRecords), commissions::agreements::list)
+            .add(Requires(WriteRecords), commissions::agreements::create)
+            .add(Requires(ReadRecords), commissions::agreements::read)
+            .add(Requires(WriteRecords), commissions::agreements::update)
+            .add(Requires(WriteRecords), commissions::agreements::upsert)
+            .add(Requires(ReadRecords), commissions::follow_ups::list)
+            .add(Requires(WriteRecords), commissions::follow_ups::create)
+            .add(Requires(ImportExcel), excel::templates::get_template)
             // The jobs' `{id}` (a UUID, by regex) before `{form}`: actix
             // names a request's route by its path alone, first match first.
-            .service(excel::imports::list_imports)
-            .service(excel::imports::read_import)
-            .service(excel::imports::cancel_import)
-            .service(excel::imports::commit_import)
-            .service(excel::imports::import)
-            .service(excel::imports::annotated)
-            .service(excel::exports::export_all)
-            .service(excel::exports::export_form)
+            .add(Requires(ImportExcel), excel::imports::list_imports)
+            .add(Requires(ImportExcel), excel::imports::read_import)
+            .add(Requires(ImportExcel), excel::imports::cancel_import)
+            .add(Requires(ImportExcel), excel::imports::commit_import)
+            .add(Requires(ImportExcel), excel::imports::import)
+            .add(Requires(ImportExcel), excel::imports::annotated)
+            .add(Requires(ExportExcel), excel::exports::export_all)
+            .add(Requires(ExportExcel), excel::exports::export_form)
             // victims: routes of the victim-attention module
-            .service(victims::duplicate_check)
-            .service(victims::victims::list)
-            .service(victims::victims::create)
-            .service(victims::victims::read)
-            .service(victims::victims::update)
-            .service(victims::victims::upsert)
+            .add(Requires(WriteRecords), victims::duplicate_check)
+            .add(Requires(ReadRecords), victims::victims::list)
+            .add(Requires(WriteRecords), victims::victims::create)
+            .add(Requires(ReadRecords), victims::victims::read)
+            .add(Requires(WriteRecords), victims::victims::update)
+            .add(Requires(WriteRecords), victims::victims::upsert)
             // After the upsert: a folio "person" still reaches it.
-            .service(victims::read_person)
-            .service(victims::attentions::list)
-            .service(victims::attentions::create)
-            .service(victims::attentions::read)
-            .service(victims::attentions::update)
-            .service(victims::attentions::upsert)
-            .service(victims::list_pairs)
-            .service(victims::dismiss_pair)
-            .service(victims::confirm_pair)
-            .service(victims::undo_pair)
+            .add(Requires(ReadRecords), victims::read_person)
+            .add(Requires(ReadRecords), victims::attentions::list)
+            .add(Requires(WriteRecords), victims::attentions::create)
+            .add(Requires(ReadRecords), victims::attentions::read)
+            .add(Requires(WriteRecords), victims::attentions::update)
+            .add(Requires(WriteRecords), victims::attentions::upsert)
+            .add(Requires(ReadRecords), victims::list_pairs)
+            .add(Requires(WriteRecords), victims::dismiss_pair)
+            .add(Requires(WriteRecords), victims::confirm_pair)
+            .add(Requires(WriteRecords), victims::undo_pair)
             // judicialization: routes of the judicialization module
-            .service(judicialization::investigations::list)
-            .service(judicialization::investigations::create)
-            .service(judicialization::investigations::read)
-            .service(judicialization::investigations::update)
-            .service(judicialization::investigations::upsert)
-            .service(judicialization::criminal_cases::list)
-            .service(judicialization::criminal_cases::create)
-            .service(judicialization::criminal_cases::read)
-            .service(judicialization::criminal_cases::update)
-            .service(judicialization::criminal_cases::upsert)
-            .service(judicialization::events::list)
-            .service(judicialization::events::create)
-            .service(judicialization::defendants::list)
-            .service(judicialization::defendants::create)
-            .service(judicialization::defendants::read)
-            .service(judicialization::defendants::update)
-            .service(judicialization::defendants::upsert)
-            .service(judicialization::sentences::list)
-            .service(judicialization::sentences::create)
-            .service(judicialization::sentences::read)
-            .service(judicialization::sentences::update)
-            .service(judicialization::sentences::upsert)
-            .service(judicialization::counts)
-            .service(dashboards::list_dashboards)
-            .service(dashboards::get_dashboard)
-            .service(org::list_institutions)
-            .service(org::create_institution)
-            .service(org::get_institution)
-            .service(org::update_institution)
-            .service(users::list_users)
-            .service(users::create_user)
-            .service(users::get_user)
-            .service(users::update_user)
-            .service(users::deactivate_user)
-            .service(users::reactivate_user)
-            .service(users::reset_password)
-            .service(users::list_service_accounts)
-            .service(users::create_service_account)
-            .service(users::rotate_secret)
-            .service(audit::list_events)
-            .service(audit::verify)
-            .service(audit::signed_checkpoint)
+            .add(Requires(ReadRecords), judicialization::investigations::list)
+            .add(
+                Requires(WriteRecords),
+                judicialization::investigations::create,
+            )
+            .add(Requires(ReadRecords), judicialization::investigations::read)
+            .add(
+                Requires(WriteRecords),
+                judicialization::investigations::update,
+            )
+            .add(
+                Requires(WriteRecords),
+                judicialization::investigations::upsert,
+            )
+            .add(Requires(ReadRecords), judicialization::criminal_cases::list)
+            .add(
+                Requires(WriteRecords),
+                judicialization::criminal_cases::create,
+            )
+            .add(Requires(ReadRecords), judicialization::criminal_cases::read)
+            .add(
+                Requires(WriteRecords),
+                judicialization::criminal_cases::update,
+            )
+            .add(
+                Requires(WriteRecords),
+                judicialization::criminal_cases::upsert,
+            )
+            .add(Requires(ReadRecords), judicialization::events::list)
+            .add(Requires(WriteRecords), judicialization::events::create)
+            .add(Requires(ReadRecords), judicialization::defendants::list)
+            .add(Requires(WriteRecords), judicialization::defendants::create)
+            .add(Requires(ReadRecords), judicialization::defendants::read)
+            .add(Requires(WriteRecords), judicialization::defendants::update)
+            .add(Requires(WriteRecords), judicialization::defendants::upsert)
+            .add(Requires(ReadRecords), judicialization::sentences::list)
+            .add(Requires(WriteRecords), judicialization::sentences::create)
+            .add(Requires(ReadRecords), judicialization::sentences::read)
+            .add(Requires(WriteRecords), judicialization::sentences::update)
+            .add(Requires(WriteRecords), judicialization::sentences::upsert)
+            .add(Requires(ReadAggregates), judicialization::counts)
+            .add(Requires(ReadAggregates), dashboards::list_dashboards)
+            .add(Requires(ReadAggregates), dashboards::get_dashboard)
+            .add(Requires(ReadInstitutions), org::list_institutions)
+            .add(Requires(ManageInstitutions), org::create_institution)
+            .add(Requires(ReadInstitutions), org::get_institution)
+            .add(Requires(ManageInstitutions), org::update_institution)
+            .add(Requires(ReadUsers), users::list_users)
+            .add(Requires(ManageUsers), users::create_user)
+            .add(Requires(ReadUsers), users::get_user)
+            .add(Requires(ManageUsers), users::update_user)
+            .add(Requires(ManageUsers), users::deactivate_user)
+            .add(Requires(ManageUsers), users::reactivate_user)
+            .add(Requires(ManageUsers), users::reset_password)
+            .add(
+                Requires(ManageServiceAccounts),
+                users::list_service_accounts,
+            )
+            .add(
+                Requires(ManageServiceAccounts),
+                users::create_service_account,
+            )
+            .add(Requires(ManageServiceAccounts), users::rotate_secret)
+            .add(Requires(ReadAudit), audit::list_events)
+            .add(Requires(ReadAudit), audit::verify)
+            .add(Requires(ReadAudit), audit::signed_checkpoint)
             // periods: quarterly periods and their locking
-            .service(periods::list)
-            .service(periods::submit)
-            .service(periods::close)
-            .service(periods::reopen)
-            .service(periods::close_all)
-            .service(cuts::take)
-            .service(cuts::list)
+            .add(Requires(ReadPeriods), periods::list)
+            .add(Requires(ManagePeriods), periods::submit)
+            .add(Requires(ManagePeriods), periods::close)
+            .add(Requires(ManagePeriods), periods::reopen)
+            .add(Requires(ManagePeriods), periods::close_all)
+            .add(Requires(ManageCuts), cuts::take)
+            .add(Requires(ReadCuts), cuts::list)
             // Before `/cuts/{id}`, whose `{id}` would take `….xlsx` too.
-            .service(cuts::workbook)
-            .service(cuts::read)
-            .service(cuts::diff)
+            .add(Requires(ReadCuts), cuts::workbook)
+            .add(Requires(ReadCuts), cuts::read)
+            .add(Requires(ReadCuts), cuts::diff)
             // sync: the changes feed
-            .service(changes::list),
+            .add(Requires(ReadRecords), changes::list)
+            .scope,
     )
+}
+
+/// The guard's table ([`policy::ROUTES`]): the public routes served outside
+/// the spec, then every route [`routes`] registers, with its rule.
+pub(crate) fn route_table() -> Vec<Route> {
+    let mut table: Vec<Route> = [METRICS_PATH, SPEC_PATH, DOCS_PATH, DOCS_ROOT]
+        .into_iter()
+        .map(|pattern| Route {
+            method: Method::GET,
+            pattern: pattern.to_string(),
+            rule: RouteRule::Public,
+        })
+        .collect();
+    let _ = routes(App::new().into_utoipa_app(), &mut table);
+    table
 }
 
 /// Starts the server's import workers (`SINTRA_IMPORT_WORKERS`), which
@@ -179,11 +299,15 @@ pub fn spawn_workers(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
 
 /// The OpenAPI document of the API, as `sintra openapi` prints it: what
 /// utoipa generates from the routes, finished by [`openapi::finish`].
+// utoipa's document is plain data (string keys only), so it always becomes
+// a JSON value; the `openapi` test generates it on every run.
+#[allow(clippy::expect_used)]
 pub fn openapi() -> serde_json::Value {
     let generated = routes(
         App::new()
             .into_utoipa_app()
             .openapi(openapi::ApiDoc::openapi()),
+        &mut Vec::new(),
     )
     .split_for_parts()
     .1;
@@ -198,9 +322,12 @@ async fn serve_spec(spec: web::Data<serde_json::Value>) -> HttpResponse {
 
 /// Request counts and latencies per route pattern and status, served at
 /// `/metrics`. Build it once per process and share it between workers.
+// Building fails only when a metric's name is registered twice in the
+// builder's own fresh registry, which these constant names never are.
+#[allow(clippy::expect_used)]
 pub fn metrics() -> PrometheusMetrics {
     PrometheusMetricsBuilder::new("sintra")
-        .endpoint("/metrics")
+        .endpoint(METRICS_PATH)
         .mask_unmatched_patterns("UNMATCHED")
         .build()
         .expect("metrics registry builds")
@@ -231,20 +358,21 @@ pub fn build_app(
             .into_utoipa_app()
             .openapi(openapi::ApiDoc::openapi())
             .app_data(spec)
-            .route("/api/v1/openapi.json", web::get().to(serve_spec))
+            .route(SPEC_PATH, web::get().to(serve_spec))
             .app_data(web::Data::new(state))
             .app_data(extractors::json_config(body_limit))
             .app_data(web::PayloadConfig::new(body_limit))
             .app_data(extractors::query_config())
             .app_data(extractors::path_config()),
+        &mut Vec::new(),
     )
     .split_for_parts();
-    let docs = SwaggerUi::new("/docs/{_:.*}")
+    let docs = SwaggerUi::new(DOCS_PATH)
         // "none": Swagger UI would otherwise send the spec to an outside
         // validator (and the CSP would block it).
-        .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json").validator_url("none"));
+        .config(utoipa_swagger_ui::Config::from(SPEC_PATH).validator_url("none"));
     app.route(
-        "/docs",
+        DOCS_ROOT,
         web::get().to(|| async {
             HttpResponse::PermanentRedirect()
                 .insert_header(("Location", "/docs/"))

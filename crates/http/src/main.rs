@@ -2,6 +2,10 @@
 //! (`openapi`), applies the migrations (`migrate`) or fills an empty
 //! database with a synthetic country (`demo-data`).
 
+// A command-line program: what it prints is its answer (the spec, the
+// first admin's one-time password, the demo's summary, start-up errors).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 #[global_allocator]
 static ALLOCATOR: sintra_http::Allocator = sintra_http::Allocator;
 
@@ -56,37 +60,37 @@ enum AuditCommand {
 }
 
 fn main() {
-    let cli = Cli::parse();
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Openapi => {
-            // Through a `Value` (sorted keys): utoipa keeps extensions in a
-            // HashMap, and the committed file must not change between runs.
-            let spec = serde_json::to_value(openapi())
-                .and_then(|v| serde_json::to_string_pretty(&v))
-                .expect("the spec serializes");
-            println!("{spec}");
-            Ok(())
-        }
-        Command::Migrate => runtime().block_on(migrate()),
-        Command::Serve => runtime().block_on(serve()),
-        Command::DemoData { seed, size } => {
-            runtime().block_on(demo_data(sintra_http::demo::DemoOptions { seed, size }))
-        }
-        Command::Audit {
-            command: AuditCommand::Checkpoint,
-        } => runtime().block_on(audit_checkpoint()),
-    };
-    if let Err(e) = result {
+    if let Err(e) = run(Cli::parse()) {
         eprintln!("sintra: {e}");
         std::process::exit(1);
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Openapi => {
+            // Through a `Value` (sorted keys): utoipa keeps extensions in a
+            // HashMap, and the committed file must not change between runs.
+            let spec =
+                serde_json::to_value(openapi()).and_then(|v| serde_json::to_string_pretty(&v))?;
+            println!("{spec}");
+            Ok(())
+        }
+        Command::Migrate => runtime()?.block_on(migrate()),
+        Command::Serve => runtime()?.block_on(serve()),
+        Command::DemoData { seed, size } => {
+            runtime()?.block_on(demo_data(sintra_http::demo::DemoOptions { seed, size }))
+        }
+        Command::Audit {
+            command: AuditCommand::Checkpoint,
+        } => runtime()?.block_on(audit_checkpoint()),
+    }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .expect("tokio runtime")
 }
 
 async fn prepare(config: &Config) -> anyhow::Result<()> {

@@ -189,10 +189,11 @@ pub async fn guard(
         None if has_any_rule(&pattern) => return Ok(req.error_response(ApiError::MethodNotAllowed)),
         None => None,
     };
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .cloned()
-        .expect("AppState is registered");
+    // `build_app` registers it; an app built without it fails closed.
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        let missing = ApiError::Internal("AppState is not registered".into());
+        return Ok(req.error_response(missing));
+    };
     let (actor, one_time) = match authenticate(&req, &state).await {
         Ok(found) => found,
         Err(e) => return Ok(req.error_response(e)),

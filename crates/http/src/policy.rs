@@ -1,8 +1,11 @@
-//! Which permission each route needs. Deny by default: a route that is
-//! served but not listed here answers 403 to everyone, so a new handler
-//! cannot be reachable before someone writes down who may call it. The
-//! roles behind each permission are decided in
-//! [`sintra_domain::access::Role::allows`].
+//! Which permission each route needs. Each rule is written beside its
+//! route's registration (`fn routes` in `lib.rs`: `.add(Requires(ReadRecords),
+//! victims::victims::read)`), and [`ROUTES`] is read from that
+//! registration. Deny by default: a request no route's rule covers answers
+//! 403 to everyone (the guard, `middleware::guard`). The roles behind each
+//! permission are decided in [`sintra_domain::access::Role::allows`].
+
+use std::sync::LazyLock;
 
 use actix_web::http::Method;
 use sintra_domain::access::Permission;
@@ -17,306 +20,21 @@ pub enum RouteRule {
 }
 
 use Permission::*;
-use RouteRule::*;
 
-/// (method, actix match pattern, rule). `*` matches any method.
-pub const ROUTES: &[(&str, &str, RouteRule)] = &[
-    ("GET", "/health/live", Public),
-    ("GET", "/health/ready", Public),
-    ("GET", "/metrics", Public),
-    ("GET", "/api/v1/openapi.json", Public),
-    ("GET", "/docs/{_:.*}", Public),
-    ("GET", "/docs", Public),
-    ("POST", "/api/v1/auth/token", Public),
-    ("POST", "/api/v1/auth/logout", Requires(ReadOwnAccount)),
-    ("POST", "/api/v1/auth/password", Requires(ReadOwnAccount)),
-    ("GET", "/api/v1/auth/me", Requires(ReadOwnAccount)),
-    ("GET", "/api/v1/entities", Requires(ReadCatalogs)),
-    ("GET", "/api/v1/catalogs", Requires(ReadCatalogs)),
-    (
-        "GET",
-        "/api/v1/catalogs/{catalog}/items",
-        Requires(ReadCatalogs),
-    ),
-    (
-        "POST",
-        "/api/v1/catalogs/{catalog}/items",
-        Requires(ManageCatalogs),
-    ),
-    (
-        "GET",
-        "/api/v1/catalogs/{catalog}/items/{code}",
-        Requires(ReadCatalogs),
-    ),
-    (
-        "PATCH",
-        "/api/v1/catalogs/{catalog}/items/{code}",
-        Requires(ManageCatalogs),
-    ),
-    ("GET", "/api/v1/forms", Requires(ReadForms)),
-    ("GET", "/api/v1/forms/{form}", Requires(ReadForms)),
-    ("GET", "/api/v1/forms/{form}/labels", Requires(ManageLabels)),
-    (
-        "PUT",
-        "/api/v1/forms/{form}/fields/{field}/label",
-        Requires(ManageLabels),
-    ),
-    (
-        "DELETE",
-        "/api/v1/forms/{form}/fields/{field}/label",
-        Requires(ManageLabels),
-    ),
-    ("GET", "/api/v1/commissions", Requires(ReadRecords)),
-    ("POST", "/api/v1/commissions", Requires(WriteRecords)),
-    ("GET", "/api/v1/commissions/{id}", Requires(ReadRecords)),
-    ("PATCH", "/api/v1/commissions/{id}", Requires(WriteRecords)),
-    (
-        "PUT",
-        "/api/v1/commissions/by-folio/{external_folio}",
-        Requires(WriteRecords),
-    ),
-    ("GET", "/api/v1/sessions", Requires(ReadRecords)),
-    ("POST", "/api/v1/sessions", Requires(WriteRecords)),
-    ("GET", "/api/v1/sessions/{id}", Requires(ReadRecords)),
-    ("PATCH", "/api/v1/sessions/{id}", Requires(WriteRecords)),
-    (
-        "PUT",
-        "/api/v1/sessions/by-folio/{external_folio}",
-        Requires(WriteRecords),
-    ),
-    ("GET", "/api/v1/agreements", Requires(ReadRecords)),
-    ("POST", "/api/v1/agreements", Requires(WriteRecords)),
-    ("GET", "/api/v1/agreements/{id}", Requires(ReadRecords)),
-    ("PATCH", "/api/v1/agreements/{id}", Requires(WriteRecords)),
-    (
-        "PUT",
-        "/api/v1/agreements/by-folio/{external_folio}",
-        Requires(WriteRecords),
-    ),
-    (
-        "GET",
-        "/api/v1/agreements/{id}/follow-ups",
-        Requires(ReadRecords),
-    ),
-    (
-        "POST",
-        "/api/v1/agreements/{id}/follow-ups",
-        Requires(WriteRecords),
-    ),
-    (
-        "GET",
-        "/api/v1/excel/templates/{form}",
-        Requires(ImportExcel),
-    ),
-    (
-        "POST",
-        "/api/v1/excel/imports/{form}",
-        Requires(ImportExcel),
-    ),
-    (
-        "GET",
-        "/api/v1/excel/imports/{id}/annotated.xlsx",
-        Requires(ImportExcel),
-    ),
-    // Import jobs: the caller's institution's only (others read as missing).
-    ("GET", "/api/v1/excel/imports", Requires(ImportExcel)),
-    ("GET", "/api/v1/excel/imports/{id}", Requires(ImportExcel)),
-    (
-        "DELETE",
-        "/api/v1/excel/imports/{id}",
-        Requires(ImportExcel),
-    ),
-    (
-        "POST",
-        "/api/v1/excel/imports/{id}/commit",
-        Requires(ImportExcel),
-    ),
-    ("GET", "/api/v1/excel/exports", Requires(ExportExcel)),
-    ("GET", "/api/v1/excel/exports/{form}", Requires(ExportExcel)),
-    // victims: rules of the victim-attention module
-    (
-        "POST",
-        "/api/v1/victims/duplicate-check",
-        Requires(WriteRecords),
-    ),
-    ("GET", "/api/v1/victims", Requires(ReadRecords)),
-    ("POST", "/api/v1/victims", Requires(WriteRecords)),
-    ("GET", "/api/v1/victims/{id}", Requires(ReadRecords)),
-    ("GET", "/api/v1/victims/{id}/person", Requires(ReadRecords)),
-    ("PATCH", "/api/v1/victims/{id}", Requires(WriteRecords)),
-    (
-        "PUT",
-        "/api/v1/victims/by-folio/{external_folio}",
-        Requires(WriteRecords),
-    ),
-    ("GET", "/api/v1/attentions", Requires(ReadRecords)),
-    ("POST", "/api/v1/attentions", Requires(WriteRecords)),
-    ("GET", "/api/v1/attentions/{id}", Requires(ReadRecords)),
-    ("PATCH", "/api/v1/attentions/{id}", Requires(WriteRecords)),
-    (
-        "PUT",
-        "/api/v1/attentions/by-folio/{external_folio}",
-        Requires(WriteRecords),
-    ),
-    ("GET", "/api/v1/duplicates", Requires(ReadRecords)),
-    (
-        "POST",
-        "/api/v1/duplicates/{id}/dismiss",
-        Requires(WriteRecords),
-    ),
-    (
-        "POST",
-        "/api/v1/duplicates/{id}/confirm",
-        Requires(WriteRecords),
-    ),
-    // Undoing a confirmation is a decision like confirming it.
-    (
-        "POST",
-        "/api/v1/duplicates/{id}/undo",
-        Requires(WriteRecords),
-    ),
-    // judicialization: rules of the judicialization module
-    ("GET", "/api/v1/investigations", Requires(ReadRecords)),
-    ("POST", "/api/v1/investigations", Requires(WriteRecords)),
-    ("GET", "/api/v1/investigations/{id}", Requires(ReadRecords)),
-    (
-        "PATCH",
-        "/api/v1/investigations/{id}",
-        Requires(WriteRecords),
-    ),
-    (
-        "PUT",
-        "/api/v1/investigations/by-folio/{external_folio}",
-        Requires(WriteRecords),
-    ),
-    ("GET", "/api/v1/criminal-cases", Requires(ReadRecords)),
-    ("POST", "/api/v1/criminal-cases", Requires(WriteRecords)),
-    ("GET", "/api/v1/criminal-cases/{id}", Requires(ReadRecords)),
-    (
-        "PATCH",
-        "/api/v1/criminal-cases/{id}",
-        Requires(WriteRecords),
-    ),
-    (
-        "PUT",
-        "/api/v1/criminal-cases/by-folio/{external_folio}",
-        Requires(WriteRecords),
-    ),
-    (
-        "GET",
-        "/api/v1/criminal-cases/{id}/events",
-        Requires(ReadRecords),
-    ),
-    (
-        "POST",
-        "/api/v1/criminal-cases/{id}/events",
-        Requires(WriteRecords),
-    ),
-    ("GET", "/api/v1/defendants", Requires(ReadRecords)),
-    ("POST", "/api/v1/defendants", Requires(WriteRecords)),
-    ("GET", "/api/v1/defendants/{id}", Requires(ReadRecords)),
-    ("PATCH", "/api/v1/defendants/{id}", Requires(WriteRecords)),
-    (
-        "PUT",
-        "/api/v1/defendants/by-folio/{external_folio}",
-        Requires(WriteRecords),
-    ),
-    ("GET", "/api/v1/sentences", Requires(ReadRecords)),
-    ("POST", "/api/v1/sentences", Requires(WriteRecords)),
-    ("GET", "/api/v1/sentences/{id}", Requires(ReadRecords)),
-    ("PATCH", "/api/v1/sentences/{id}", Requires(WriteRecords)),
-    (
-        "PUT",
-        "/api/v1/sentences/by-folio/{external_folio}",
-        Requires(WriteRecords),
-    ),
-    (
-        "GET",
-        "/api/v1/judicialization/counts",
-        Requires(ReadAggregates),
-    ),
-    ("GET", "/api/v1/dashboards", Requires(ReadAggregates)),
-    ("GET", "/api/v1/dashboards/{name}", Requires(ReadAggregates)),
-    ("GET", "/api/v1/institutions", Requires(ReadInstitutions)),
-    ("POST", "/api/v1/institutions", Requires(ManageInstitutions)),
-    (
-        "GET",
-        "/api/v1/institutions/{id}",
-        Requires(ReadInstitutions),
-    ),
-    (
-        "PATCH",
-        "/api/v1/institutions/{id}",
-        Requires(ManageInstitutions),
-    ),
-    ("GET", "/api/v1/users", Requires(ReadUsers)),
-    ("POST", "/api/v1/users", Requires(ManageUsers)),
-    ("GET", "/api/v1/users/{id}", Requires(ReadUsers)),
-    ("PATCH", "/api/v1/users/{id}", Requires(ManageUsers)),
-    (
-        "POST",
-        "/api/v1/users/{id}/deactivate",
-        Requires(ManageUsers),
-    ),
-    (
-        "POST",
-        "/api/v1/users/{id}/reactivate",
-        Requires(ManageUsers),
-    ),
-    (
-        "POST",
-        "/api/v1/users/{id}/reset-password",
-        Requires(ManageUsers),
-    ),
-    (
-        "GET",
-        "/api/v1/service-accounts",
-        Requires(ManageServiceAccounts),
-    ),
-    (
-        "POST",
-        "/api/v1/service-accounts",
-        Requires(ManageServiceAccounts),
-    ),
-    (
-        "POST",
-        "/api/v1/service-accounts/{id}/rotate-secret",
-        Requires(ManageServiceAccounts),
-    ),
-    ("GET", "/api/v1/audit/events", Requires(ReadAudit)),
-    ("GET", "/api/v1/audit/verify", Requires(ReadAudit)),
-    ("GET", "/api/v1/audit/checkpoints", Requires(ReadAudit)),
-    // periods: who takes which step is `sintra_domain::periods::PeriodAction::allowed`
-    ("GET", "/api/v1/periods", Requires(ReadPeriods)),
-    (
-        "POST",
-        "/api/v1/periods/{entity_code}/{year}/{quarter}/submit",
-        Requires(ManagePeriods),
-    ),
-    (
-        "POST",
-        "/api/v1/periods/{entity_code}/{year}/{quarter}/close",
-        Requires(ManagePeriods),
-    ),
-    (
-        "POST",
-        "/api/v1/periods/{entity_code}/{year}/{quarter}/reopen",
-        Requires(ManagePeriods),
-    ),
-    (
-        "POST",
-        "/api/v1/periods/{year}/{quarter}/close",
-        Requires(ManagePeriods),
-    ),
-    ("POST", "/api/v1/cuts", Requires(ManageCuts)),
-    ("GET", "/api/v1/cuts", Requires(ReadCuts)),
-    ("GET", "/api/v1/cuts/{id}.xlsx", Requires(ReadCuts)),
-    ("GET", "/api/v1/cuts/{id}", Requires(ReadCuts)),
-    ("GET", "/api/v1/cuts/{id}/diff", Requires(ReadCuts)),
-    // sync: the changes feed names records (never their fields) in the
-    // caller's scope: whoever lists records may follow it.
-    ("GET", "/api/v1/changes", Requires(ReadRecords)),
-];
+/// A served route and the rule the guard applies to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub method: Method,
+    /// The path as the spec names it (the docs UI's keeps its `{_:.*}`).
+    pub pattern: String,
+    pub rule: RouteRule,
+}
+
+/// Every route with its rule. The rules are written once, beside each
+/// route's registration (`fn routes` in `lib.rs`, `Api::add`); this table is
+/// read from that registration, so the router and the guard cannot list
+/// different routes.
+pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(crate::route_table);
 
 /// A route pattern without the regular expressions of its segments
 /// (`/excel/imports/{id:[0-9a-f-]+}` → `/excel/imports/{id}`): actix
@@ -381,11 +99,8 @@ fn shape(pattern: &str) -> String {
 pub fn rule_for(method: &Method, pattern: &str) -> Option<RouteRule> {
     ROUTES
         .iter()
-        .find(|(m, p, _)| {
-            (*p == pattern || without_regex(p) == without_regex(pattern))
-                && (*m == "*" || *m == method.as_str())
-        })
-        .map(|(_, _, rule)| *rule)
+        .find(|r| same_route(&r.pattern, pattern) && r.method == method)
+        .map(|r| r.rule)
 }
 
 /// The rule for a request whose matched pattern has none for its method.
@@ -400,13 +115,13 @@ pub fn rule_for(method: &Method, pattern: &str) -> Option<RouteRule> {
 /// guard never lends one route's rule to another route's handler.
 pub fn rule_for_request(method: &Method, pattern: &str, path: &str) -> Option<RouteRule> {
     rule_for(method, pattern).or_else(|| {
-        let mut candidates = ROUTES.iter().filter(|(m, p, _)| {
-            *m == method.as_str()
-                && !same_route(p, pattern)
-                && actix_web::dev::ResourceDef::new(*p).is_match(path)
+        let mut candidates = ROUTES.iter().filter(|r| {
+            r.method == method
+                && !same_route(&r.pattern, pattern)
+                && actix_web::dev::ResourceDef::new(r.pattern.as_str()).is_match(path)
         });
         match (candidates.next(), candidates.next()) {
-            (Some((_, _, rule)), None) => Some(*rule),
+            (Some(r), None) => Some(r.rule),
             _ => None,
         }
     })
@@ -421,17 +136,17 @@ pub fn rule_for_spec_path(method: &Method, path: &str) -> Option<RouteRule> {
     rule_for(method, path).or_else(|| {
         ROUTES
             .iter()
-            .find(|(m, p, _)| shape(p) == shape(path) && (*m == "*" || *m == method.as_str()))
-            .map(|(_, _, rule)| *rule)
+            .find(|r| shape(&r.pattern) == shape(path) && r.method == method)
+            .map(|r| r.rule)
     })
 }
 
 /// The methods a pattern serves, for `Allow` (405 answers).
-pub fn allowed_methods(pattern: &str) -> Vec<&'static str> {
-    let mut methods: Vec<&'static str> = ROUTES
+pub fn allowed_methods(pattern: &str) -> Vec<String> {
+    let mut methods: Vec<String> = ROUTES
         .iter()
-        .filter(|(_, p, _)| same_route(p, pattern))
-        .map(|(m, _, _)| *m)
+        .filter(|r| same_route(&r.pattern, pattern))
+        .map(|r| r.method.to_string())
         .collect();
     methods.sort_unstable();
     methods.dedup();
@@ -440,7 +155,7 @@ pub fn allowed_methods(pattern: &str) -> Vec<&'static str> {
 
 /// Whether the pattern has a rule for some method.
 pub fn has_any_rule(pattern: &str) -> bool {
-    ROUTES.iter().any(|(_, p, _)| same_route(p, pattern))
+    ROUTES.iter().any(|r| same_route(&r.pattern, pattern))
 }
 
 /// What a caller does with a form through Excel.

@@ -329,7 +329,8 @@ pub async fn append(conn: &mut AsyncPgConnection, entries: &[AuditEntry]) -> Sto
                 .await?;
         }
         many => {
-            let payload = serde_json::to_value(many).expect("audit entries serialize");
+            let payload = serde_json::to_value(many)
+                .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
             Prepared(diesel::sql_query("SELECT audit_append($1) AS id").bind::<Jsonb, _>(payload))
                 .execute(conn)
                 .await?;

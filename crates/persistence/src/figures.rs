@@ -923,6 +923,9 @@ fn sesnsp_rollup_sql() -> String {
 
 /// Data quality from the records' rollup (open duplicates and imports,
 /// small tables, as they are).
+// Cuts a constant SQL text at a marker it contains; the figures tests run
+// the result.
+#[allow(clippy::expect_used)]
 fn data_quality_rollup_sql(level: rollup::Level) -> String {
     let fields = projected_forms()
         .flat_map(|form| {

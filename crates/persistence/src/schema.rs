@@ -1,5 +1,16 @@
-//! Diesel's view of the tables (kept by hand in step with `migrations/`; a
-//! test runs every query against the migrated schema).
+//! Diesel's view of the tables (kept by hand in step with `migrations/`:
+//! `tests/tests/schema.rs` compares every declaration with the migrated
+//! database, as `diesel print-schema` would, and a test runs every query
+//! against it).
+
+/// Column types PostgreSQL has and diesel does not name.
+pub mod sql_types {
+    /// A transaction id (`xid8`): the audit chain's and the changes feed's
+    /// sealers wait on the writing transaction. Only SQL text reads it.
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "xid8"))]
+    pub struct Xid8;
+}
 
 diesel::table! {
     entities (code) {
@@ -79,7 +90,11 @@ diesel::table! {
 }
 
 diesel::table! {
-    audit_events (id) {
+    use diesel::sql_types::*;
+    use super::sql_types::Xid8;
+
+    /// Partitioned by month of `occurred_at`, which the key must include.
+    audit_events (id, occurred_at) {
         id -> Int8,
         occurred_at -> Timestamptz,
         kind -> Text,
@@ -95,6 +110,7 @@ diesel::table! {
         changes -> Nullable<Jsonb>,
         details -> Nullable<Jsonb>,
         outcome -> Text,
+        txid -> Xid8,
     }
 }
 
@@ -291,10 +307,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Xid8;
+
     /// The changes feed: a row per write of a record (a trigger writes
     /// it); `position` is assigned by `record_changes_seal()`.
     record_changes (id) {
         id -> Int8,
+        txid -> Xid8,
         position -> Nullable<Int8>,
         record_id -> Uuid,
         form -> Text,

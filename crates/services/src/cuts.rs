@@ -108,6 +108,9 @@ pub fn digest(figures: &Value, records_digest: &str) -> String {
 }
 
 /// The first day of a quarter and of the next one, as ISO dates.
+// Quarters come from `Quarter::new` or `Quarter::of` (1 to 4), so both
+// are real dates.
+#[allow(clippy::expect_used)]
 fn bounds(q: Quarter) -> (String, String) {
     let month = u32::from(q.quarter - 1) * 3 + 1;
     let from = NaiveDate::from_ymd_opt(q.year, month, 1).expect("a valid quarter");

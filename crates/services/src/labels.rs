@@ -214,6 +214,8 @@ async fn field_labels(
     Ok(describe(spec, field, versions, row))
 }
 
+// Called for fields of the form only (callers look the field up first).
+#[allow(clippy::expect_used)]
 fn describe(
     spec: &FormSpec,
     field: &str,

@@ -644,6 +644,8 @@ fn shifted_year(year: i32, offset: i32) -> i32 {
     }
 }
 
+// Called with literal dates only, which are real dates.
+#[allow(clippy::expect_used)]
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("valid literal date")
 }
@@ -845,6 +847,8 @@ fn build_curp(
         ]
         .iter()
         .collect::<String>();
+    // Built above from A-Z and digits only, each of which has a value.
+    #[allow(clippy::expect_used)]
     let digit = check_digit(&first17).expect("CURP built from A-Z and digits");
     format!("{first17}{digit}")
 }

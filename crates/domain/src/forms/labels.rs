@@ -240,6 +240,11 @@ fn build(base: &'static FormSpec, overrides: &[LabelOverride]) -> FormSpec {
 /// field with a position takes that slot (or the next free one, when two ask
 /// for the same; ties go in built-in order), the others fill the remaining
 /// slots in their built-in order.
+///
+/// Both `expect`s hold by counting: `placed` holds at most `n` fields, so a
+/// free slot is left for each, and the fields without a position then fill
+/// exactly the slots still free.
+#[allow(clippy::expect_used)]
 fn arrange(positions: &[Option<i32>]) -> Vec<usize> {
     let n = positions.len();
     let mut slots: Vec<Option<usize>> = vec![None; n];

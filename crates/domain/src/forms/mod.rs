@@ -610,16 +610,15 @@ impl FieldSpec {
     /// `parent_field` (catalogs), `reference`, `folio_key`, `multiple`
     /// (references), `options` (choices).
     pub fn to_json(&self) -> Value {
-        let mut v = json!({
-            "key": self.key,
-            "label": self.label,
-            "help": self.help,
-            "type": self.ty.name(),
-            "required": self.required,
-            "personal": self.personal,
-            "rules": self.rules.iter().map(|r| r.to_json()).collect::<Vec<_>>(),
-        });
-        let obj = v.as_object_mut().expect("an object");
+        let mut obj = Map::new();
+        obj.insert("key".into(), json!(self.key));
+        obj.insert("label".into(), json!(self.label));
+        obj.insert("help".into(), json!(self.help));
+        obj.insert("type".into(), json!(self.ty.name()));
+        obj.insert("required".into(), json!(self.required));
+        obj.insert("personal".into(), json!(self.personal));
+        let rules: Vec<Value> = self.rules.iter().map(|r| r.to_json()).collect();
+        obj.insert("rules".into(), Value::Array(rules));
         match self.ty {
             FieldType::Text { max_length } | FieldType::LongText { max_length } => {
                 obj.insert("max_length".into(), json!(max_length));
@@ -657,7 +656,7 @@ impl FieldSpec {
             }
             FieldType::Date | FieldType::Boolean | FieldType::Curp | FieldType::Uuid => {}
         }
-        v
+        Value::Object(obj)
     }
 }
 

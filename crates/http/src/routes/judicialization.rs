@@ -106,7 +106,7 @@ fn parse_date(key: &str, value: Option<&str>, errors: &mut Vec<FieldError>) -> O
 }
 
 fn month_start(d: NaiveDate) -> NaiveDate {
-    d.with_day(1).expect("day 1 exists")
+    d.with_day(1).unwrap_or(d)
 }
 
 fn month_end(d: NaiveDate) -> NaiveDate {

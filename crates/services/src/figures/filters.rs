@@ -215,7 +215,7 @@ pub(super) async fn validate(
         return Err(FiguresError::Invalid(errors));
     }
     if whole_months {
-        from = from.map(|d| d.with_day(1).expect("day 1 exists"));
+        from = from.map(|d| d.with_day(1).unwrap_or(d));
         to = to.map(month_end);
     }
     Ok(AppliedFilters {

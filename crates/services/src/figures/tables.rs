@@ -837,6 +837,10 @@ fn row_label(rows_by: &str, code: &str, applied: &AppliedFilters, labels: &Label
     }
 }
 
+// A rate's or a share's `of` names a table of the same dashboard in the
+// constant definitions above, and `render` is given all of its grids (the
+// dashboards tests render every dashboard).
+#[allow(clippy::expect_used)]
 fn render(
     g: &Grid,
     all: &[Grid],
