@@ -11,7 +11,8 @@ use sintra_domain::access::Role;
 use sintra_domain::forms::FormKey;
 use sintra_excel::columns::template_columns;
 use sintra_tests::excel::{
-    assert_template_of, calamine_first_sheet, export_rows, filled, sheet_rows, upload,
+    assert_template_of, calamine_first_sheet, column_of, edited, export_rows, filled, sheet_rows,
+    upload,
 };
 use sintra_tests::{Account, Answer, TestApp};
 
@@ -832,4 +833,109 @@ async fn an_exported_workbook_imported_again_changes_the_records_it_came_from() 
     assert_eq!(errors[0]["code"], "unknown_record");
     assert_eq!(errors[0]["column"], "A");
     assert_eq!(errors[0]["row"], 2);
+}
+
+/// A row that names its record by id keeps that record's folio: another
+/// folio is an error of the row (never a silent change, nor a silent
+/// skip), an empty folio cell keeps the stored one.
+#[actix_web::test]
+async fn a_row_matched_by_id_with_another_folio_is_an_error_of_its_row() {
+    let app = TestApp::new().await;
+    let op = operator(&app).await;
+    let file = filled(
+        FormKey::Commission,
+        &[
+            json!({"external_folio": "C-1", "name": "Comisión A", "kind": "COMISION", "entity_code": "19", "installation_date": "2013-06-14"}),
+            json!({"external_folio": "C-2", "name": "Comisión B", "kind": "COMITE", "entity_code": "19", "installation_date": "2014-06-14"}),
+        ],
+    );
+    let done = upload(&app, &op, "commission", false, &file).await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    let export = app.get("/api/v1/excel/exports/commission", &op.token).await;
+    assert_eq!(export.status, 200, "{}", export.text());
+    let spec = FormKey::Commission.spec();
+    let header = |key: &str| spec.field(key).unwrap().label.es;
+    let rows = sheet_rows(&export.body, &calamine_first_sheet(&export.body));
+    let folio = column_of(&rows, header("external_folio"));
+    let name = column_of(&rows, header("name"));
+    let row_of =
+        |rows: &[Vec<calamine::Data>], f: &str| rows.iter().position(|r| r[folio] == f).unwrap();
+    let (a, b) = (row_of(&rows, "C-1"), row_of(&rows, "C-2"));
+
+    // C-1's row given C-1's record id but the folio C-9: refused, by name.
+    let changed = edited(&export.body, |rows| {
+        rows[a][folio] = calamine::Data::String("C-9".into());
+        rows[a][name] = calamine::Data::String("Comisión A bis".into());
+    });
+    let res = upload(&app, &op, "commission", false, &changed).await;
+    res.assert_problem(422, "import_rejected");
+    let errors = res.json["report"]["errors"].as_array().unwrap().clone();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["row"], a + 1, "Excel's row number");
+    assert_eq!(errors[0]["field"], "external_folio");
+    assert_eq!(errors[0]["code"], "folio_mismatch");
+    assert_eq!(
+        errors[0]["column"],
+        sintra_excel::columns::column_letter(folio as u32)
+    );
+    let message = errors[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("Folio externo") && message.contains("ID del registro"),
+        "names the fields, in Spanish: {message}"
+    );
+    // Another record's folio is no better.
+    let swapped = edited(&export.body, |rows| {
+        rows[a][folio] = calamine::Data::String("C-2".into());
+        rows[b][folio] = calamine::Data::String("C-1".into());
+    });
+    let res = upload(&app, &op, "commission", true, &swapped).await;
+    let codes: Vec<(Value, Value)> = res.json["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["row"].clone(), e["code"].clone()))
+        .collect();
+    assert!(
+        codes.contains(&(json!(a + 1), json!("folio_mismatch")))
+            && codes.contains(&(json!(b + 1), json!("folio_mismatch"))),
+        "{}",
+        res.text()
+    );
+    let listed = app.get("/api/v1/commissions", &op.token).await;
+    let mut folios: Vec<(String, String)> = listed.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["external_folio"].as_str().unwrap().to_string(),
+                i["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    folios.sort();
+    assert_eq!(
+        folios,
+        vec![
+            ("C-1".to_string(), "Comisión A".to_string()),
+            ("C-2".to_string(), "Comisión B".to_string())
+        ],
+        "nothing changed"
+    );
+
+    // An empty folio cell keeps the record's folio; the rest changes.
+    let emptied = edited(&export.body, |rows| {
+        rows[a][folio] = calamine::Data::Empty;
+        rows[a][name] = calamine::Data::String("Comisión A bis".into());
+    });
+    let res = upload(&app, &op, "commission", false, &emptied).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.json["rows_updated"], 2, "{}", res.text());
+    let by_folio = app
+        .get("/api/v1/commissions?external_folio=C-1", &op.token)
+        .await;
+    let items = by_folio.json["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", by_folio.text());
+    assert_eq!(items[0]["name"], "Comisión A bis");
+    assert_eq!(items[0]["external_folio"], "C-1");
 }
