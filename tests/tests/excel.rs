@@ -939,3 +939,115 @@ async fn a_row_matched_by_id_with_another_folio_is_an_error_of_its_row() {
     assert_eq!(items[0]["name"], "Comisión A bis");
     assert_eq!(items[0]["external_folio"], "C-1");
 }
+
+/// A file of an xlsx, as text.
+fn zip_entry(bytes: &[u8], name: &str) -> String {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes.to_vec())).unwrap();
+    let mut file = zip.by_name(name).unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut file, &mut text).unwrap();
+    text
+}
+
+/// In the victim template the municipio dropdown lists the municipios of
+/// the entity chosen in the same row: a defined name per entity over its
+/// column of the hidden lists, picked by the row's entity cell.
+#[actix_web::test]
+async fn the_municipio_dropdown_lists_the_municipios_of_the_rows_entity() {
+    use sintra_excel::columns::column_letter;
+    let app = TestApp::new().await;
+    let op = operator(&app).await;
+    let res = app.get("/api/v1/excel/templates/victim", &op.token).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let mut wb = open_workbook_auto_from_rs(Cursor::new(res.body.clone())).unwrap();
+    let names: HashMap<String, String> = wb.defined_names().iter().cloned().collect();
+    for entity in 1..=32 {
+        assert!(names.contains_key(&format!("MUN_{entity:02}")), "{names:?}");
+    }
+    // MUN_19 covers Nuevo León's municipios, and only them.
+    let range = names["MUN_19"].trim_start_matches('=').to_string();
+    let (sheet, cells) = range.split_once('!').unwrap();
+    assert_eq!(sheet.trim_matches('\''), "Catálogos");
+    let bounds: Vec<&str> = cells.split(':').collect();
+    let letter = bounds[0]
+        .trim_matches('$')
+        .trim_end_matches(|c: char| c.is_ascii_digit());
+    let letter = letter.trim_end_matches('$');
+    let last: usize = bounds[1].rsplit('$').next().unwrap().parse().unwrap();
+    let lists = wb.worksheet_range("Catálogos").unwrap();
+    let rows: Vec<Vec<String>> = lists
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    let col = (0..rows[0].len())
+        .find(|&c| column_letter(c as u32) == letter)
+        .unwrap();
+    assert_eq!(rows[0][col], "MUN_19", "the column is titled by its name");
+    let items: Vec<&String> = rows[1..]
+        .iter()
+        .map(|r| &r[col])
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(items.len(), last - 1, "the name covers the whole column");
+    assert!(
+        items.len() > 40,
+        "Nuevo León has 51 municipios: {}",
+        items.len()
+    );
+    assert!(items.iter().all(|i| i.starts_with("19")), "{items:?}");
+    assert!(items.iter().any(|i| i.starts_with("19039 — ")), "Monterrey");
+
+    // The municipio column's validation picks the name from its row's
+    // entity cell.
+    let columns = template_columns(FormKey::Victim.spec());
+    let at =
+        |key: &str| column_letter(columns.iter().position(|c| c.json_key() == key).unwrap() as u32);
+    let (entity, municipio) = (
+        at("detection_entity_code"),
+        at("detection_municipality_code"),
+    );
+    let xml = zip_entry(&res.body, "xl/worksheets/sheet2.xml")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    let formula = format!("INDIRECT(\"MUN_\"&LEFT(${entity}2,FIND(\" \",${entity}2&\" \")-1))");
+    let validation = xml
+        .split("<dataValidation ")
+        .find(|v| v.contains(&formula))
+        .unwrap_or_else(|| panic!("no validation with {formula}"));
+    assert!(
+        validation.contains(&format!("sqref=\"{municipio}2:{municipio}")),
+        "{validation}"
+    );
+    let workbook = zip_entry(&res.body, "xl/workbook.xml");
+    assert!(
+        workbook.contains("<definedName name=\"MUN_19\">"),
+        "{workbook}"
+    );
+
+    // A row whose municipio belongs to its entity still imports; one of
+    // another entity is still refused.
+    let row = |municipio: &str| json!({"condition": "VICTIMA", "given_names": "Ana", "first_surname": "Ruiz", "sex": "MUJER", "detection_date": "2024-01-10", "detection_entity_code": "19", "detection_municipality_code": municipio});
+    let ok = upload(
+        &app,
+        &op,
+        "victim",
+        true,
+        &filled(FormKey::Victim, &[row("19039")]),
+    )
+    .await;
+    assert_eq!(ok.json["errors"], json!([]), "{}", ok.text());
+    let bad = upload(
+        &app,
+        &op,
+        "victim",
+        true,
+        &filled(FormKey::Victim, &[row("09015")]),
+    )
+    .await;
+    assert_eq!(
+        bad.json["errors"][0]["code"],
+        "municipality_not_in_entity",
+        "{}",
+        bad.text()
+    );
+}

@@ -35,7 +35,7 @@ pub use export::{EncodedRows, ExportOptions, ExportWriter, RecordMeta, RowEncode
 pub use guard::{GuardError, ImportLimits};
 pub use import::{annotate, read_rows, read_rows_chunked, CellError, ImportRow, ImportSheet};
 pub use sintra_domain::i18n::Lang;
-pub use template::{template, template_within};
+pub use template::{template, template_with, template_within};
 
 use sha2::{Digest, Sha256};
 
