@@ -720,7 +720,8 @@ async fn every_record_form_round_trips_from_its_template_to_its_export() {
         assert_eq!(done.status, 200, "{name}: {}", done.text());
         assert_eq!(done.json["rows_created"], 1, "{name}");
 
-        // The export shows the row with its folio, and its parent by id.
+        // The export shows the row with its folio, and its parent by id
+        // and folio.
         let export = app
             .get(&format!("/api/v1/excel/exports/{name}"), &op.token)
             .await;
@@ -742,6 +743,12 @@ async fn every_record_form_round_trips_from_its_template_to_its_export() {
                 assert!(
                     exported[0].iter().any(|c| c.contains(id.as_str())),
                     "{name}: {parent}'s id {id} in {:?}",
+                    exported[0]
+                );
+                // And by its folio, in the column beside the id.
+                assert!(
+                    exported[0].iter().any(|c| c == parent),
+                    "{name}: {parent}'s folio in {:?}",
                     exported[0]
                 );
             }
@@ -938,6 +945,134 @@ async fn a_row_matched_by_id_with_another_folio_is_an_error_of_its_row() {
     assert_eq!(items.len(), 1, "{}", by_folio.text());
     assert_eq!(items[0]["name"], "Comisión A bis");
     assert_eq!(items[0]["external_folio"], "C-1");
+}
+
+/// The header of a reference field's folio column (`Víctima (folio
+/// externo)`) or id column.
+fn reference_header(form: FormKey, key: &str, kind: sintra_excel::ColumnKind) -> String {
+    let field = form.spec().field(key).unwrap();
+    sintra_excel::Column { field, kind }.header(sintra_excel::Lang::Es)
+}
+
+/// Exports of child forms name the parent (and any other record they
+/// refer to) by its folio as well as its id, from the form spec; uploaded
+/// back, the id names the record and the folio beside it is passed over.
+#[actix_web::test]
+async fn exports_name_the_records_they_refer_to_by_folio_and_id() {
+    use sintra_excel::ColumnKind::{Folio, Id};
+    let app = TestApp::new().await;
+    let op = operator(&app).await;
+    let victim = |folio: &str, name: &str| json!({"external_folio": folio, "condition": "VICTIMA", "given_names": name, "first_surname": "Ruiz", "sex": "MUJER", "detection_date": "2024-01-10", "detection_entity_code": "19"});
+    let steps = [
+        (
+            FormKey::Victim,
+            vec![victim("V-1", "Ana"), victim("V-2", "Eva")],
+        ),
+        (
+            FormKey::Attention,
+            vec![
+                json!({"external_folio": "AT-1", "victim_folio": "V-1", "date": "2024-02-11", "service": "PSICOLOGICA"}),
+            ],
+        ),
+        (
+            FormKey::Investigation,
+            vec![
+                json!({"external_folio": "CI-1", "investigation_type": "CARPETA_INVESTIGACION", "folio": "FGE-NL/CI-1", "opening_date": "2024-01-15", "fuero": "COMUN", "crimes": ["LGT_ART_10"], "stage": "INV_INICIAL", "entity_code": "19", "victim_folios": ["V-1", "V-2"]}),
+            ],
+        ),
+    ];
+    for (form, rows) in steps {
+        let done = upload(&app, &op, form.as_str(), false, &filled(form, &rows)).await;
+        assert_eq!(done.status, 200, "{}: {}", form.as_str(), done.text());
+    }
+    let victims = app.get("/api/v1/victims", &op.token).await;
+    let id_of = |folio: &str| {
+        victims.json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["external_folio"] == folio)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (v1, v2) = (id_of("V-1"), id_of("V-2"));
+
+    // The attention's row: the victim's folio, and its id.
+    let export = app.get("/api/v1/excel/exports/attention", &op.token).await;
+    assert_eq!(export.status, 200, "{}", export.text());
+    let rows = sheet_rows(&export.body, &calamine_first_sheet(&export.body));
+    let folio_col = column_of(
+        &rows,
+        &reference_header(FormKey::Attention, "victim_id", Folio),
+    );
+    let id_col = column_of(
+        &rows,
+        &reference_header(FormKey::Attention, "victim_id", Id),
+    );
+    assert_eq!(rows[1][folio_col].to_string(), "V-1");
+    assert_eq!(rows[1][id_col].to_string(), v1);
+
+    // The investigation's linked victims, folios in the order of the ids.
+    let inv = app
+        .get("/api/v1/excel/exports/investigation", &op.token)
+        .await;
+    assert_eq!(inv.status, 200, "{}", inv.text());
+    let inv_rows = sheet_rows(&inv.body, &calamine_first_sheet(&inv.body));
+    let folios_col = column_of(
+        &inv_rows,
+        &reference_header(FormKey::Investigation, "victim_ids", Folio),
+    );
+    let ids_col = column_of(
+        &inv_rows,
+        &reference_header(FormKey::Investigation, "victim_ids", Id),
+    );
+    let ids = inv_rows[1][ids_col].to_string();
+    let expected: Vec<&str> = ids
+        .split("; ")
+        .map(|id| if id == v1 { "V-1" } else { "V-2" })
+        .collect();
+    assert!(ids.contains(&v1) && ids.contains(&v2), "{ids}");
+    assert_eq!(inv_rows[1][folios_col].to_string(), expected.join("; "));
+
+    // Uploaded back with the folio cells changed (as if they named records
+    // of another institution): the ids decide, nothing is added or lost.
+    let attention = edited(&export.body, |rows| {
+        rows[1][folio_col] = calamine::Data::String("V-404".into());
+    });
+    let res = upload(&app, &op, "attention", false, &attention).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.json["rows_updated"], 1, "{}", res.text());
+    let investigation = edited(&inv.body, |rows| {
+        rows[1][folios_col] = calamine::Data::String("V-2; V-404".into());
+    });
+    let res = upload(&app, &op, "investigation", false, &investigation).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.json["rows_updated"], 1, "{}", res.text());
+    let attentions = app.get("/api/v1/attentions", &op.token).await;
+    assert_eq!(attentions.json["items"][0]["victim_id"], v1.as_str());
+    let investigations = app.get("/api/v1/investigations", &op.token).await;
+    let mut linked: Vec<String> = investigations.json["items"][0]["victim_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    linked.sort();
+    let mut both = vec![v1.clone(), v2.clone()];
+    both.sort();
+    assert_eq!(linked, both, "the same two victims, once each");
+
+    // The export of every form shows the same folios.
+    let all = app.get("/api/v1/excel/exports", &op.token).await;
+    assert_eq!(all.status, 200);
+    let sheet = sheet_rows(&all.body, "Atención");
+    let col = column_of(
+        &sheet,
+        &reference_header(FormKey::Attention, "victim_id", Folio),
+    );
+    assert_eq!(sheet[1][col].to_string(), "V-1");
 }
 
 /// A file of an xlsx, as text.

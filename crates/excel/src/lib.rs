@@ -31,7 +31,7 @@ pub mod template;
 mod tests;
 
 pub use columns::{Column, ColumnKind};
-pub use export::{EncodedRows, ExportOptions, ExportWriter, RecordMeta, RowEncoder};
+pub use export::{EncodedRows, ExportOptions, ExportWriter, Folios, RecordMeta, RowEncoder};
 pub use guard::{GuardError, ImportLimits};
 pub use import::{annotate, read_rows, read_rows_chunked, CellError, ImportRow, ImportSheet};
 pub use sintra_domain::i18n::Lang;

@@ -254,6 +254,11 @@ async fn send_records(
             continue;
         }
         names.learn(names_conn, &page).await?;
+        let folios = referenced_folios(names_conn, &scope, encoder, &page).await?;
+        let folio_of = |id: &str| {
+            let id: Uuid = id.parse().ok()?;
+            folios.get(&id).map(String::as_str)
+        };
         total += page.len();
         let mut encoded = EncodedRows::with_capacity(encoder, page.len());
         for r in &page {
@@ -267,7 +272,7 @@ async fn send_records(
                 updated_at: r.updated_at.naive_utc(),
             };
             encoder
-                .encode_json(&r.data.0, &meta, &mut encoded)
+                .encode_json_with_folios(&r.data.0, &meta, &folio_of, &mut encoded)
                 .map_err(|e| {
                     ApiError::internal(format!("export: unreadable record {}: {e}", r.id))
                 })?;
@@ -278,6 +283,31 @@ async fn send_records(
         }
     }
     Ok(Some(total))
+}
+
+/// The external folios of the records a page refers to (a child's parent,
+/// an investigation's victims) that the caller may see, for the folio
+/// columns beside the ids: records store their references by id only.
+/// Nothing to look up for forms without references.
+async fn referenced_folios(
+    conn: &mut AsyncPgConnection,
+    scope: &sintra_domain::access::Scope,
+    encoder: &RowEncoder,
+    page: &[RawRecordRow],
+) -> ApiResult<HashMap<Uuid, String>> {
+    if !encoder.has_references() {
+        return Ok(HashMap::new());
+    }
+    let mut ids = Vec::new();
+    for r in page {
+        encoder
+            .referenced_ids(&r.data.0, &mut ids)
+            .map_err(|e| ApiError::internal(format!("export: unreadable record {}: {e}", r.id)))?;
+    }
+    let mut ids: Vec<Uuid> = ids.iter().filter_map(|id| id.parse().ok()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(rows::folios(conn, scope, &ids).await?)
 }
 
 /// Hands rows already in memory to the writer, a page at a time.
