@@ -1186,3 +1186,50 @@ async fn the_municipio_dropdown_lists_the_municipios_of_the_rows_entity() {
         bad.text()
     );
 }
+
+/// An export goes out as it is written (chunked, no length known ahead),
+/// and what arrives is the whole workbook: every record once, more than a
+/// page of the export's reads.
+#[actix_web::test]
+async fn exports_stream_the_workbook_as_it_is_written() {
+    let app = TestApp::new().await;
+    let op = operator(&app).await;
+    let n = 2_300;
+    let rows: Vec<Value> = (0..n)
+        .map(|i| json!({"external_folio": format!("C-{i}"), "name": format!("Comisión {i}"), "kind": "COMISION", "entity_code": "19", "installation_date": "2013-06-14"}))
+        .collect();
+    let done = upload(
+        &app,
+        &op,
+        "commission",
+        false,
+        &filled(FormKey::Commission, &rows),
+    )
+    .await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    let export = app.get("/api/v1/excel/exports/commission", &op.token).await;
+    assert_eq!(export.status, 200, "{}", export.text());
+    assert_eq!(export.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(export.header("content-length"), None);
+    assert!(export
+        .content_type()
+        .starts_with("application/vnd.openxmlformats"));
+    let sheet = sheet_rows(&export.body, &calamine_first_sheet(&export.body));
+    let spec = FormKey::Commission.spec();
+    let folio = column_of(&sheet, spec.field("external_folio").unwrap().label.es);
+    let name = column_of(&sheet, spec.field("name").unwrap().label.es);
+    let mut seen: Vec<(String, String)> = sheet[1..]
+        .iter()
+        .map(|r| (r[folio].to_string(), r[name].to_string()))
+        .collect();
+    assert_eq!(seen.len(), n, "every record");
+    // In the order of their ids (as created), each with its own name.
+    let ids: Vec<String> = sheet[1..].iter().map(|r| r[0].to_string()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "by id, once each");
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), n);
+    assert!(seen
+        .iter()
+        .all(|(f, name)| name == &f.replace("C-", "Comisión ")));
+}
