@@ -172,3 +172,52 @@ pub fn assert_template_of(form: FormKey, bytes: &[u8]) {
         .collect();
     assert_eq!(headers, expected, "{}", form.as_str());
 }
+
+/// The first sheet of a workbook written again, under the same name, after
+/// `edit` changed its rows (the header row first), each cell kept as the
+/// type it was read as (dates as dates): an operator correcting an export
+/// before uploading it again.
+pub fn edited(bytes: &[u8], edit: impl FnOnce(&mut Vec<Vec<Data>>)) -> Vec<u8> {
+    let name = calamine_first_sheet(bytes);
+    let mut rows = sheet_rows(bytes, &name);
+    edit(&mut rows);
+    let date = rust_xlsxwriter::Format::new().set_num_format("dd/mm/yyyy hh:mm");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet().set_name(&name).unwrap();
+    for (r, row) in rows.iter().enumerate() {
+        for (c, cell) in row.iter().enumerate() {
+            let (r, c) = (r as u32, c as u16);
+            match cell {
+                Data::String(s) => {
+                    ws.write_string(r, c, s).unwrap();
+                }
+                Data::Float(x) => {
+                    ws.write_number(r, c, *x).unwrap();
+                }
+                Data::Int(x) => {
+                    ws.write_number(r, c, *x as f64).unwrap();
+                }
+                Data::Bool(b) => {
+                    ws.write_boolean(r, c, *b).unwrap();
+                }
+                Data::DateTime(d) => {
+                    ws.write_number_with_format(r, c, d.as_f64(), &date)
+                        .unwrap();
+                }
+                Data::DateTimeIso(s) | Data::DurationIso(s) => {
+                    ws.write_string(r, c, s).unwrap();
+                }
+                Data::Error(_) | Data::Empty => {}
+            }
+        }
+    }
+    wb.save_to_buffer().unwrap()
+}
+
+/// The index of the column with this header in a sheet's first row.
+pub fn column_of(rows: &[Vec<Data>], header: &str) -> usize {
+    rows[0]
+        .iter()
+        .position(|h| *h == header)
+        .unwrap_or_else(|| panic!("no column «{header}» in {:?}", rows[0]))
+}

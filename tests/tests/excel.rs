@@ -11,7 +11,8 @@ use sintra_domain::access::Role;
 use sintra_domain::forms::FormKey;
 use sintra_excel::columns::template_columns;
 use sintra_tests::excel::{
-    assert_template_of, calamine_first_sheet, export_rows, filled, sheet_rows, upload,
+    assert_template_of, calamine_first_sheet, column_of, edited, export_rows, filled, sheet_rows,
+    upload,
 };
 use sintra_tests::{Account, Answer, TestApp};
 
@@ -719,7 +720,8 @@ async fn every_record_form_round_trips_from_its_template_to_its_export() {
         assert_eq!(done.status, 200, "{name}: {}", done.text());
         assert_eq!(done.json["rows_created"], 1, "{name}");
 
-        // The export shows the row with its folio, and its parent by id.
+        // The export shows the row with its folio, and its parent by id
+        // and folio.
         let export = app
             .get(&format!("/api/v1/excel/exports/{name}"), &op.token)
             .await;
@@ -741,6 +743,12 @@ async fn every_record_form_round_trips_from_its_template_to_its_export() {
                 assert!(
                     exported[0].iter().any(|c| c.contains(id.as_str())),
                     "{name}: {parent}'s id {id} in {:?}",
+                    exported[0]
+                );
+                // And by its folio, in the column beside the id.
+                assert!(
+                    exported[0].iter().any(|c| c == parent),
+                    "{name}: {parent}'s folio in {:?}",
                     exported[0]
                 );
             }
@@ -920,4 +928,396 @@ async fn repeats_across_chunks_are_the_files_own_and_stored_people_the_systems()
     let pairs = app.get("/api/v1/duplicates?limit=100", &op.token).await;
     let items = pairs.json["items"].as_array().unwrap();
     assert_eq!(items.len(), warnings.len(), "{}", pairs.text());
+}
+
+/// A row that names its record by id keeps that record's folio: another
+/// folio is an error of the row (never a silent change, nor a silent
+/// skip), an empty folio cell keeps the stored one.
+#[actix_web::test]
+async fn a_row_matched_by_id_with_another_folio_is_an_error_of_its_row() {
+    let app = TestApp::new().await;
+    let op = operator(&app).await;
+    let file = filled(
+        FormKey::Commission,
+        &[
+            json!({"external_folio": "C-1", "name": "Comisión A", "kind": "COMISION", "entity_code": "19", "installation_date": "2013-06-14"}),
+            json!({"external_folio": "C-2", "name": "Comisión B", "kind": "COMITE", "entity_code": "19", "installation_date": "2014-06-14"}),
+        ],
+    );
+    let done = upload(&app, &op, "commission", false, &file).await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    let export = app.get("/api/v1/excel/exports/commission", &op.token).await;
+    assert_eq!(export.status, 200, "{}", export.text());
+    let spec = FormKey::Commission.spec();
+    let header = |key: &str| spec.field(key).unwrap().label.es;
+    let rows = sheet_rows(&export.body, &calamine_first_sheet(&export.body));
+    let folio = column_of(&rows, header("external_folio"));
+    let name = column_of(&rows, header("name"));
+    let row_of =
+        |rows: &[Vec<calamine::Data>], f: &str| rows.iter().position(|r| r[folio] == f).unwrap();
+    let (a, b) = (row_of(&rows, "C-1"), row_of(&rows, "C-2"));
+
+    // C-1's row given C-1's record id but the folio C-9: refused, by name.
+    let changed = edited(&export.body, |rows| {
+        rows[a][folio] = calamine::Data::String("C-9".into());
+        rows[a][name] = calamine::Data::String("Comisión A bis".into());
+    });
+    let res = upload(&app, &op, "commission", false, &changed).await;
+    res.assert_problem(422, "import_rejected");
+    let errors = res.json["report"]["errors"].as_array().unwrap().clone();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["row"], a + 1, "Excel's row number");
+    assert_eq!(errors[0]["field"], "external_folio");
+    assert_eq!(errors[0]["code"], "folio_mismatch");
+    assert_eq!(
+        errors[0]["column"],
+        sintra_excel::columns::column_letter(folio as u32)
+    );
+    let message = errors[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("Folio externo") && message.contains("ID del registro"),
+        "names the fields, in Spanish: {message}"
+    );
+    // Another record's folio is no better.
+    let swapped = edited(&export.body, |rows| {
+        rows[a][folio] = calamine::Data::String("C-2".into());
+        rows[b][folio] = calamine::Data::String("C-1".into());
+    });
+    let res = upload(&app, &op, "commission", true, &swapped).await;
+    let codes: Vec<(Value, Value)> = res.json["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["row"].clone(), e["code"].clone()))
+        .collect();
+    assert!(
+        codes.contains(&(json!(a + 1), json!("folio_mismatch")))
+            && codes.contains(&(json!(b + 1), json!("folio_mismatch"))),
+        "{}",
+        res.text()
+    );
+    let listed = app.get("/api/v1/commissions", &op.token).await;
+    let mut folios: Vec<(String, String)> = listed.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["external_folio"].as_str().unwrap().to_string(),
+                i["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    folios.sort();
+    assert_eq!(
+        folios,
+        vec![
+            ("C-1".to_string(), "Comisión A".to_string()),
+            ("C-2".to_string(), "Comisión B".to_string())
+        ],
+        "nothing changed"
+    );
+
+    // An empty folio cell keeps the record's folio; the rest changes.
+    let emptied = edited(&export.body, |rows| {
+        rows[a][folio] = calamine::Data::Empty;
+        rows[a][name] = calamine::Data::String("Comisión A bis".into());
+    });
+    let res = upload(&app, &op, "commission", false, &emptied).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.json["rows_updated"], 2, "{}", res.text());
+    let by_folio = app
+        .get("/api/v1/commissions?external_folio=C-1", &op.token)
+        .await;
+    let items = by_folio.json["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", by_folio.text());
+    assert_eq!(items[0]["name"], "Comisión A bis");
+    assert_eq!(items[0]["external_folio"], "C-1");
+}
+
+/// The header of a reference field's folio column (`Víctima (folio
+/// externo)`) or id column.
+fn reference_header(form: FormKey, key: &str, kind: sintra_excel::ColumnKind) -> String {
+    let field = form.spec().field(key).unwrap();
+    sintra_excel::Column { field, kind }.header(sintra_excel::Lang::Es)
+}
+
+/// Exports of child forms name the parent (and any other record they
+/// refer to) by its folio as well as its id, from the form spec; uploaded
+/// back, the id names the record and the folio beside it is passed over.
+#[actix_web::test]
+async fn exports_name_the_records_they_refer_to_by_folio_and_id() {
+    use sintra_excel::ColumnKind::{Folio, Id};
+    let app = TestApp::new().await;
+    let op = operator(&app).await;
+    let victim = |folio: &str, name: &str| json!({"external_folio": folio, "condition": "VICTIMA", "given_names": name, "first_surname": "Ruiz", "sex": "MUJER", "detection_date": "2024-01-10", "detection_entity_code": "19"});
+    let steps = [
+        (
+            FormKey::Victim,
+            vec![victim("V-1", "Ana"), victim("V-2", "Eva")],
+        ),
+        (
+            FormKey::Attention,
+            vec![
+                json!({"external_folio": "AT-1", "victim_folio": "V-1", "date": "2024-02-11", "service": "PSICOLOGICA"}),
+            ],
+        ),
+        (
+            FormKey::Investigation,
+            vec![
+                json!({"external_folio": "CI-1", "investigation_type": "CARPETA_INVESTIGACION", "folio": "FGE-NL/CI-1", "opening_date": "2024-01-15", "fuero": "COMUN", "crimes": ["LGT_ART_10"], "stage": "INV_INICIAL", "entity_code": "19", "victim_folios": ["V-1", "V-2"]}),
+            ],
+        ),
+    ];
+    for (form, rows) in steps {
+        let done = upload(&app, &op, form.as_str(), false, &filled(form, &rows)).await;
+        assert_eq!(done.status, 200, "{}: {}", form.as_str(), done.text());
+    }
+    let victims = app.get("/api/v1/victims", &op.token).await;
+    let id_of = |folio: &str| {
+        victims.json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["external_folio"] == folio)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (v1, v2) = (id_of("V-1"), id_of("V-2"));
+
+    // The attention's row: the victim's folio, and its id.
+    let export = app.get("/api/v1/excel/exports/attention", &op.token).await;
+    assert_eq!(export.status, 200, "{}", export.text());
+    let rows = sheet_rows(&export.body, &calamine_first_sheet(&export.body));
+    let folio_col = column_of(
+        &rows,
+        &reference_header(FormKey::Attention, "victim_id", Folio),
+    );
+    let id_col = column_of(
+        &rows,
+        &reference_header(FormKey::Attention, "victim_id", Id),
+    );
+    assert_eq!(rows[1][folio_col].to_string(), "V-1");
+    assert_eq!(rows[1][id_col].to_string(), v1);
+
+    // The investigation's linked victims, folios in the order of the ids.
+    let inv = app
+        .get("/api/v1/excel/exports/investigation", &op.token)
+        .await;
+    assert_eq!(inv.status, 200, "{}", inv.text());
+    let inv_rows = sheet_rows(&inv.body, &calamine_first_sheet(&inv.body));
+    let folios_col = column_of(
+        &inv_rows,
+        &reference_header(FormKey::Investigation, "victim_ids", Folio),
+    );
+    let ids_col = column_of(
+        &inv_rows,
+        &reference_header(FormKey::Investigation, "victim_ids", Id),
+    );
+    let ids = inv_rows[1][ids_col].to_string();
+    let expected: Vec<&str> = ids
+        .split("; ")
+        .map(|id| if id == v1 { "V-1" } else { "V-2" })
+        .collect();
+    assert!(ids.contains(&v1) && ids.contains(&v2), "{ids}");
+    assert_eq!(inv_rows[1][folios_col].to_string(), expected.join("; "));
+
+    // Uploaded back with the folio cells changed (as if they named records
+    // of another institution): the ids decide, nothing is added or lost.
+    let attention = edited(&export.body, |rows| {
+        rows[1][folio_col] = calamine::Data::String("V-404".into());
+    });
+    let res = upload(&app, &op, "attention", false, &attention).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.json["rows_updated"], 1, "{}", res.text());
+    let investigation = edited(&inv.body, |rows| {
+        rows[1][folios_col] = calamine::Data::String("V-2; V-404".into());
+    });
+    let res = upload(&app, &op, "investigation", false, &investigation).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.json["rows_updated"], 1, "{}", res.text());
+    let attentions = app.get("/api/v1/attentions", &op.token).await;
+    assert_eq!(attentions.json["items"][0]["victim_id"], v1.as_str());
+    let investigations = app.get("/api/v1/investigations", &op.token).await;
+    let mut linked: Vec<String> = investigations.json["items"][0]["victim_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    linked.sort();
+    let mut both = vec![v1.clone(), v2.clone()];
+    both.sort();
+    assert_eq!(linked, both, "the same two victims, once each");
+
+    // The export of every form shows the same folios.
+    let all = app.get("/api/v1/excel/exports", &op.token).await;
+    assert_eq!(all.status, 200);
+    let sheet = sheet_rows(&all.body, "Atención");
+    let col = column_of(
+        &sheet,
+        &reference_header(FormKey::Attention, "victim_id", Folio),
+    );
+    assert_eq!(sheet[1][col].to_string(), "V-1");
+}
+
+/// A file of an xlsx, as text.
+fn zip_entry(bytes: &[u8], name: &str) -> String {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes.to_vec())).unwrap();
+    let mut file = zip.by_name(name).unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut file, &mut text).unwrap();
+    text
+}
+
+/// In the victim template the municipio dropdown lists the municipios of
+/// the entity chosen in the same row: a defined name per entity over its
+/// column of the hidden lists, picked by the row's entity cell.
+#[actix_web::test]
+async fn the_municipio_dropdown_lists_the_municipios_of_the_rows_entity() {
+    use sintra_excel::columns::column_letter;
+    let app = TestApp::new().await;
+    let op = operator(&app).await;
+    let res = app.get("/api/v1/excel/templates/victim", &op.token).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let mut wb = open_workbook_auto_from_rs(Cursor::new(res.body.clone())).unwrap();
+    let names: HashMap<String, String> = wb.defined_names().iter().cloned().collect();
+    for entity in 1..=32 {
+        assert!(names.contains_key(&format!("MUN_{entity:02}")), "{names:?}");
+    }
+    // MUN_19 covers Nuevo León's municipios, and only them.
+    let range = names["MUN_19"].trim_start_matches('=').to_string();
+    let (sheet, cells) = range.split_once('!').unwrap();
+    assert_eq!(sheet.trim_matches('\''), "Catálogos");
+    let bounds: Vec<&str> = cells.split(':').collect();
+    let letter = bounds[0]
+        .trim_matches('$')
+        .trim_end_matches(|c: char| c.is_ascii_digit());
+    let letter = letter.trim_end_matches('$');
+    let last: usize = bounds[1].rsplit('$').next().unwrap().parse().unwrap();
+    let lists = wb.worksheet_range("Catálogos").unwrap();
+    let rows: Vec<Vec<String>> = lists
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    let col = (0..rows[0].len())
+        .find(|&c| column_letter(c as u32) == letter)
+        .unwrap();
+    assert_eq!(rows[0][col], "MUN_19", "the column is titled by its name");
+    let items: Vec<&String> = rows[1..]
+        .iter()
+        .map(|r| &r[col])
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(items.len(), last - 1, "the name covers the whole column");
+    assert!(
+        items.len() > 40,
+        "Nuevo León has 51 municipios: {}",
+        items.len()
+    );
+    assert!(items.iter().all(|i| i.starts_with("19")), "{items:?}");
+    assert!(items.iter().any(|i| i.starts_with("19039 — ")), "Monterrey");
+
+    // The municipio column's validation picks the name from its row's
+    // entity cell.
+    let columns = template_columns(FormKey::Victim.spec());
+    let at =
+        |key: &str| column_letter(columns.iter().position(|c| c.json_key() == key).unwrap() as u32);
+    let (entity, municipio) = (
+        at("detection_entity_code"),
+        at("detection_municipality_code"),
+    );
+    let xml = zip_entry(&res.body, "xl/worksheets/sheet2.xml")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    let formula = format!("INDIRECT(\"MUN_\"&LEFT(${entity}2,FIND(\" \",${entity}2&\" \")-1))");
+    let validation = xml
+        .split("<dataValidation ")
+        .find(|v| v.contains(&formula))
+        .unwrap_or_else(|| panic!("no validation with {formula}"));
+    assert!(
+        validation.contains(&format!("sqref=\"{municipio}2:{municipio}")),
+        "{validation}"
+    );
+    let workbook = zip_entry(&res.body, "xl/workbook.xml");
+    assert!(
+        workbook.contains("<definedName name=\"MUN_19\">"),
+        "{workbook}"
+    );
+
+    // A row whose municipio belongs to its entity still imports; one of
+    // another entity is still refused.
+    let row = |municipio: &str| json!({"condition": "VICTIMA", "given_names": "Ana", "first_surname": "Ruiz", "sex": "MUJER", "detection_date": "2024-01-10", "detection_entity_code": "19", "detection_municipality_code": municipio});
+    let ok = upload(
+        &app,
+        &op,
+        "victim",
+        true,
+        &filled(FormKey::Victim, &[row("19039")]),
+    )
+    .await;
+    assert_eq!(ok.json["errors"], json!([]), "{}", ok.text());
+    let bad = upload(
+        &app,
+        &op,
+        "victim",
+        true,
+        &filled(FormKey::Victim, &[row("09015")]),
+    )
+    .await;
+    assert_eq!(
+        bad.json["errors"][0]["code"],
+        "municipality_not_in_entity",
+        "{}",
+        bad.text()
+    );
+}
+
+/// An export goes out as it is written (chunked, no length known ahead),
+/// and what arrives is the whole workbook: every record once, more than a
+/// page of the export's reads.
+#[actix_web::test]
+async fn exports_stream_the_workbook_as_it_is_written() {
+    let app = TestApp::new().await;
+    let op = operator(&app).await;
+    let n = 2_300;
+    let rows: Vec<Value> = (0..n)
+        .map(|i| json!({"external_folio": format!("C-{i}"), "name": format!("Comisión {i}"), "kind": "COMISION", "entity_code": "19", "installation_date": "2013-06-14"}))
+        .collect();
+    let done = upload(
+        &app,
+        &op,
+        "commission",
+        false,
+        &filled(FormKey::Commission, &rows),
+    )
+    .await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    let export = app.get("/api/v1/excel/exports/commission", &op.token).await;
+    assert_eq!(export.status, 200, "{}", export.text());
+    assert_eq!(export.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(export.header("content-length"), None);
+    assert!(export
+        .content_type()
+        .starts_with("application/vnd.openxmlformats"));
+    let sheet = sheet_rows(&export.body, &calamine_first_sheet(&export.body));
+    let spec = FormKey::Commission.spec();
+    let folio = column_of(&sheet, spec.field("external_folio").unwrap().label.es);
+    let name = column_of(&sheet, spec.field("name").unwrap().label.es);
+    let mut seen: Vec<(String, String)> = sheet[1..]
+        .iter()
+        .map(|r| (r[folio].to_string(), r[name].to_string()))
+        .collect();
+    assert_eq!(seen.len(), n, "every record");
+    // In the order of their ids (as created), each with its own name.
+    let ids: Vec<String> = sheet[1..].iter().map(|r| r[0].to_string()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "by id, once each");
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), n);
+    assert!(seen
+        .iter()
+        .all(|(f, name)| name == &f.replace("C-", "Comisión ")));
 }

@@ -8,10 +8,13 @@
 //! does not grow with the number of rows.
 //!
 //! Columns: the record's id, entity and institution; the form's fields in
-//! spec order (Spanish labels by default), a reference as the referenced
-//! record's folio (when the caller puts it under the field's `folio_key`)
+//! spec order (Spanish labels by default), a reference (a child's parent,
+//! an investigation's victims) as the referenced record's external folio
 //! and its id; then who registered the record and when, and who changed it
-//! last and when. Personal-data fields are left out unless the caller may
+//! last and when. Records store references by id only: the caller looks
+//! the folios up ([`RowEncoder::referenced_ids`], then
+//! [`RowEncoder::encode_json_with_folios`]); an import of the export passes
+//! over a folio whose id is given beside it. Personal-data fields are left out unless the caller may
 //! read personal data ([`ExportOptions::personal_data`]).
 //!
 //! A record reaches its sheet in two steps: a [`RowEncoder`] decides how
@@ -199,7 +202,14 @@ pub struct RowEncoder {
     by_key: HashMap<&'static str, Vec<usize>>,
     lang: Lang,
     labels: Option<Arc<CatalogLabels>>,
+    /// For each reference field: its folio column and its id column (by
+    /// index), the folio shown from the id when the record has none.
+    references: Vec<(usize, usize)>,
 }
+
+/// The external folio of a referenced record, by its id as the record
+/// stores it; `None` leaves the folio cell empty.
+pub type Folios<'a> = &'a dyn Fn(&str) -> Option<&'a str>;
 
 impl RowEncoder {
     pub fn new(spec: &FormSpec, options: &ExportOptions) -> RowEncoder {
@@ -208,13 +218,61 @@ impl RowEncoder {
         for (i, column) in columns.iter().enumerate() {
             by_key.entry(column.json_key()).or_default().push(i);
         }
+        let references = columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.kind == ColumnKind::Folio)
+            .filter_map(|(i, folio)| {
+                let id = columns
+                    .iter()
+                    .position(|c| c.kind == ColumnKind::Id && c.field.key == folio.field.key)?;
+                Some((i, id))
+            })
+            .collect();
         RowEncoder {
             form: spec.key,
             columns,
             by_key,
             lang: options.lang,
             labels: None,
+            references,
         }
+    }
+
+    /// Whether the form's sheet shows references to other records, whose
+    /// folios [`encode_json_with_folios`](RowEncoder::encode_json_with_folios)
+    /// needs.
+    pub fn has_references(&self) -> bool {
+        !self.references.is_empty()
+    }
+
+    /// Appends to `out` the ids a record (its JSON text) refers to in the
+    /// reference columns of the sheet: those whose folios to look up.
+    pub fn referenced_ids(&self, record: &str, out: &mut Vec<String>) -> Result<(), ExcelError> {
+        if self.references.is_empty() {
+            return Ok(());
+        }
+        let fields = json::fields(record).map_err(ExcelError::Record)?;
+        for (key, value) in &fields {
+            let Some(columns) = self.by_key.get(key.as_ref()) else {
+                continue;
+            };
+            if !columns
+                .iter()
+                .any(|&i| self.columns[i].kind == ColumnKind::Id)
+            {
+                continue;
+            }
+            match value.view() {
+                View::Str(s) => out.push(s.to_string()),
+                View::Array(items) => out.extend(items.iter().filter_map(|v| match v.view() {
+                    View::Str(s) => Some(s.to_string()),
+                    _ => None,
+                })),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// Shows catalog codes as `CODE — Label`, as
@@ -243,8 +301,26 @@ impl RowEncoder {
         meta: &RecordMeta<'_>,
         out: &mut EncodedRows,
     ) -> Result<(), ExcelError> {
+        self.encode_json_with_folios(record, meta, &|_| None, out)
+    }
+
+    /// [`encode_json`](RowEncoder::encode_json), showing in each reference's
+    /// folio column the folios `folios` gives for the ids the record holds
+    /// (a record stores its references by id only).
+    pub fn encode_json_with_folios(
+        &self,
+        record: &str,
+        meta: &RecordMeta<'_>,
+        folios: Folios<'_>,
+        out: &mut EncodedRows,
+    ) -> Result<(), ExcelError> {
         let fields = json::fields(record).map_err(ExcelError::Record)?;
-        self.encode_fields(fields.iter().map(|(k, v)| (k.as_ref(), v)), meta, out);
+        self.encode_fields_with(
+            fields.iter().map(|(k, v)| (k.as_ref(), v)),
+            meta,
+            folios,
+            out,
+        );
         Ok(())
     }
 
@@ -252,6 +328,16 @@ impl RowEncoder {
         &self,
         fields: impl Iterator<Item = (&'v str, &'v J)>,
         meta: &RecordMeta<'_>,
+        out: &mut EncodedRows,
+    ) {
+        self.encode_fields_with(fields, meta, &|_| None, out)
+    }
+
+    fn encode_fields_with<'v, J: JsonView + 'v>(
+        &self,
+        fields: impl Iterator<Item = (&'v str, &'v J)>,
+        meta: &RecordMeta<'_>,
+        folios: Folios<'_>,
         out: &mut EncodedRows,
     ) {
         if out.form.is_none() {
@@ -271,9 +357,19 @@ impl RowEncoder {
             out.push_text(col, text);
             col += 1;
         }
-        for (column, value) in self.columns.iter().zip(values) {
-            if let Some(value) = value {
+        for (i, column) in self.columns.iter().enumerate() {
+            if let Some(value) = values[i] {
                 self.encode_value(out, col, column, value);
+            } else if column.kind == ColumnKind::Folio {
+                // Stored by id only: the folio looked up from the id.
+                let ids = self
+                    .references
+                    .iter()
+                    .find(|(folio, _)| *folio == i)
+                    .and_then(|&(_, id)| values[id]);
+                if let Some(ids) = ids {
+                    out.push_text_with(col, |buf| push_folios(buf, ids, folios));
+                }
             }
             col += 1;
         }
@@ -357,6 +453,29 @@ fn push_plain<J: JsonView>(buf: &mut String, v: &J) {
         View::Str(s) => buf.push_str(s),
         View::Null => {}
         _ => json::write_json(buf, v),
+    }
+}
+
+/// The folios of the ids a reference holds (one, or a list), as `A; B`;
+/// ids without a folio are left out.
+fn push_folios<J: JsonView>(buf: &mut String, ids: &J, folios: Folios<'_>) {
+    let one = std::slice::from_ref(ids);
+    let items = match ids.view() {
+        View::Array(items) => items,
+        _ => one,
+    };
+    let mut first = true;
+    for id in items {
+        let View::Str(id) = id.view() else {
+            continue;
+        };
+        if let Some(folio) = folios(id) {
+            if !first {
+                buf.push_str("; ");
+            }
+            buf.push_str(folio);
+            first = false;
+        }
     }
 }
 

@@ -31,6 +31,12 @@
 //! the sheet gives no key at all, so an update by folio can tell "cleared"
 //! from "not sent".
 //!
+//! An export uploaded back names each reference twice: by the referenced
+//! record's folio and by its id. Where a row gives the id, the folio beside
+//! it is passed over (like the export's other columns about the record):
+//! the id is what names the record, and a folio of another institution's
+//! record would name another record, or none, in the uploader's.
+//!
 //! Limits ([`ImportLimits`]): the data may reach Excel row
 //! `max_rows + 1` (100,001 by default: the header and 100,000 records);
 //! cells further down refuse the file ([`GuardError::TooManyRows`]); cells
@@ -621,8 +627,22 @@ fn read_sheet(
         return Ok(false);
     }
     drop(described);
+    // A reference given both by folio and by id (an export uploaded back):
+    // the id names the record, the folio beside it is shown, not read.
+    let matched_kinds: Vec<Column> = targets.iter().flatten().map(|(c, _)| *c).collect();
+    let by_id_too: Vec<(&'static str, &'static str)> = matched_kinds
+        .iter()
+        .filter(|c| c.kind == ColumnKind::Folio)
+        .filter(|f| {
+            matched_kinds
+                .iter()
+                .any(|c| c.kind == ColumnKind::Id && c.field.key == f.field.key)
+        })
+        .map(|f| (f.json_key(), f.field.key))
+        .collect();
     let mut builder = RowBuilder {
         targets: &targets,
+        by_id_too,
         keys,
         rows: Vec::new(),
         current: None,
@@ -668,6 +688,8 @@ fn read_sheet(
 struct RowBuilder<'a> {
     /// By column index: the matched column there and its letter.
     targets: &'a [Option<(Column, String)>],
+    /// References with both a folio and an id column: (folio key, id key).
+    by_id_too: Vec<(&'static str, &'static str)>,
     keys: Arc<[&'static str]>,
     rows: Vec<ImportRow>,
     current: Option<u32>,
@@ -701,6 +723,12 @@ impl RowBuilder<'_> {
                     code,
                     message,
                 }),
+            }
+        }
+        for &(folio, id) in &self.by_id_too {
+            if cells.iter().any(|(k, _)| *k == id) {
+                cells.retain(|(k, _)| *k != folio);
+                problems.retain(|p: &CellError| p.field.as_deref() != Some(folio));
             }
         }
         self.rows.push(ImportRow {

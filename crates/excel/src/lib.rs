@@ -31,11 +31,11 @@ pub mod template;
 mod tests;
 
 pub use columns::{Column, ColumnKind};
-pub use export::{EncodedRows, ExportOptions, ExportWriter, RecordMeta, RowEncoder};
+pub use export::{EncodedRows, ExportOptions, ExportWriter, Folios, RecordMeta, RowEncoder};
 pub use guard::{GuardError, ImportLimits};
 pub use import::{annotate, read_rows, read_rows_chunked, CellError, ImportRow, ImportSheet};
 pub use sintra_domain::i18n::Lang;
-pub use template::{template, template_within};
+pub use template::{template, template_with, template_within};
 
 use sha2::{Digest, Sha256};
 

@@ -14,6 +14,15 @@
 //! - "Catálogos" (hidden): one column per list, `CODE — Label` per item,
 //!   which the dropdowns point to (a list of 2,478 municipios does not fit
 //!   in a validation formula). Imports read `CODE — Label` or a bare code.
+//! - Dependent dropdowns: a catalog field whose items belong to the value
+//!   of another field of the row (the municipio of the entity chosen, the
+//!   determination of the procedural stage) lists only those. After the
+//!   lists, "Catálogos" has one column per parent item with its children,
+//!   each column a defined name (`MUN_19` for Nuevo León's municipios, the
+//!   catalog's first three letters and the parent's code), and the field's
+//!   validation picks the name from the parent cell of the same row:
+//!   `=INDIRECT("MUN_"&LEFT($K2,FIND(" ",$K2&" ")-1))`, the code before
+//!   the label whether the cell holds `19 — Nuevo León` or `19`.
 
 use std::collections::HashMap;
 
@@ -35,6 +44,44 @@ use crate::{truncate_utf16, write_text, ExcelError};
 /// institutions a user may be given, say); none leaves it a plain UUID.
 pub type Catalogs<'a> = &'a dyn Fn(&str) -> Vec<(String, String)>;
 
+/// The parent item of each item of a hierarchical catalog (a municipio's
+/// entity), `(code, parent code)`; empty for a catalog without parents.
+/// Drives the dependent dropdowns.
+pub type ParentCodes<'a> = &'a dyn Fn(&str) -> Vec<(String, String)>;
+
+/// A dropdown that depends on another column of the row.
+struct Dependent {
+    /// The defined names' prefix, `MUN_`.
+    prefix: String,
+    /// The column (index in "Datos") of the field it depends on.
+    parent_column: u32,
+}
+
+/// The items of one parent, for a dependent dropdown: one column of
+/// "Catálogos" and the defined name that points to it.
+struct Group {
+    name: String,
+    items: Vec<String>,
+}
+
+/// The defined names' prefix of a catalog's dependent lists: its first
+/// three letters (`municipality` → `MUN_`), which no cell reference starts
+/// with followed by `_`.
+fn name_prefix(catalog: &str) -> String {
+    let head: String = catalog.chars().take(3).collect();
+    format!("{}_", head.to_uppercase())
+}
+
+/// Whether a parent code can end a defined name (letters, digits, `_`,
+/// `.`); a parent whose code cannot gets no dependent list, and its rows
+/// keep a free cell (the import checks the pair anyway).
+fn name_part(code: &str) -> bool {
+    !code.is_empty()
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+}
+
 /// Lists at most this long are spelled out in the instructions.
 const INLINE_LIST: usize = 12;
 
@@ -46,6 +93,8 @@ const SHEET_LISTS: Text = Text::new("Catálogos", "Catalogs");
 struct Lists {
     lists: Vec<List>,
     list_of: HashMap<&'static str, usize>,
+    /// The dependent dropdowns, by field key.
+    dependents: HashMap<&'static str, Dependent>,
 }
 
 impl Lists {
@@ -84,6 +133,19 @@ pub fn template_within(
     spec: &FormSpec,
     lang: Lang,
     catalogs: Catalogs<'_>,
+    limits: &ImportLimits,
+) -> Result<Vec<u8>, ExcelError> {
+    template_with(spec, lang, catalogs, &|_| vec![], limits)
+}
+
+/// [`template_within`] whose hierarchical catalogs' dropdowns depend on the
+/// parent chosen in the same row (the municipios of the row's entity):
+/// `parents` gives each item's parent code.
+pub fn template_with(
+    spec: &FormSpec,
+    lang: Lang,
+    catalogs: Catalogs<'_>,
+    parents: ParentCodes<'_>,
     limits: &ImportLimits,
 ) -> Result<Vec<u8>, ExcelError> {
     let limits = *limits;
@@ -139,7 +201,67 @@ pub fn template_within(
             column: lists.len() as u32,
         });
     }
-    let lists = Lists { lists, list_of };
+    // The dependent dropdowns, their lists after the others.
+    let mut dependents: HashMap<&'static str, Dependent> = HashMap::new();
+    let mut groups: Vec<Group> = Vec::new();
+    let mut grouped: Vec<&'static str> = Vec::new();
+    for column in &columns {
+        let FieldType::Catalog {
+            catalog,
+            multiple: false,
+            parent_field: Some(parent_field),
+        } = column.field.ty
+        else {
+            continue;
+        };
+        let Some(parent_column) = columns.iter().position(|c| {
+            c.field.key == parent_field && matches!(c.field.ty, FieldType::Catalog { .. })
+        }) else {
+            continue;
+        };
+        let prefix = name_prefix(catalog);
+        if !grouped.contains(&catalog) {
+            let parent_of: HashMap<String, String> = parents(catalog).into_iter().collect();
+            if parent_of.is_empty() {
+                continue;
+            }
+            grouped.push(catalog);
+            // By parent, in the parents' first appearance, items in display order.
+            let mut order: Vec<String> = Vec::new();
+            let mut by_parent: HashMap<String, Vec<String>> = HashMap::new();
+            for (code, label) in catalogs(catalog) {
+                let Some(parent) = parent_of.get(&code).filter(|p| name_part(p)) else {
+                    continue;
+                };
+                if !by_parent.contains_key(parent) {
+                    order.push(parent.clone());
+                }
+                by_parent
+                    .entry(parent.clone())
+                    .or_default()
+                    .push(format!("{code}{CODE_LABEL_SEPARATOR}{label}"));
+            }
+            for parent in order {
+                let items = by_parent.remove(&parent).unwrap_or_default();
+                groups.push(Group {
+                    name: format!("{prefix}{parent}"),
+                    items,
+                });
+            }
+        }
+        dependents.insert(
+            column.field.key,
+            Dependent {
+                prefix,
+                parent_column: parent_column as u32,
+            },
+        );
+    }
+    let lists = Lists {
+        lists,
+        list_of,
+        dependents,
+    };
 
     let mut workbook = Workbook::new();
     let mut instructions = Worksheet::new();
@@ -161,6 +283,21 @@ pub fn template_within(
         for (i, item) in list.items.iter().enumerate() {
             write_text(&mut list_sheet, i as u32 + 1, col, item, None)?;
         }
+    }
+    let first = lists.lists.len();
+    for (i, group) in groups.iter().enumerate() {
+        let col = (first + i) as u16;
+        write_text(&mut list_sheet, 0, col, &group.name, Some(&bold))?;
+        for (r, item) in group.items.iter().enumerate() {
+            write_text(&mut list_sheet, r as u32 + 1, col, item, None)?;
+        }
+        let letter = column_letter(u32::from(col));
+        let sheet = SHEET_LISTS.get(lang);
+        let last = group.items.len() + 1;
+        workbook.define_name(
+            &group.name,
+            &format!("='{sheet}'!${letter}$2:${letter}${last}"),
+        )?;
     }
     list_sheet.set_hidden(true);
 
@@ -445,6 +582,16 @@ fn allowed_text(spec: &FormSpec, field: &FieldSpec, lang: Lang, lists: &Lists) -
                 Lang::Es => format!("Debe corresponder a «{label}»."),
                 Lang::En => format!("Must belong to \"{label}\"."),
             });
+            if lists.dependents.contains_key(field.key) {
+                parts.push(match lang {
+                    Lang::Es => format!(
+                        "La lista desplegable muestra solo los de «{label}» elegida en la fila."
+                    ),
+                    Lang::En => {
+                        format!("The dropdown shows only those of the row's \"{label}\".")
+                    }
+                });
+            }
         }
     }
     for rule in field.rules {
@@ -526,11 +673,46 @@ fn write_data_sheet(
             .set_height((20 + 16 * lines).min(400));
         ws.insert_note(0, col, &note)?;
 
-        if let Some(validation) = validation_for(field, lang, lists)? {
+        let validation = match lists.dependents.get(field.key) {
+            Some(dependent) => Some(dependent_validation(field, columns, dependent, lang)?),
+            None => validation_for(field, lang, lists)?,
+        };
+        if let Some(validation) = validation {
             ws.add_data_validation(1, col, last_row, col, &validation)?;
         }
     }
     Ok(())
+}
+
+/// The dropdown of a dependent catalog field: the defined name of the
+/// parent's code in the same row (the code before the label, or the cell
+/// alone when it holds a bare code). A warning, not a stop: a code typed
+/// without its label, or a row whose parent is still empty, may go on.
+fn dependent_validation(
+    field: &FieldSpec,
+    columns: &[Column],
+    dependent: &Dependent,
+    lang: Lang,
+) -> Result<DataValidation, XlsxError> {
+    let cell = format!("${}2", column_letter(dependent.parent_column));
+    let formula = format!(
+        "=INDIRECT(\"{}\"&LEFT({cell},FIND(\" \",{cell}&\" \")-1))",
+        dependent.prefix
+    );
+    let parent = columns[dependent.parent_column as usize].header(lang);
+    let message = match lang {
+        Lang::Es => format!(
+            "Elija un valor de la lista, que muestra los de «{parent}» de la fila, o escriba su clave."
+        ),
+        Lang::En => format!(
+            "Pick a value from the list, which shows those of the row's \"{parent}\", or type its code."
+        ),
+    };
+    DataValidation::new()
+        .allow_list_formula(Formula::new(formula))
+        .set_error_style(DataValidationErrorStyle::Warning)
+        .set_error_title(truncate_utf16(field.label.get(lang), 32))?
+        .set_error_message(truncate_utf16(&message, 255))
 }
 
 /// The data validation of a column, if its type has one. Stop for what is

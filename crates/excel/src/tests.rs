@@ -253,6 +253,63 @@ fn resolve_folios(spec: &FormSpec, values: &Map<String, Value>) -> Map<String, V
 // -------------------------------------------------------------- templates
 
 #[test]
+fn dependent_dropdowns_name_each_parents_children() {
+    let spec = FormKey::Victim.spec();
+    // The first thousand municipios in Mexico City, the rest in Nuevo León.
+    let parents = |catalog: &str| -> Vec<(String, String)> {
+        match catalog {
+            "municipality" => catalogs(catalog)
+                .into_iter()
+                .enumerate()
+                .map(|(i, (code, _))| (code, if i < 1000 { "09" } else { "19" }.into()))
+                .collect(),
+            _ => vec![],
+        }
+    };
+    let bytes = crate::template_with(
+        spec,
+        Lang::Es,
+        &catalogs,
+        &parents,
+        &ImportLimits::default(),
+    )
+    .unwrap();
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(&bytes)).unwrap();
+    let names: HashMap<String, String> = book.defined_names().iter().cloned().collect();
+    let mut keys: Vec<&String> = names.keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["MUN_09", "MUN_19"]);
+    let lists = book.worksheet_range("Catálogos").unwrap();
+    let header: Vec<String> = lists
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let col = header.iter().position(|h| h == "MUN_19").unwrap();
+    let items = lists
+        .rows()
+        .skip(1)
+        .filter(|r| r[col] != Data::Empty)
+        .count();
+    assert_eq!(items, 1478);
+    assert!(
+        names["MUN_19"].ends_with(&format!(
+            "$2:${}${}",
+            crate::columns::column_letter(col as u32),
+            items + 1
+        )),
+        "{}",
+        names["MUN_19"]
+    );
+    // Without parents, no names: the whole list, as before.
+    let plain = template(spec, Lang::Es, &catalogs).unwrap();
+    let book: Xlsx<_> = Xlsx::new(Cursor::new(&plain)).unwrap();
+    assert!(book.defined_names().is_empty());
+}
+
+#[test]
 fn every_template_opens_and_round_trips_through_an_import() {
     for spec in all_specs() {
         let bytes = template(spec, Lang::Es, &catalogs).unwrap();
@@ -1156,7 +1213,9 @@ fn an_export_reads_back_through_the_import() {
     let sheet = read_rows(&out, spec, &ImportLimits::default()).unwrap();
     let row = &sheet.rows[0].values();
     assert_eq!(row["external_folio"], json!("S-1"));
-    assert_eq!(row["commission_folio"], json!("C-1"));
+    // The id names the commission; the folio shown beside it is passed
+    // over (it could name another record in the uploader's institution).
+    assert_eq!(row["commission_folio"], Value::Null);
     assert_eq!(row["commission_id"], json!(UUID_1));
     assert_eq!(row["number"], json!(3));
     assert_eq!(row["date"], json!("2024-06-03"));

@@ -183,6 +183,35 @@ pub async fn get_many(
     Ok(out)
 }
 
+/// The external folios of the records among `ids` that the scope covers,
+/// whatever their form (an export shows the folio of each record a row
+/// refers to beside its id); records without a folio, or outside the
+/// scope, are left out.
+pub async fn folios(
+    conn: &mut AsyncPgConnection,
+    scope: &Scope,
+    ids: &[Uuid],
+) -> StoreResult<std::collections::HashMap<Uuid, String>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in ids.chunks(50_000) {
+        let mut q = records::table
+            .filter(records::id.eq_any(chunk))
+            .filter(records::external_folio.is_not_null())
+            .into_boxed();
+        q = match scope {
+            Scope::National => q,
+            Scope::Entity(e) => q.filter(records::entity_code.eq(e.clone())),
+            Scope::Institution(i) => q.filter(records::institution_id.eq(*i)),
+        };
+        let rows: Vec<(Uuid, Option<String>)> = q
+            .select((records::id, records::external_folio))
+            .load(conn)
+            .await?;
+        out.extend(rows.into_iter().filter_map(|(id, f)| Some((id, f?))));
+    }
+    Ok(out)
+}
+
 /// The record an institution sent under its own folio.
 pub async fn find_by_folio(
     conn: &mut AsyncPgConnection,

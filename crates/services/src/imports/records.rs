@@ -389,7 +389,13 @@ async fn check_rows(
         values.remove(RECORD_ID.key);
         let previous = match key {
             Some(RowKey::Id(id)) => match by_id.remove(&id) {
-                Some(record) => Some(record),
+                Some(record) => match keep_folio(&mut values, &record) {
+                    Ok(()) => Some(record),
+                    Err(e) => {
+                        errors.extend(sheet.locate(&sheet.rows[i], vec![e]));
+                        continue;
+                    }
+                },
                 None => {
                     errors.extend(sheet.locate(&sheet.rows[i], vec![unknown_record()]));
                     continue;
@@ -708,6 +714,41 @@ fn unknown_record() -> FieldError {
         Message::new(
             "No hay un registro de este formulario con ese ID a su alcance; para dar de alta uno nuevo, deje vacía la columna «ID del registro».",
             "There is no record of this form with that id within your scope; to add a new one, leave the \"Record ID\" column empty.",
+        ),
+    )
+}
+
+/// A row matched by its record id keeps that record's external folio: the
+/// folio is how the sender's own system names the record, and the id
+/// already says which record the row changes, so a different folio is a
+/// typing error or a row pasted from another record. An empty folio cell
+/// keeps the stored folio; another folio (or one for a record stored
+/// without any) is an error of the row, `folio_mismatch`, never a silent
+/// change. To give a record another folio, change it through the API.
+fn keep_folio(values: &mut Map<String, Value>, record: &RecordRow) -> Result<(), FieldError> {
+    let given = match values.get("external_folio") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
+        Some(other) => Some(other.to_string()),
+    };
+    match (given, record.external_folio.as_deref()) {
+        (None, Some(stored)) => {
+            values.insert("external_folio".into(), stored.into());
+            Ok(())
+        }
+        (None, None) => Ok(()),
+        (Some(given), Some(stored)) if given == stored => Ok(()),
+        (Some(_), _) => Err(folio_mismatch()),
+    }
+}
+
+fn folio_mismatch() -> FieldError {
+    FieldError::new(
+        "external_folio",
+        "folio_mismatch",
+        Message::new(
+            "El «Folio externo» no es el del registro con ese «ID del registro»; el folio de un registro no se cambia desde Excel: deje el folio que tiene o la celda vacía, o quite el ID para tratar la fila como otro registro.",
+            "The \"External folio\" is not that of the record with this \"Record ID\"; a record's folio is not changed from Excel: keep its folio or leave the cell empty, or remove the id to treat the row as another record.",
         ),
     )
 }

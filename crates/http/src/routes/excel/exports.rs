@@ -17,6 +17,7 @@ use sintra_persistence::audit::{self, AuditAction, AuditEntry};
 use sintra_persistence::catalogs::CatalogItem;
 use sintra_persistence::records::{self as rows, RawRecordRow, RecordFilter};
 use sintra_persistence::users::{User, UserFilter};
+use sintra_persistence::PooledConn;
 use sintra_persistence::{db, org, users};
 use tokio::sync::mpsc;
 use utoipa::IntoParams;
@@ -31,6 +32,7 @@ use crate::policy::ExcelUse;
 use sintra_services::catalogs::item_record;
 use sintra_services::users::user_record;
 
+use super::body::{self, BodyWriter};
 use super::users as users_sheet;
 use super::{attachment, catalog_items, excel_form, XLSX};
 
@@ -152,46 +154,48 @@ enum Batch {
 }
 
 /// The writing thread: a sheet per [`Batch::Sheet`], the rows of each
-/// [`Batch::Rows`], and the workbook on [`Batch::End`]. `None` when the
-/// fetching side hung up first (it failed, or the client left).
+/// [`Batch::Rows`], and on [`Batch::End`] the workbook, into the response
+/// body as the zip is written. `false` when the fetching side hung up first
+/// (it failed, or the client left).
 fn write_batches(
     options: ExportOptions,
     mut batches: mpsc::Receiver<Batch>,
-) -> Result<Option<Vec<u8>>, ExcelError> {
-    let mut writer = ExportWriter::new(options)?;
+    body: BodyWriter,
+) -> Result<bool, String> {
+    let failed = |e: ExcelError| e.to_string();
+    let mut writer = ExportWriter::new(options).map_err(failed)?;
     while let Some(batch) = batches.blocking_recv() {
         match batch {
-            Batch::Sheet(spec) => writer.begin_sheet(spec)?,
-            Batch::Rows(rows) => writer.write_rows(&rows)?,
+            Batch::Sheet(spec) => writer.begin_sheet(spec).map_err(failed)?,
+            Batch::Rows(rows) => writer.write_rows(&rows).map_err(failed)?,
             Batch::End => {
-                let mut out = Vec::new();
-                writer.finish(&mut out)?;
-                return Ok(Some(out));
+                let mut body = body;
+                writer.finish(&mut body).map_err(failed)?;
+                body.finish().map_err(|e| e.to_string())?;
+                return Ok(true);
             }
         }
     }
-    Ok(None)
+    Ok(false)
 }
 
 /// Reads every row of `sheets` the caller may see, page after page, and
 /// hands the pages to the writer encoded as cells: the parsing of the
 /// records and the decisions about how each value shows happen here, on
 /// this side of the channel, so the writer's thread only writes. The number
-/// of rows sent, or `None` when the writer stopped taking them (it failed).
+/// of rows sent, or `None` when the writer stopped taking them (it failed,
+/// or the client left). [`Batch::End`] is the caller's to send.
 async fn fetch_batches(
-    state: &AppState,
+    (conn, names_conn): (&mut AsyncPgConnection, &mut AsyncPgConnection),
     auth: &Authenticated,
     options: &ExportOptions,
     sheets: Vec<Sheet>,
     batches: &mpsc::Sender<Batch>,
 ) -> ApiResult<Option<usize>> {
-    let mut conn = db::conn(&state.pool).await?;
-    // Names are looked up on a second connection: the first is streaming.
-    let mut names_conn = db::conn(&state.pool).await?;
     let mut names = Names::default();
     let mut total = 0usize;
     // Headers with the labels in force, every form's in one query.
-    let specs = sintra_services::labels::effective_specs(&mut conn).await?;
+    let specs = sintra_services::labels::effective_specs(conn).await?;
     for sheet in sheets {
         let spec = specs.spec(sheet.form());
         if batches.send(Batch::Sheet(spec)).await.is_err() {
@@ -204,17 +208,17 @@ async fn fetch_batches(
                 send_records(args, auth, &encoder, form, &filter, batches).await?
             }
             Sheet::CatalogItems(filter) => {
-                let items = catalog_items::items(&mut conn, &filter).await?;
+                let items = catalog_items::items(conn, &filter).await?;
                 send_catalog_items(&encoder, &items, batches).await
             }
             Sheet::Users(filter) => {
-                let accounts = users_sheet::accounts(&mut conn, auth, &filter).await?;
+                let accounts = users_sheet::accounts(conn, auth, &filter).await?;
                 let ids = accounts
                     .iter()
                     .flat_map(|u| [u.row.created_by, u.row.updated_by]);
                 let institutions = accounts.iter().map(|u| u.row.institution_id);
                 names
-                    .learn_ids(&mut names_conn, ids.flatten(), institutions)
+                    .learn_ids(names_conn, ids.flatten(), institutions)
                     .await?;
                 send_users(&encoder, &names, &accounts, batches).await
             }
@@ -223,9 +227,6 @@ async fn fetch_batches(
             Some(n) => total += n,
             None => return Ok(None),
         }
-    }
-    if batches.send(Batch::End).await.is_err() {
-        return Ok(None);
     }
     Ok(Some(total))
 }
@@ -254,6 +255,11 @@ async fn send_records(
             continue;
         }
         names.learn(names_conn, &page).await?;
+        let folios = referenced_folios(names_conn, &scope, encoder, &page).await?;
+        let folio_of = |id: &str| {
+            let id: Uuid = id.parse().ok()?;
+            folios.get(&id).map(String::as_str)
+        };
         total += page.len();
         let mut encoded = EncodedRows::with_capacity(encoder, page.len());
         for r in &page {
@@ -267,7 +273,7 @@ async fn send_records(
                 updated_at: r.updated_at.naive_utc(),
             };
             encoder
-                .encode_json(&r.data.0, &meta, &mut encoded)
+                .encode_json_with_folios(&r.data.0, &meta, &folio_of, &mut encoded)
                 .map_err(|e| {
                     ApiError::internal(format!("export: unreadable record {}: {e}", r.id))
                 })?;
@@ -278,6 +284,31 @@ async fn send_records(
         }
     }
     Ok(Some(total))
+}
+
+/// The external folios of the records a page refers to (a child's parent,
+/// an investigation's victims) that the caller may see, for the folio
+/// columns beside the ids: records store their references by id only.
+/// Nothing to look up for forms without references.
+async fn referenced_folios(
+    conn: &mut AsyncPgConnection,
+    scope: &sintra_domain::access::Scope,
+    encoder: &RowEncoder,
+    page: &[RawRecordRow],
+) -> ApiResult<HashMap<Uuid, String>> {
+    if !encoder.has_references() {
+        return Ok(HashMap::new());
+    }
+    let mut ids = Vec::new();
+    for r in page {
+        encoder
+            .referenced_ids(&r.data.0, &mut ids)
+            .map_err(|e| ApiError::internal(format!("export: unreadable record {}: {e}", r.id)))?;
+    }
+    let mut ids: Vec<Uuid> = ids.iter().filter_map(|id| id.parse().ok()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(rows::folios(conn, scope, &ids).await?)
 }
 
 /// Hands rows already in memory to the writer, a page at a time.
@@ -346,15 +377,25 @@ async fn send_users(
     send_encoded(encoder, accounts, encode, batches).await
 }
 
+/// What an export's audit row says besides who asked.
+struct ExportAudit {
+    forms: Vec<&'static str>,
+    filters: BTreeMap<String, String>,
+}
+
 /// Writes every row of `sheets` the caller may see, each sheet filtered
-/// by its own filter, into one workbook. The writer runs on a blocking
-/// thread while this task reads the next pages, so the database and the
-/// writer work at once.
-async fn export_forms(
-    state: &AppState,
-    auth: &Authenticated,
+/// by its own filter, into one workbook streamed into `body`. The writer
+/// runs on a blocking thread while this task reads the next pages, so the
+/// database and the writer work at once. The audit row is written once
+/// every row was read and before the workbook's end is: a download that
+/// went through is always audited, with its row count.
+async fn export_into(
+    auth: Authenticated,
     sheets: Vec<Sheet>,
-) -> ApiResult<(Vec<u8>, usize)> {
+    audited: ExportAudit,
+    mut conns: (PooledConn, PooledConn),
+    body: BodyWriter,
+) -> Result<(), String> {
     let options = ExportOptions {
         lang: auth.lang,
         personal_data: auth.actor.can(Permission::ReadPersonalData),
@@ -364,19 +405,41 @@ async fn export_forms(
     let (sender, receiver) = mpsc::channel(PAGES_IN_FLIGHT);
     let writing = web::block({
         let options = options.clone();
-        move || write_batches(options, receiver)
+        move || write_batches(options, receiver, body)
     });
-    let fetched = fetch_batches(state, auth, &options, sheets, &sender).await;
+    let fetched = {
+        let pair = (&mut *conns.0, &mut *conns.1);
+        fetch_batches(pair, &auth, &options, sheets, &sender).await
+    };
+    let ended = match fetched {
+        Ok(Some(total)) => {
+            let entry = AuditEntry::access(&auth.audit_context(), AuditAction::Export, "excel")
+                .details(json!({
+                    "forms": audited.forms,
+                    "filters": audited.filters,
+                    "rows": total,
+                    "personal_data": auth.actor.can(Permission::ReadPersonalData),
+                }));
+            match audit::append(&mut conns.0, &[entry]).await {
+                Ok(()) => Ok(sender.send(Batch::End).await.is_ok()),
+                Err(e) => Err(format!("export: audit row not written: {e}")),
+            }
+        }
+        // The writer stopped first: its own error says why.
+        Ok(None) => Ok(false),
+        Err(e) => Err(format!("export: reading failed: {e:?}")),
+    };
     // The writer stops on its own once nothing more can come.
     drop(sender);
-    let written = writing.await.map_err(ApiError::internal)?;
-    let total = fetched?;
-    match (written, total) {
-        (Ok(Some(bytes)), Some(total)) => Ok((bytes, total)),
-        (Err(e), _) => Err(ApiError::internal(format!("export failed: {e}"))),
-        _ => Err(ApiError::internal(
-            "export ended without a workbook or a total",
-        )),
+    drop(conns);
+    let written = writing
+        .await
+        .map_err(|e| format!("export: writer thread: {e}"))?;
+    match (ended, written) {
+        (Ok(true), Ok(true)) => Ok(()),
+        (Err(e), _) => Err(e),
+        (_, Err(e)) => Err(format!("export: writing failed: {e}")),
+        _ => Err("export: ended without a workbook".into()),
     }
 }
 
@@ -407,30 +470,41 @@ fn refuse_paging(query: &HashMap<String, String>) -> ApiResult<()> {
     Err(ApiError::Validation(errors))
 }
 
+/// Answers at once with the workbook as a stream (`Transfer-Encoding:
+/// chunked`): the rows are read page after page and the workbook's zip goes
+/// out as it is written, so the server holds a bounded buffer whatever the
+/// number of rows (the worksheets spill to temporary files, see
+/// `sintra_excel::export`). The filters were checked and the database
+/// connections taken before: a bad filter is a 422 and a database that does
+/// not answer a 503, as for any request. A failure once the download
+/// started (the database lost mid-export) can no longer be a problem
+/// document: the download is cut, and the client sees it incomplete.
 async fn export_response(
-    state: &AppState,
-    auth: &Authenticated,
+    state: web::Data<AppState>,
+    auth: Authenticated,
     sheets: Vec<Sheet>,
-    query: &HashMap<String, String>,
+    query: HashMap<String, String>,
     name: &str,
 ) -> ApiResult<HttpResponse> {
-    let labels: Vec<&str> = sheets.iter().map(|s| s.form().as_str()).collect();
-    let (bytes, total) = export_forms(state, auth, sheets).await?;
+    // Names are looked up on a second connection: the first is streaming.
+    let conns = (db::conn(&state.pool).await?, db::conn(&state.pool).await?);
     // Personal fields are never filters, so the filters hold no personal data.
-    let filters: BTreeMap<&String, &String> = query.iter().collect();
-    let mut conn = db::conn(&state.pool).await?;
-    let entry =
-        AuditEntry::access(&auth.audit_context(), AuditAction::Export, "excel").details(json!({
-            "forms": labels,
-            "filters": filters,
-            "rows": total,
-            "personal_data": auth.actor.can(Permission::ReadPersonalData),
-        }));
-    audit::append(&mut conn, &[entry]).await?;
+    let audited = ExportAudit {
+        forms: sheets.iter().map(|s| s.form().as_str()).collect(),
+        filters: query.into_iter().collect(),
+    };
+    let (body, stream) = body::pipe();
+    let cut = body.sender();
+    actix_web::rt::spawn(async move {
+        if let Err(e) = export_into(auth, sheets, audited, conns, body).await {
+            tracing::error!("{e}");
+            let _ = cut.send(Err(std::io::Error::other("export failed"))).await;
+        }
+    });
     Ok(HttpResponse::Ok()
         .content_type(XLSX)
         .insert_header(attachment(name))
-        .body(bytes))
+        .streaming(stream))
 }
 
 /// Every record of a form the caller may see, with who registered and last
@@ -481,14 +555,8 @@ pub async fn export_form(
             Sheet::Records(key, filter_from_query(&mut conn, key, &query).await?)
         }
     };
-    export_response(
-        &state,
-        &auth,
-        vec![sheet],
-        &query,
-        &format!("sintra_{}.xlsx", key.as_str()),
-    )
-    .await
+    let name = format!("sintra_{}.xlsx", key.as_str());
+    export_response(state, auth, vec![sheet], query, &name).await
 }
 
 /// One workbook with a sheet per form: everything the caller may see.
@@ -554,5 +622,5 @@ pub async fn export_all(
             }
         }
     }
-    export_response(&state, &auth, sheets, &query, "sintra_todo.xlsx").await
+    export_response(state, auth, sheets, query, "sintra_todo.xlsx").await
 }

@@ -17,6 +17,7 @@ use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
 use crate::policy::{excel_form_permission, ExcelUse};
 
+mod body;
 mod catalog_items;
 pub mod exports;
 pub mod imports;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use actix_web::{get, web, HttpResponse};
 use diesel_async::AsyncPgConnection;
 use sintra_domain::forms::{FieldType, FormKey, FormSpec};
-use sintra_excel::template_within;
+use sintra_excel::template_with;
 use sintra_persistence::catalogs::{self, ItemFilter};
 use sintra_persistence::db;
 use sintra_persistence::org::{self, InstitutionFilter};
@@ -20,11 +20,13 @@ use sintra_services::imports::limits_for;
 
 use super::{attachment, excel_form, XLSX};
 
-/// Active items of every catalog a form's fields use, for dropdowns.
-async fn catalog_values(
-    conn: &mut AsyncPgConnection,
-    spec: &FormSpec,
-) -> ApiResult<HashMap<String, Vec<(String, String)>>> {
+/// Active items of a catalog: `(code, label)`, and `(code, parent code)`
+/// of those with a parent (a municipio's entity).
+type CatalogValues = HashMap<String, (Vec<(String, String)>, Vec<(String, String)>)>;
+
+/// Active items of every catalog a form's fields use, for dropdowns, with
+/// their parents for the dropdowns that depend on another column.
+async fn catalog_values(conn: &mut AsyncPgConnection, spec: &FormSpec) -> ApiResult<CatalogValues> {
     let mut out = HashMap::new();
     for field in spec.fields {
         if let FieldType::Catalog { catalog, .. } = field.ty {
@@ -36,10 +38,12 @@ async fn catalog_values(
                 ..Default::default()
             };
             let items = catalogs::list_items(conn, catalog, &filter, 10_000).await?;
-            out.insert(
-                catalog.to_string(),
-                items.into_iter().map(|i| (i.code, i.label_es)).collect(),
-            );
+            let parents = items
+                .iter()
+                .filter_map(|i| Some((i.code.clone(), i.parent_code.clone()?)))
+                .collect();
+            let values = items.into_iter().map(|i| (i.code, i.label_es)).collect();
+            out.insert(catalog.to_string(), (values, parents));
         }
     }
     Ok(out)
@@ -64,8 +68,10 @@ async fn institution_choices(
 
 /// The workbook to fill in for a form: instructions, Spanish headers with
 /// help notes, dropdowns bound to the active catalogs, date formats, and
-/// parents named by their folio. The user template offers the institutions
-/// of the caller's scope.
+/// parents named by their folio. The municipio dropdown lists the municipios
+/// of the entity chosen in the same row (and a determination's, those of the
+/// row's procedural stage). The user template offers the institutions of
+/// the caller's scope.
 #[utoipa::path(
     tag = "excel",
     security(("bearer" = [])),
@@ -88,13 +94,14 @@ pub async fn get_template(
     let mut values = catalog_values(&mut conn, spec).await?;
     if key == FormKey::User {
         let choices = institution_choices(&mut conn, &auth).await?;
-        values.insert("institution_id".into(), choices);
+        values.insert("institution_id".into(), (choices, vec![]));
     }
     drop(conn);
     let lang = auth.lang;
     let bytes = web::block(move || {
-        let lookup = |catalog: &str| values.get(catalog).cloned().unwrap_or_default();
-        template_within(spec, lang, &lookup, &limits_for(key))
+        let lookup = |catalog: &str| values.get(catalog).map(|v| v.0.clone()).unwrap_or_default();
+        let parents = |catalog: &str| values.get(catalog).map(|v| v.1.clone()).unwrap_or_default();
+        template_with(spec, lang, &lookup, &parents, &limits_for(key))
     })
     .await
     .map_err(ApiError::internal)?
