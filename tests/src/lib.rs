@@ -211,6 +211,19 @@ impl Answer {
             .as_str()
             .is_some_and(|t| t.starts_with("https://")));
     }
+
+    /// Asserts the answer is the problem a database failure gives: 503
+    /// `database_unavailable`, with a `Retry-After` of some seconds.
+    #[track_caller]
+    pub fn assert_unavailable(&self, what: &str) {
+        assert_eq!(self.status, 503, "{what}: {}", self.text());
+        self.assert_problem(503, "database_unavailable");
+        assert!(
+            self.header("retry-after")
+                .is_some_and(|v| v.parse::<u64>().is_ok_and(|s| s > 0)),
+            "{what}: Retry-After"
+        );
+    }
 }
 
 /// Reads a whole awc response into an [`Answer`].

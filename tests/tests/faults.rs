@@ -33,17 +33,6 @@ async fn create(app: &TestApp, token: &str, n: usize) -> Answer {
     .await
 }
 
-#[track_caller]
-fn assert_unavailable(res: &Answer, what: &str) {
-    assert_eq!(res.status, 503, "{what}: {}", res.text());
-    res.assert_problem(503, "database_unavailable");
-    assert!(
-        res.header("retry-after")
-            .is_some_and(|v| v.parse::<u64>().is_ok_and(|s| s > 0)),
-        "{what}: Retry-After"
-    );
-}
-
 const PER_CLIENT: usize = 40;
 
 #[actix_web::test]
@@ -97,7 +86,7 @@ async fn a_database_stopped_under_concurrent_creates_answers_503_loses_nothing_a
         match res.status {
             201 => created.push((*n, res.json["data"]["id"].as_str().unwrap().to_string())),
             _ => {
-                assert_unavailable(res, &format!("create {n}"));
+                res.assert_unavailable(&format!("create {n}"));
                 failed.push(*n);
             }
         }
@@ -117,7 +106,7 @@ async fn a_database_stopped_under_concurrent_creates_answers_503_loses_nothing_a
         if ready.status == 200 {
             break;
         }
-        assert_unavailable(&ready, "ready while down");
+        ready.assert_unavailable("ready while down");
         assert!(started.elapsed() < Duration::from_secs(30), "recovered");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -232,7 +221,7 @@ async fn a_lock_held_past_the_lock_timeout_answers_503_at_once_and_the_warning_n
     let started = Instant::now();
     let blocked = patch("Bloqueada").await;
     let waited = started.elapsed();
-    assert_unavailable(&blocked, "update behind a held lock");
+    blocked.assert_unavailable("update behind a held lock");
     assert!(waited < Duration::from_secs(4), "not a hang: {waited:?}");
     // Readiness is not fooled by a lock: the database answers.
     assert_eq!(

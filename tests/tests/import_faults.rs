@@ -120,17 +120,6 @@ async fn restart(cluster: &Arc<Cluster>) {
         .unwrap();
 }
 
-#[track_caller]
-fn assert_unavailable(res: &Answer, what: &str) {
-    assert_eq!(res.status, 503, "{what}: {}", res.text());
-    res.assert_problem(503, "database_unavailable");
-    assert!(
-        res.header("retry-after")
-            .is_some_and(|v| v.parse::<u64>().is_ok_and(|s| s > 0)),
-        "{what}: Retry-After"
-    );
-}
-
 fn job_id(res: &Answer) -> String {
     assert_eq!(res.status, 202, "{}", res.text());
     res.json["import_id"].as_str().unwrap().to_string()
@@ -216,7 +205,7 @@ async fn poll_until_end(app: &TestApp, who: &Account, id: &str) -> Value {
                 return res.json;
             }
         } else {
-            assert_unavailable(&res, "a poll");
+            res.assert_unavailable("a poll");
         }
         assert!(
             started.elapsed() < Duration::from_secs(60),
@@ -239,9 +228,9 @@ async fn assert_down_answers(app: &TestApp, who: &Account, id: &str) {
     let poll = app
         .get(&format!("/api/v1/excel/imports/{id}"), &who.token)
         .await;
-    assert_unavailable(&poll, "a poll while the database is stopped");
+    poll.assert_unavailable("a poll while the database is stopped");
     let ready = app.call(Method::GET, "/health/ready", None, None).await;
-    assert_unavailable(&ready, "readiness while the database is stopped");
+    ready.assert_unavailable("readiness while the database is stopped");
 }
 
 #[actix_web::test]
@@ -324,7 +313,7 @@ async fn a_request_running_its_own_import_answers_503_when_the_database_stops_an
         "stopped mid-check: {before:?}"
     );
     // Not a 500: the client is told to come back.
-    assert_unavailable(&res, "the upload that ran its own import");
+    res.assert_unavailable("the upload that ran its own import");
     assert!(
         res.json["detail"]
             .as_str()
@@ -680,7 +669,7 @@ async fn connections_exhausted_during_an_import_answer_503_or_429_never_500_and_
                     res.assert_problem(429, "imports_busy");
                     assert!(res.header("retry-after").is_some(), "{}", res.text());
                 }
-                _ => assert_unavailable(&res, "while the connections are exhausted"),
+                _ => res.assert_unavailable("while the connections are exhausted"),
             }
             seen.push(res.status);
         }
