@@ -31,7 +31,7 @@ use sintra_tests::{Account, Answer, TestApp, TestDb};
 const ROWS: usize = 10_000;
 
 /// Rows of the file stopped mid-insert: rows are written (and counted) by
-/// chunks of 5,000, so the stop comes with at least 15,000 still to write.
+/// chunks (`CHUNK_ROWS`, 1,000), so the stop comes with most still to write.
 const MID_INSERT_ROWS: usize = 20_000;
 
 /// The rows of the file `tag`.
