@@ -188,12 +188,7 @@ pub struct Pair {
 
 /// The ids of the records the scope covers, as a subquery.
 fn ids_in(scope: &Scope) -> records::BoxedQuery<'static, diesel::pg::Pg, diesel::sql_types::Uuid> {
-    let q = records::table.select(records::id).into_boxed();
-    match scope {
-        Scope::National => q,
-        Scope::Entity(e) => q.filter(records::entity_code.eq(e.clone())),
-        Scope::Institution(i) => q.filter(records::institution_id.eq(*i)),
-    }
+    crate::records::in_scope(records::table.select(records::id).into_boxed(), scope)
 }
 
 /// Pairs whose *both* people lie in the scope (a pair half outside it is

@@ -66,16 +66,25 @@ pub struct NewRecord {
 
 type Boxed<'a> = records::BoxedQuery<'a, diesel::pg::Pg>;
 
-/// The records of a form that the scope covers.
-pub(crate) fn scoped(form: FormKey, scope: &Scope) -> Boxed<'static> {
-    let q = records::table
-        .filter(records::form.eq(form.as_str()))
-        .into_boxed();
+/// `q` kept to the records the scope covers: the one place a query of
+/// records takes the caller's scope.
+pub(crate) fn in_scope<'a, ST>(
+    q: records::BoxedQuery<'a, diesel::pg::Pg, ST>,
+    scope: &Scope,
+) -> records::BoxedQuery<'a, diesel::pg::Pg, ST> {
     match scope {
         Scope::National => q,
         Scope::Entity(e) => q.filter(records::entity_code.eq(e.clone())),
         Scope::Institution(i) => q.filter(records::institution_id.eq(*i)),
     }
+}
+
+/// The records of a form that the scope covers.
+pub(crate) fn scoped(form: FormKey, scope: &Scope) -> Boxed<'static> {
+    let q = records::table
+        .filter(records::form.eq(form.as_str()))
+        .into_boxed();
+    in_scope(q, scope)
 }
 
 pub async fn get(
@@ -194,19 +203,12 @@ pub async fn folios(
 ) -> StoreResult<std::collections::HashMap<Uuid, String>> {
     let mut out = std::collections::HashMap::new();
     for chunk in ids.chunks(50_000) {
-        let mut q = records::table
+        let q = records::table
             .filter(records::id.eq_any(chunk))
             .filter(records::external_folio.is_not_null())
-            .into_boxed();
-        q = match scope {
-            Scope::National => q,
-            Scope::Entity(e) => q.filter(records::entity_code.eq(e.clone())),
-            Scope::Institution(i) => q.filter(records::institution_id.eq(*i)),
-        };
-        let rows: Vec<(Uuid, Option<String>)> = q
             .select((records::id, records::external_folio))
-            .load(conn)
-            .await?;
+            .into_boxed();
+        let rows: Vec<(Uuid, Option<String>)> = in_scope(q, scope).load(conn).await?;
         out.extend(rows.into_iter().filter_map(|(id, f)| Some((id, f?))));
     }
     Ok(out)

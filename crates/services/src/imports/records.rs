@@ -532,32 +532,53 @@ async fn duplicates_in_system(
     valid: &mut [ValidRow],
     stored: &HashSet<Uuid>,
 ) -> ServiceResult<Vec<Value>> {
+    let people: Vec<(Option<Uuid>, &duplicates::Person)> = valid
+        .iter()
+        .filter_map(|v| {
+            Some((
+                v.previous.as_ref().map(|r| r.id),
+                v.prepared.person.as_ref()?,
+            ))
+        })
+        .collect();
+    let found = system_matches(conn, caller, &people, stored).await?;
     let mut warnings = vec![];
-    for chunk in valid.chunks_mut(500) {
-        let people: Vec<(Option<Uuid>, &duplicates::Person)> = chunk
-            .iter()
-            .filter_map(|v| {
-                Some((
-                    v.previous.as_ref().map(|r| r.id),
-                    v.prepared.person.as_ref()?,
-                ))
-            })
-            .collect();
-        let found = duplicates::find_many(conn, caller, &people).await?;
-        let with_person = chunk.iter_mut().filter(|v| v.prepared.person.is_some());
-        for (v, mut of_row) in with_person.zip(found) {
-            // Rows of this file stored by its earlier chunks are the file's
-            // own pairs, found above.
-            of_row.retain(|w| !stored.contains(&w.candidate_id));
-            for w in &of_row {
-                let mut j = w.json.clone();
-                j["row"] = json!(v.row);
-                warnings.push(j);
-            }
-            v.found = of_row;
-        }
+    let with_person = valid.iter_mut().filter(|v| v.prepared.person.is_some());
+    for (v, of_row) in with_person.zip(found) {
+        warnings.extend(row_warnings(v.row, &of_row));
+        v.found = of_row;
     }
     Ok(warnings)
+}
+
+/// Each person compared with the stored people sharing a blocking key, a
+/// few hundred people per query, except the records of this import
+/// (`stored`): rows of the file stored by its earlier chunks are the
+/// file's own pairs, found by [`RecordRows::duplicates_in_file`].
+async fn system_matches(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    people: &[(Option<Uuid>, &duplicates::Person)],
+    stored: &HashSet<Uuid>,
+) -> ServiceResult<Vec<Vec<duplicates::Warning>>> {
+    let mut out = Vec::with_capacity(people.len());
+    for batch in people.chunks(500) {
+        for mut of_person in duplicates::find_many(conn, caller, batch).await? {
+            of_person.retain(|w| !stored.contains(&w.candidate_id));
+            out.push(of_person);
+        }
+    }
+    Ok(out)
+}
+
+/// The warnings of a row as the report shows them: each candidate, with
+/// the row's number.
+fn row_warnings(row: u32, found: &[duplicates::Warning]) -> impl Iterator<Item = Value> + '_ {
+    found.iter().map(move |w| {
+        let mut j = w.json.clone();
+        j["row"] = json!(row);
+        j
+    })
 }
 
 /// New records per insert: the job's progress moves between them.
@@ -616,24 +637,17 @@ async fn store_rows(
         Ok::<(), ServiceError>(())
     };
     let comparing = async {
-        let Some((pool, _)) = system.filter(|_| !people.is_empty()) else {
+        let Some((pool, stored)) = system.filter(|_| !people.is_empty()) else {
             return Ok(vec![]);
         };
         let mut committed = sintra_persistence::db::conn(pool).await?;
         let refs: Vec<(Option<Uuid>, &duplicates::Person)> =
             people.iter().map(|(id, p)| (*id, p)).collect();
-        duplicates::find_many(&mut committed, caller, &refs).await
+        system_matches(&mut committed, caller, &refs, stored).await
     };
     let (inserted, found) = tokio::join!(inserting, comparing);
     inserted?;
     let mut found = found?;
-    if let Some((_, stored)) = system {
-        // Rows of this file stored by its earlier chunks are the file's
-        // own pairs (the other connection cannot see them anyway).
-        for f in &mut found {
-            f.retain(|w| !stored.contains(&w.candidate_id));
-        }
-    }
     let mut take = |place: Result<usize, Vec<duplicates::Warning>>| match place {
         Ok(i) => found.get_mut(i).map(std::mem::take).unwrap_or_default(),
         Err(known) => known,
@@ -641,11 +655,7 @@ async fn store_rows(
     let mut warnings = vec![];
     let mut report = |row: u32, ws: &[duplicates::Warning]| {
         if system.is_some() {
-            for w in ws {
-                let mut j = w.json.clone();
-                j["row"] = json!(row);
-                warnings.push(j);
-            }
+            warnings.extend(row_warnings(row, ws));
         }
     };
     let mut pairs: Vec<(Uuid, Uuid, MatchLevel, f64)> = vec![];

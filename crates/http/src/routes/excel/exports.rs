@@ -495,12 +495,18 @@ async fn export_response(
     };
     let (body, stream) = body::pipe();
     let cut = body.sender();
-    actix_web::rt::spawn(async move {
+    // In the request's span: a failure logged after the answer started
+    // still carries the request id the client was given.
+    let task = async move {
         if let Err(e) = export_into(auth, sheets, audited, conns, body).await {
             tracing::error!("{e}");
             let _ = cut.send(Err(std::io::Error::other("export failed"))).await;
         }
-    });
+    };
+    actix_web::rt::spawn(tracing::Instrument::instrument(
+        task,
+        tracing::Span::current(),
+    ));
     Ok(HttpResponse::Ok()
         .content_type(XLSX)
         .insert_header(attachment(name))
