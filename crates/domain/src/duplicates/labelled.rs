@@ -1185,7 +1185,7 @@ mod tests {
     use crate::curp::validate_curp;
     use crate::duplicates::blocking::{keys_of, probes_of};
     use crate::duplicates::frequency::{terms_of, NameFrequencies};
-    use crate::duplicates::prepared::{prepare, Prepared};
+    use crate::duplicates::prepared::{prepare, Birth, Prepared};
     use crate::duplicates::score::{compare_prepared, compare_weighted};
     use crate::duplicates::MatchLevel;
 
@@ -1487,6 +1487,143 @@ mod tests {
         println!(
             "per check: {per_check:?} ({} comparisons on average, at most {max_candidates} candidates)",
             compared / probes
+        );
+    }
+
+    /// False exact/probable warnings per 1,000 new people against a large
+    /// stored population, in memory (what the `duplicates` benchmark
+    /// measures through the database), with the kinds of false pairs (per
+    /// name: `=` same term, `~` different terms, `_` blank on one side; as
+    /// captured, then crosswise) and the recall of 1,000 repeats:
+    /// `SINTRA_DUP_PEOPLE=1000000 cargo test --release -p sintra-domain
+    /// false_warnings_at_scale -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "slow: generates up to a million people"]
+    fn false_warnings_at_scale() {
+        let n: usize = std::env::var("SINTRA_DUP_PEOPLE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(200_000);
+        let set = generate(20_261_207, n - n / 100, n / 100 + 1_000);
+        let stored = n;
+        let prepared: Vec<Prepared> = set.people[..stored].iter().map(prepare).collect();
+        let mut blocks: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        for (i, p) in prepared.iter().enumerate() {
+            for key in keys_of(p) {
+                blocks.entry(key).or_default().push(i as u32);
+            }
+            for t in terms_of(p) {
+                *counts.entry(t).or_default() += 1;
+            }
+        }
+        let freq = NameFrequencies::new(stored as u64, counts);
+        let fresh = generate(7_041_812, 5_000, 0).people;
+        // `SINTRA_DUP_EXAMPLES=25` prints that many false pairs.
+        let examples: usize = std::env::var("SINTRA_DUP_EXAMPLES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut false_pairs = 0usize;
+        let mut kinds: HashMap<String, usize> = HashMap::new();
+        let mut shown = 0;
+        for f in &fresh {
+            let p = prepare(f);
+            let mut ids: Vec<u32> = probes_of(&p)
+                .iter()
+                .filter_map(|k| blocks.get(k))
+                .flatten()
+                .copied()
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            for id in ids {
+                let q = &prepared[id as usize];
+                let Some(m) = compare_weighted(&p, q, &freq) else {
+                    continue;
+                };
+                if !matches!(m.level, MatchLevel::Exact | MatchLevel::Probable) {
+                    continue;
+                }
+                false_pairs += 1;
+                let birth = match (p.birth, q.birth) {
+                    (Birth::Date(_), Birth::Date(_)) => "date/date",
+                    (Birth::Unknown, _) | (_, Birth::Unknown) => "unknown",
+                    (Birth::Date(_), _) | (_, Birth::Date(_)) => "date/age",
+                    _ => "age/age",
+                };
+                let c = m.comparison;
+                use crate::duplicates::frequency::{given_term, surname_term};
+                let exact = |a: Option<String>, b: Option<String>| match (a, b) {
+                    (Some(a), Some(b)) if a == b => "=",
+                    (Some(_), Some(_)) => "~",
+                    _ => "_",
+                };
+                let names = format!(
+                    "{}{}{}|{}{}",
+                    exact(
+                        p.given.as_ref().and_then(given_term),
+                        q.given.as_ref().and_then(given_term)
+                    ),
+                    exact(
+                        p.first.as_ref().and_then(surname_term),
+                        q.first.as_ref().and_then(surname_term)
+                    ),
+                    exact(
+                        p.second.as_ref().and_then(surname_term),
+                        q.second.as_ref().and_then(surname_term)
+                    ),
+                    exact(
+                        p.first.as_ref().and_then(surname_term),
+                        q.second.as_ref().and_then(surname_term)
+                    ),
+                    exact(
+                        p.second.as_ref().and_then(surname_term),
+                        q.first.as_ref().and_then(surname_term)
+                    ),
+                );
+                let kind = format!(
+                    "{names} {birth} {:?} g={:?} f={:?} s={:?} b={:?} sex={:?}",
+                    m.level, c.given_names, c.first_surname, c.second_surname, c.birth_date, c.sex
+                );
+                *kinds.entry(kind).or_default() += 1;
+                if shown < examples {
+                    shown += 1;
+                    println!("{:.2} {:?}\n     {:?}", m.score, f, set.people[id as usize]);
+                }
+            }
+        }
+        // Recall: the last 1,000 copies (not stored) against the stored.
+        let mut found = 0usize;
+        let mut checked = 0usize;
+        for d in set.duplicates.iter().filter(|d| d.copy >= stored) {
+            checked += 1;
+            let p = prepare(&set.people[d.copy]);
+            let hit = probes_of(&p)
+                .iter()
+                .filter_map(|k| blocks.get(k))
+                .flatten()
+                .any(|&id| {
+                    id as usize == d.original
+                        && compare_weighted(&p, &prepared[d.original], &freq).is_some_and(|m| {
+                            matches!(m.level, MatchLevel::Exact | MatchLevel::Probable)
+                        })
+                });
+            found += hit as usize;
+        }
+        println!(
+            "recall {found}/{checked} = {:.4}",
+            found as f64 / checked as f64
+        );
+        let mut kinds: Vec<_> = kinds.into_iter().collect();
+        kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
+        for (k, c) in kinds.iter().take(20) {
+            println!("{c:6} {k}");
+        }
+        println!(
+            "{stored} stored: {false_pairs} false exact/probable for {} new people ({:.2} per 1,000)",
+            fresh.len(),
+            false_pairs as f64 * 1000.0 / fresh.len() as f64
         );
     }
 }
