@@ -450,8 +450,10 @@ pub fn rollup_ddl() -> String {
              FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.{form}_deleted();\n"
         ));
     }
+    // Without a pending list, which every lookup would read whole (see
+    // migration 2026-12-09-100000).
     sql.push_str(&format!(
-        "CREATE INDEX ON {SCHEMA}.investigation USING gin (victim_ids);\n"
+        "CREATE INDEX ON {SCHEMA}.investigation USING gin (victim_ids) WITH (fastupdate = off);\n"
     ));
     sql
 }

@@ -1,0 +1,1 @@
+ALTER INDEX records_blocking_keys RESET (fastupdate);
