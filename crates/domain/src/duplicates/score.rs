@@ -267,18 +267,38 @@ impl Field {
     }
 }
 
+/// How two strings of one length differ, position by position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Typo {
+    /// Same length and no position or more than one typo differs.
+    None,
+    /// One position differs.
+    Replaced,
+    /// Two adjacent positions are transposed.
+    Transposed,
+}
+
+/// Compares position by position without allocating: a check compares a
+/// person with a hundred or more candidates, several dates and names each.
+fn typo_between(a: &[u8], b: &[u8]) -> Typo {
+    if a.len() != b.len() {
+        return Typo::None;
+    }
+    let mut differing = a.iter().zip(b).enumerate().filter(|(_, (x, y))| x != y);
+    let Some((i, _)) = differing.next() else {
+        return Typo::None;
+    };
+    match (differing.next(), differing.next()) {
+        (None, _) => Typo::Replaced,
+        (Some((j, _)), None) if j == i + 1 && a[i] == b[j] && a[j] == b[i] => Typo::Transposed,
+        _ => Typo::None,
+    }
+}
+
 /// Same length, and either one position differs or two adjacent positions
 /// are transposed.
 fn one_typo_apart(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
-    match diff[..] {
-        [_] => true,
-        [i, j] => j == i + 1 && a[i] == b[j] && a[j] == b[i],
-        _ => false,
-    }
+    typo_between(a, b) != Typo::None
 }
 
 /// Jaro–Winkler with the arguments in a fixed order, so it is symmetric.
@@ -288,7 +308,12 @@ fn jw(a: &str, b: &str) -> f64 {
     } else {
         jaro_winkler(b, a)
     };
-    if sim < SIM_ONE_EDIT && one_edit_apart(a, b) {
+    // One edit changes the length by one at most: most pairs of different
+    // names are told apart here without an edit distance.
+    if sim < SIM_ONE_EDIT
+        && a.chars().count().abs_diff(b.chars().count()) <= 1
+        && one_edit_apart(a, b)
+    {
         SIM_ONE_EDIT
     } else {
         sim
@@ -305,12 +330,7 @@ fn one_edit_apart(a: &str, b: &str) -> bool {
     // A three-letter word only by two adjacent letters transposed
     // (`LZU`/`LUZ`, `NAA`/`ANA`): a replaced letter makes another name
     // (`ANA`/`AVA`).
-    shortest == 3 && a.len() == b.len() && one_typo_apart(a.as_bytes(), b.as_bytes()) && {
-        let diff: Vec<usize> = (0..a.len())
-            .filter(|&i| a.as_bytes()[i] != b.as_bytes()[i])
-            .collect();
-        diff.len() == 2
-    }
+    shortest == 3 && typo_between(a.as_bytes(), b.as_bytes()) == Typo::Transposed
 }
 
 fn word_similarity(a: &Token, b: &Token) -> f64 {
@@ -492,10 +512,13 @@ fn compare_dates(x: chrono::NaiveDate, y: chrono::NaiveDate) -> f64 {
         DATE_TRANSPOSED
     } else if (x.year() - y.year()).abs() == 1 && x.month() == y.month() && x.day() == y.day() {
         DATE_YEAR_OFF
-    } else if one_typo_apart(
-        x.format("%Y%m%d").to_string().as_bytes(),
-        y.format("%Y%m%d").to_string().as_bytes(),
-    ) {
+    } else if match (yyyymmdd(x), yyyymmdd(y)) {
+        (Some(a), Some(b)) => one_typo_apart(&a, &b),
+        _ => one_typo_apart(
+            x.format("%Y%m%d").to_string().as_bytes(),
+            y.format("%Y%m%d").to_string().as_bytes(),
+        ),
+    } {
         DATE_TYPO
     } else if x.year() == y.year() {
         DATE_SAME_YEAR
@@ -504,6 +527,20 @@ fn compare_dates(x: chrono::NaiveDate, y: chrono::NaiveDate) -> f64 {
     } else {
         DATE_FAR
     }
+}
+
+/// The digits of a date as `%Y%m%d` writes them, for years 0 to 9999,
+/// without formatting a string: nearly every comparison looks for a typo
+/// between two dates.
+fn yyyymmdd(d: chrono::NaiveDate) -> Option<[u8; 8]> {
+    let year = u32::try_from(d.year()).ok().filter(|y| *y <= 9999)?;
+    let mut rest = year * 10_000 + d.month() * 100 + d.day();
+    let mut digits = [0u8; 8];
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    Some(digits)
 }
 
 /// Evidence from two inclusive date ranges: `overlap` when they overlap,
