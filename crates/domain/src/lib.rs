@@ -7,6 +7,7 @@ pub mod audit_checkpoint;
 pub mod consistency;
 pub mod curp;
 pub mod duplicates;
+pub mod entity;
 pub mod error_code;
 pub mod figures;
 pub mod forms;

@@ -63,7 +63,7 @@ fn scoped(scope: &Scope) -> BoxedUsers<'static> {
     let q = users::table.inner_join(institutions::table).into_boxed();
     match scope {
         Scope::National => q,
-        Scope::Entity(e) => q.filter(institutions::entity_code.eq(e.clone())),
+        Scope::Entity(e) => q.filter(institutions::entity_code.eq(e.as_str())),
         Scope::Institution(i) => q.filter(users::institution_id.eq(*i)),
     }
 }

@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use sintra_domain::access::{Caller, Scope};
+use sintra_domain::access::{Caller, EntityCode, Scope};
 use sintra_domain::error_code::ErrorCode;
 use sintra_domain::forms::{FormSpec, PeriodDate};
 use sintra_domain::i18n::Message;
@@ -129,14 +129,19 @@ pub async fn list(
     let entity = match (readable, query.entity_code.as_deref()) {
         (Some(own), Some(asked)) if own != asked => return Ok(vec![]),
         (Some(own), _) => Some(own),
-        (None, asked) => asked,
+        (None, None) => None,
+        // A code that is no entity's has no quarters.
+        (None, Some(asked)) => match EntityCode::parse(asked) {
+            Ok(code) => Some(code),
+            Err(_) => return Ok(vec![]),
+        },
     };
     let mut conn = db::conn(pool).await?;
     let entities: Vec<String> = org::list_entities(&mut conn)
         .await?
         .into_iter()
         .map(|e| e.code)
-        .filter(|c| entity.is_none_or(|e| e == c))
+        .filter(|c| entity.is_none_or(|e| e == *c))
         .collect();
     let one_quarter = query.quarter.map(|_| quarters[0] as i16);
     let rows = periods::list(&mut conn, year, one_quarter, entity).await?;
@@ -198,7 +203,7 @@ fn audit_entry(
 pub async fn transition(
     pool: &Pool,
     caller: &Caller,
-    entity_code: &str,
+    entity_code: EntityCode,
     year: i32,
     quarter: i64,
     action: PeriodAction,
@@ -209,7 +214,7 @@ pub async fn transition(
         return Err(ServiceError::NotFound);
     }
     let mut conn = db::conn(pool).await?;
-    if !org::entity_exists(&mut conn, entity_code).await? {
+    if !org::entity_exists(&mut conn, entity_code.as_str()).await? {
         return Err(ServiceError::NotFound);
     }
     if !action.allowed(&caller.actor, entity_code) {
@@ -303,7 +308,7 @@ pub async fn close_all(
     quarter: i64,
 ) -> ServiceResult<NationalClose> {
     let quarter = Quarter::new(year, quarter).ok_or(ServiceError::NotFound)?;
-    if !PeriodAction::Close.allowed(&caller.actor, "00") {
+    if !PeriodAction::Close.allowed(&caller.actor, EntityCode::FEDERAL) {
         return Err(ServiceError::Forbidden {
             detail: Some(Message::new(
                 "Solo la administración nacional cierra trimestres.",
@@ -376,7 +381,7 @@ pub async fn close_everywhere(
 // ---- Locking record writes -------------------------------------------------
 
 /// The quarter of an entity a record dated `day` falls in.
-pub fn key_of(entity_code: &str, day: Option<NaiveDate>) -> Option<PeriodKey> {
+pub fn key_of(entity_code: EntityCode, day: Option<NaiveDate>) -> Option<PeriodKey> {
     let q = Quarter::of(day?);
     Some(PeriodKey {
         entity_code: entity_code.to_string(),

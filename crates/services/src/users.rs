@@ -8,7 +8,7 @@
 //! their own role.
 
 use diesel_async::AsyncPgConnection;
-use sintra_domain::access::{Caller, Role, Scope};
+use sintra_domain::access::{Caller, EntityCode, Role, Scope};
 use sintra_domain::error_code::ErrorCode;
 use sintra_domain::forms::FormKey;
 use sintra_domain::validation::validate_record;
@@ -89,7 +89,9 @@ pub async fn institution_in_scope(
             ),
             other => ServiceError::Store(other),
         })?;
-    if !scope.covers_entity(&inst.entity_code) {
+    // The column refers to `entities`: its codes always parse.
+    let covered = EntityCode::parse(&inst.entity_code).is_ok_and(|e| scope.covers_entity(e));
+    if !covered {
         return Err(ServiceError::invalid(
             "institution_id",
             "unknown_reference",

@@ -127,10 +127,10 @@ pub async fn list_events(
     let entity_scope = match auth.actor.scope() {
         Scope::National => None,
         Scope::Entity(e) => Some(e),
-        Scope::Institution(_) => Some(auth.actor.entity_code.clone()),
+        Scope::Institution(_) => Some(auth.actor.entity_code),
     };
     let mut conn = db::conn(&state.pool).await?;
-    let rows = audit::list(&mut conn, &filter, entity_scope.as_deref(), limit + 1).await?;
+    let rows = audit::list(&mut conn, &filter, entity_scope, limit + 1).await?;
     Ok(web::Json(Page::from_rows(
         rows,
         limit,

@@ -511,6 +511,6 @@ pub async fn me(auth: Authenticated) -> web::Json<Me> {
         username: auth.actor.username.clone(),
         role: auth.actor.role.as_str().to_string(),
         institution_id: auth.actor.institution_id,
-        entity_code: auth.actor.entity_code.clone(),
+        entity_code: auth.actor.entity_code.to_string(),
     })
 }

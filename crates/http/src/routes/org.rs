@@ -3,7 +3,7 @@
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sintra_domain::access::{Permission, Scope};
+use sintra_domain::access::{EntityCode, Permission, Scope};
 use sintra_persistence::audit::{self, AuditAction, AuditEntry};
 use sintra_persistence::org::{
     self, Institution, InstitutionChanges, InstitutionFilter, NewInstitution,
@@ -138,7 +138,7 @@ pub async fn list_institutions(
 /// Institutions are a directory: auditors and national analysts see the
 /// whole country's, everyone else their usual scope.
 fn directory_scope(auth: &Authenticated) -> Scope {
-    if auth.actor.can(Permission::ReadAllEntities) || auth.actor.entity_code == "00" {
+    if auth.actor.can(Permission::ReadAllEntities) || auth.actor.entity_code.is_federal() {
         Scope::National
     } else {
         auth.actor.scope()
@@ -210,7 +210,13 @@ pub async fn create_institution(
     body: web::Json<NewInstitutionIn>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
-    if !auth.actor.scope().covers_entity(&body.entity_code) {
+    // A code that is no entity's is only the national level's to hear
+    // about (422 below); anyone else is refused as for another entity.
+    let covered = match EntityCode::parse(&body.entity_code) {
+        Ok(code) => auth.actor.scope().covers_entity(code),
+        Err(_) => auth.actor.scope() == Scope::National,
+    };
+    if !covered {
         return Err(ApiError::forbidden_because(
             "Solo puede registrar instituciones de su propia entidad.",
             "You may only register institutions of your own entity.",

@@ -302,12 +302,12 @@ impl From<PairView> for PairOut {
             status: p.status,
             person_a: PairPerson {
                 id: a.id,
-                entity_code: a.entity_code,
+                entity_code: a.entity_code.to_string(),
                 institution_id: a.institution_id,
             },
             person_b: PairPerson {
                 id: b.id,
-                entity_code: b.entity_code,
+                entity_code: b.entity_code.to_string(),
                 institution_id: b.institution_id,
             },
             created_at: p.created_at,

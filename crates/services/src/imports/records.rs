@@ -480,13 +480,13 @@ async fn refuse_closed_quarters(
 ) -> ServiceResult<Vec<PeriodKey>> {
     let mut per_row: Vec<Vec<PeriodKey>> = Vec::with_capacity(valid.len());
     for v in valid.iter() {
-        let after = periods::key_of(&v.prepared.entity_code, v.prepared.period_day);
+        let after = periods::key_of(v.prepared.entity_code, v.prepared.period_day);
         let before = match &v.previous {
             Some(p) => {
                 let day =
                     periods::day_before(conn, spec, p, v.prepared.parent_id, v.prepared.period_day)
                         .await?;
-                periods::key_of(&p.entity_code, day)
+                periods::key_of(p.entity_code, day)
             }
             None => None,
         };

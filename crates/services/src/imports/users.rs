@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use diesel_async::AsyncPgConnection;
 use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{Map, Value};
-use sintra_domain::access::{Caller, Role};
+use sintra_domain::access::{Caller, EntityCode, Role};
 use sintra_domain::i18n::Message;
 use sintra_domain::validation::FieldError;
 use sintra_excel::{CellError, ImportSheet};
@@ -294,7 +294,8 @@ fn username_of(values: &Map<String, Value>) -> Option<String> {
 /// caller's scope, or a service account, reads as a username already taken,
 /// as `POST /users` answers.
 fn in_reach(caller: &Caller, before: &User) -> Result<(), FieldError> {
-    let in_scope = caller.actor.scope().covers_entity(&before.entity_code);
+    let in_scope =
+        EntityCode::parse(&before.entity_code).is_ok_and(|e| caller.actor.scope().covers_entity(e));
     if before.row.kind != "person" || !in_scope {
         return Err(FieldError::new(
             "username",
