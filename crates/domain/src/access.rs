@@ -17,6 +17,11 @@ pub use crate::entity::EntityCode;
 pub const FEDERAL_ENTITY: EntityCode = EntityCode::FEDERAL;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "diesel",
+    derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)
+)]
+#[cfg_attr(feature = "diesel", diesel(sql_type = diesel::sql_types::Text))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Secretaría Técnica of the Comisión Intersecretarial: sees and changes everything.

@@ -132,31 +132,6 @@ impl<'de> Deserialize<'de> for EntityCode {
     }
 }
 
-/// A `text` column: read checked (a stored code that is no entity's is a
-/// deserialization error, not a value), written as its text.
-#[cfg(feature = "diesel")]
-mod sql {
-    use diesel::deserialize::{self, FromSql};
-    use diesel::pg::{Pg, PgValue};
-    use diesel::serialize::{self, Output, ToSql};
-    use diesel::sql_types::Text;
-
-    use super::EntityCode;
-
-    impl FromSql<Text, Pg> for EntityCode {
-        fn from_sql(value: PgValue<'_>) -> deserialize::Result<EntityCode> {
-            let text = <String as FromSql<Text, Pg>>::from_sql(value)?;
-            Ok(EntityCode::parse(&text)?)
-        }
-    }
-
-    impl ToSql<Text, Pg> for EntityCode {
-        fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-            <str as ToSql<Text, Pg>>::to_sql(self.as_str(), out)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,8 @@ pub mod i18n;
 pub mod import_jobs;
 pub mod missing_report;
 pub mod periods;
+#[cfg(feature = "diesel")]
+mod sql;
 pub mod suppression;
 pub mod text;
 pub mod validation;

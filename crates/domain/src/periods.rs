@@ -60,6 +60,11 @@ impl Quarter {
 
 /// Where an entity's quarter stands. A quarter nobody touched is `Open`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "diesel",
+    derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)
+)]
+#[cfg_attr(feature = "diesel", diesel(sql_type = diesel::sql_types::Text))]
 #[serde(rename_all = "snake_case")]
 pub enum PeriodStatus {
     Open,
@@ -123,6 +128,11 @@ impl FromStr for PeriodStatus {
 
 /// What someone does to an entity's quarter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "diesel",
+    derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)
+)]
+#[cfg_attr(feature = "diesel", diesel(sql_type = diesel::sql_types::Text))]
 #[serde(rename_all = "snake_case")]
 pub enum PeriodAction {
     /// The entity admin validates its entity's quarter.
@@ -131,6 +141,21 @@ pub enum PeriodAction {
     Close,
     /// The national admin reopens a closed quarter, with a reason.
     Reopen,
+}
+
+impl FromStr for PeriodAction {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<PeriodAction, ()> {
+        [
+            PeriodAction::Submit,
+            PeriodAction::Close,
+            PeriodAction::Reopen,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+        .ok_or(())
+    }
 }
 
 impl PeriodAction {

@@ -15,6 +15,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Int2, Int4, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use sintra_domain::access::EntityCode;
+use sintra_domain::periods::{PeriodAction, PeriodStatus};
 use uuid::Uuid;
 
 use crate::error::StoreResult;
@@ -34,7 +35,7 @@ pub struct PeriodRow {
     pub entity_code: String,
     pub year: i32,
     pub quarter: i16,
-    pub status: String,
+    pub status: PeriodStatus,
     pub changed_at: Option<DateTime<Utc>>,
     pub changed_by: Option<Uuid>,
     pub reason: Option<String>,
@@ -57,9 +58,9 @@ pub struct TransitionRow {
     pub entity_code: String,
     pub year: i32,
     pub quarter: i16,
-    pub action: String,
-    pub from_status: String,
-    pub to_status: String,
+    pub action: PeriodAction,
+    pub from_status: PeriodStatus,
+    pub to_status: PeriodStatus,
     pub actor_id: Uuid,
     pub occurred_at: DateTime<Utc>,
     pub reason: Option<String>,
@@ -71,9 +72,9 @@ pub struct NewTransition {
     pub entity_code: String,
     pub year: i32,
     pub quarter: i16,
-    pub action: String,
-    pub from_status: String,
-    pub to_status: String,
+    pub action: PeriodAction,
+    pub from_status: PeriodStatus,
+    pub to_status: PeriodStatus,
     pub actor_id: Uuid,
     pub reason: Option<String>,
 }

@@ -54,42 +54,31 @@ pub struct PeriodView {
     pub transitions: Vec<TransitionView>,
 }
 
-fn status_of(s: &str) -> ServiceResult<PeriodStatus> {
-    s.parse()
-        .map_err(|_| ServiceError::Internal(format!("unknown period status {s}")))
-}
-
-fn transition_view(t: TransitionRow) -> ServiceResult<TransitionView> {
-    let action = match t.action.as_str() {
-        "submit" => PeriodAction::Submit,
-        "close" => PeriodAction::Close,
-        "reopen" => PeriodAction::Reopen,
-        other => return Err(ServiceError::Internal(format!("unknown action {other}"))),
-    };
-    Ok(TransitionView {
-        action,
-        from_status: status_of(&t.from_status)?,
-        to_status: status_of(&t.to_status)?,
+fn transition_view(t: TransitionRow) -> TransitionView {
+    TransitionView {
+        action: t.action,
+        from_status: t.from_status,
+        to_status: t.to_status,
         actor_id: t.actor_id,
         occurred_at: t.occurred_at,
         reason: t.reason,
-    })
+    }
 }
 
-fn view(row: Option<&PeriodRow>, key: &PeriodKey) -> ServiceResult<PeriodView> {
-    Ok(PeriodView {
+fn view(row: Option<&PeriodRow>, key: &PeriodKey) -> PeriodView {
+    PeriodView {
         entity_code: key.entity_code.clone(),
         year: key.year,
         quarter: key.quarter as u8,
         status: match row {
-            Some(r) => status_of(&r.status)?,
+            Some(r) => r.status,
             None => PeriodStatus::Open,
         },
         changed_at: row.and_then(|r| r.changed_at),
         changed_by: row.and_then(|r| r.changed_by),
         reason: row.and_then(|r| r.reason.clone()),
         transitions: vec![],
-    })
+    }
 }
 
 /// The filters of `GET /periods`, as sent.
@@ -153,7 +142,7 @@ pub async fn list(
             year: t.year,
             quarter: t.quarter,
         };
-        history.entry(key).or_default().push(transition_view(t)?);
+        history.entry(key).or_default().push(transition_view(t));
     }
     let mut out = Vec::with_capacity(entities.len() * quarters.len());
     for e in &entities {
@@ -163,7 +152,7 @@ pub async fn list(
                 year,
                 quarter: *q as i16,
             };
-            let mut v = view(rows.get(&key), &key)?;
+            let mut v = view(rows.get(&key), &key);
             v.transitions = history.remove(&key).unwrap_or_default();
             out.push(v);
         }
@@ -252,7 +241,7 @@ pub async fn transition(
             )
             .await?;
             let row = rows.into_iter().next().ok_or(ServiceError::NotFound)?;
-            let from = status_of(&row.status)?;
+            let from = row.status;
             let to = action.apply(from).map_err(invalid_transition)?;
             let key = row.key();
             periods::record_transition(
@@ -261,9 +250,9 @@ pub async fn transition(
                     entity_code: key.entity_code.clone(),
                     year: key.year,
                     quarter: key.quarter,
-                    action: action.as_str().into(),
-                    from_status: from.as_str().into(),
-                    to_status: to.as_str().into(),
+                    action,
+                    from_status: from,
+                    to_status: to,
                     actor_id: caller.actor.user_id,
                     reason: reason.clone(),
                 },
@@ -352,7 +341,7 @@ pub async fn close_everywhere(
     };
     let mut entries = vec![];
     for row in rows {
-        let from = status_of(&row.status)?;
+        let from = row.status;
         let key = row.key();
         let Ok(to) = PeriodAction::Close.apply(from) else {
             out.already_closed.push(key.entity_code);
@@ -364,9 +353,9 @@ pub async fn close_everywhere(
                 entity_code: key.entity_code.clone(),
                 year: key.year,
                 quarter: key.quarter,
-                action: PeriodAction::Close.as_str().into(),
-                from_status: from.as_str().into(),
-                to_status: to.as_str().into(),
+                action: PeriodAction::Close,
+                from_status: from,
+                to_status: to,
                 actor_id: caller.actor.user_id,
                 reason: None,
             },
@@ -421,10 +410,7 @@ pub fn closed_field_error(
 /// touches (`FOR SHARE`) and refuses when one is closed.
 pub async fn guard_write(conn: &mut AsyncPgConnection, keys: &[PeriodKey]) -> ServiceResult<()> {
     let rows = periods::lock_for_write(conn, keys).await?;
-    match rows
-        .iter()
-        .find(|r| r.status == PeriodStatus::Closed.as_str())
-    {
+    match rows.iter().find(|r| r.status == PeriodStatus::Closed) {
         Some(r) => Err(closed_error(&r.key())),
         None => Ok(()),
     }
@@ -439,7 +425,7 @@ pub async fn closed_among(
     Ok(periods::statuses(conn, keys)
         .await?
         .into_iter()
-        .filter(|r| r.status == PeriodStatus::Closed.as_str())
+        .filter(|r| r.status == PeriodStatus::Closed)
         .map(|r| r.key())
         .collect())
 }

@@ -39,11 +39,7 @@ pub fn user_record(user: &User) -> serde_json::Map<String, serde_json::Value> {
 /// Whether the actor could grant the user's current role: an entity admin
 /// never touches a national admin or an auditor of its entity.
 pub fn manages(caller: &Caller, target: &User) -> bool {
-    target
-        .row
-        .role
-        .parse::<Role>()
-        .is_ok_and(|role| caller.actor.role.may_grant(role))
+    caller.actor.role.may_grant(target.row.role)
 }
 
 /// Whether the actor may give a person's account this role (`system`
@@ -136,8 +132,8 @@ pub fn user_changes_diff(before: &User, after: &User) -> serde_json::Value {
     );
     put(
         "role",
-        before.row.role.clone().into(),
-        after.row.role.clone().into(),
+        before.row.role.as_str().into(),
+        after.row.role.as_str().into(),
         false,
     );
     put(

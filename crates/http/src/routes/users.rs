@@ -55,7 +55,7 @@ impl From<User> for UserOut {
             username: r.username,
             full_name: r.full_name,
             email: r.email,
-            role: r.role,
+            role: r.role.as_str().to_string(),
             institution_id: r.institution_id,
             entity_code: u.entity_code,
             active: r.active,
@@ -412,7 +412,7 @@ pub async fn update_user(
         "username": current.row.username,
         "full_name": body.full_name.clone().unwrap_or(current.row.full_name.clone()),
         "email": body.email.clone().or(current.row.email.clone()),
-        "role": body.role.clone().unwrap_or(current.row.role.clone()),
+        "role": body.role.clone().unwrap_or(current.row.role.as_str().to_string()),
         "institution_id": body.institution_id.unwrap_or(current.row.institution_id),
     }))?;
     let text = |k: &str| {

@@ -297,9 +297,9 @@ impl From<PairView> for PairOut {
         let (p, a, b) = (v.pair, v.person_a, v.person_b);
         PairOut {
             id: p.id,
-            level: p.level,
+            level: p.level.as_str().to_string(),
             score: p.score,
-            status: p.status,
+            status: p.status.as_str().to_string(),
             person_a: PairPerson {
                 id: a.id,
                 entity_code: a.entity_code.to_string(),

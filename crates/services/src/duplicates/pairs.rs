@@ -145,7 +145,7 @@ pub async fn decide(
             // Read again under the row's lock: two undos at once, or an
             // undo racing a dismissal, see each other's outcome.
             let current = store::get_pair_for_update(conn, id).await?;
-            if decision == Decision::Undo && current.status != PairStatus::Confirmed.as_str() {
+            if decision == Decision::Undo && current.status != PairStatus::Confirmed {
                 return Err(not_confirmed());
             }
             let p = store::decide_pair(conn, id, status, by).await?;

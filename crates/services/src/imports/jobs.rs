@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use sintra_domain::access::{Actor, Caller, EntityCode, Role};
+use sintra_domain::access::{Actor, Caller, EntityCode};
 use sintra_domain::error_code::ErrorCode;
 use sintra_domain::forms::FormKey;
 use sintra_domain::i18n::{Lang, Message};
@@ -699,7 +699,7 @@ fn caller_of(job: &Job) -> Option<Caller> {
         actor: Actor {
             user_id: job.created_by,
             username: job.actor_username.clone(),
-            role: job.actor_role.parse::<Role>().ok()?,
+            role: job.actor_role,
             institution_id: job.institution_id,
             entity_code: EntityCode::parse(&job.entity_code).ok()?,
             token_id: job.token_id,

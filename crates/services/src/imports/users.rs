@@ -221,7 +221,7 @@ async fn check_rows(
         let mut row_errors = vec![];
         let role: Option<Role> = record["role"].as_str().and_then(|r| r.parse().ok());
         if let Some(role) = role {
-            let unchanged = before.as_ref().is_some_and(|b| b.row.role == role.as_str());
+            let unchanged = before.as_ref().is_some_and(|b| b.row.role == role);
             if !unchanged && !may_give(caller, role) {
                 row_errors.push(role_not_grantable());
             }
@@ -354,7 +354,7 @@ fn plan_update(
     let changes = UserChanges {
         full_name: (full_name != r.full_name).then_some(full_name),
         email: (email != r.email).then_some(email),
-        role: (role.as_str() != r.role).then(|| role.as_str().to_string()),
+        role: (role != r.role).then(|| role.as_str().to_string()),
         institution_id: (institution != r.institution_id).then_some(institution),
         active: (active != r.active).then_some(active),
         password_hash: None,
