@@ -29,6 +29,7 @@ use crate::periods::{close_everywhere, NationalClose};
 use sintra_domain::figures::{DashboardKey, Figure, Figures, FilterKey, TOTAL};
 use sintra_domain::i18n::Lang;
 use sintra_domain::suppression::is_small;
+use sintra_domain::validation::FieldCode;
 use sintra_excel::figures::{CountLine, CutCover};
 use std::collections::BTreeMap;
 
@@ -141,7 +142,7 @@ pub async fn take(
     let quarter = Quarter::new(year, quarter).ok_or_else(|| {
         ServiceError::invalid(
             "quarter",
-            "out_of_range",
+            FieldCode::OutOfRange,
             "Indique el año (1900 a 2200) y el trimestre (1 a 4).",
             "Give the year (1900 to 2200) and the quarter (1 to 4).",
         )
@@ -529,7 +530,7 @@ pub async fn diff(
                     let after = cuts::get(conn, other).await.map_err(|e| match e {
                         sintra_persistence::StoreError::NotFound => ServiceError::invalid(
                             "against",
-                            "unknown_cut",
+                            FieldCode::UnknownCut,
                             "No existe ese corte.",
                             "There is no such cut.",
                         ),
@@ -540,7 +541,7 @@ pub async fn diff(
                     {
                         return Err(ServiceError::invalid(
                             "against",
-                            "not_a_later_cut",
+                            FieldCode::NotALaterCut,
                             "Compare con un corte posterior del mismo trimestre, o con «now».",
                             "Compare with a later cut of the same quarter, or with «now».",
                         ));

@@ -27,6 +27,7 @@ use sintra_persistence::{db, org, Pool};
 use uuid::Uuid;
 
 use crate::error::{ServiceError, ServiceResult};
+use sintra_domain::validation::FieldCode;
 
 /// One transition of a quarter, as listed.
 #[derive(Debug, Clone, Serialize)]
@@ -224,7 +225,7 @@ pub async fn transition(
         PeriodAction::Reopen => Some(reopen_reason(reason.as_deref()).map_err(|m| {
             ServiceError::Validation(vec![sintra_domain::validation::FieldError::new(
                 "reason",
-                "reason_required",
+                FieldCode::ReasonRequired,
                 m,
             )])
         })?),
@@ -401,7 +402,7 @@ pub fn closed_field_error(
 ) -> sintra_domain::validation::FieldError {
     sintra_domain::validation::FieldError::new(
         spec.period_field().unwrap_or("external_folio"),
-        "period_closed",
+        FieldCode::PeriodClosed,
         closed_message(&key.entity_code, quarter_of(key)),
     )
 }

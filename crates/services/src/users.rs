@@ -18,6 +18,7 @@ use sintra_persistence::{org, tokens, StoreError};
 use uuid::Uuid;
 
 use crate::error::{ServiceError, ServiceResult};
+use sintra_domain::validation::FieldCode;
 
 /// What the audit log shows instead of a personal value.
 pub const PERSONAL: &str = "[personal]";
@@ -79,7 +80,7 @@ pub async fn institution_in_scope(
         .map_err(|e| match e {
             StoreError::NotFound => ServiceError::invalid(
                 "institution_id",
-                "unknown_reference",
+                FieldCode::UnknownReference,
                 "La institución no existe o no está a su alcance.",
                 "The institution does not exist or is outside your scope.",
             ),
@@ -90,7 +91,7 @@ pub async fn institution_in_scope(
     if !covered {
         return Err(ServiceError::invalid(
             "institution_id",
-            "unknown_reference",
+            FieldCode::UnknownReference,
             "La institución no existe o no está a su alcance.",
             "The institution does not exist or is outside your scope.",
         ));
@@ -98,7 +99,7 @@ pub async fn institution_in_scope(
     if !inst.active {
         return Err(ServiceError::invalid(
             "institution_id",
-            "inactive_reference",
+            FieldCode::InactiveReference,
             "La institución está dada de baja.",
             "The institution is deactivated.",
         ));

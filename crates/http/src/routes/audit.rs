@@ -15,6 +15,7 @@ use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageParams};
 use crate::state::AppState;
+use sintra_domain::validation::FieldCode;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuditActor {
@@ -208,7 +209,7 @@ pub async fn verify(
                 .map_err(|_| {
                     ApiError::invalid(
                         "checkpoint",
-                        "checkpoint_signature",
+                        FieldCode::CheckpointSignature,
                         "La firma del punto de control no corresponde a la llave de este servidor.",
                         "The checkpoint's signature does not match this server's key.",
                     )

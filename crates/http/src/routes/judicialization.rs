@@ -36,6 +36,7 @@ use crate::records::{
     ListAnswers, ReadAnswers, RecordPage, UpdateAnswers, UpsertAnswers, VersionMatch,
 };
 use crate::state::AppState;
+use sintra_domain::validation::FieldCode;
 use sintra_services::records::invalid_filter;
 
 // Investigations (carpetas de investigación and averiguaciones previas);
@@ -735,7 +736,7 @@ pub async fn counts(
         if f > t {
             errors.push(FieldError::new(
                 "to",
-                "invalid_filter",
+                FieldCode::InvalidFilter,
                 Message::new(
                     "La fecha final no puede ser anterior a la inicial.",
                     "The end date cannot precede the start date.",

@@ -16,6 +16,7 @@ use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{etag, if_match, Page, PageParams};
 use crate::state::AppState;
+use sintra_domain::validation::FieldCode;
 
 /// An entidad federativa ('01'..'32') or the federal level ('00').
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -164,13 +165,13 @@ async fn check_institution_type(
         Some(true) => Ok(()),
         Some(false) => Err(ApiError::invalid(
             "institution_type",
-            "inactive_code",
+            FieldCode::InactiveCode,
             "El tipo de institución está dado de baja en el catálogo.",
             "The institution type is deactivated in the catalog.",
         )),
         None => Err(ApiError::invalid(
             "institution_type",
-            "unknown_code",
+            FieldCode::UnknownCode,
             "El tipo de institución no existe en el catálogo.",
             "The institution type does not exist in the catalog.",
         )),
@@ -183,7 +184,7 @@ fn check_name(name: &str) -> ApiResult<String> {
     if !(2..=300).contains(&n) {
         return Err(ApiError::invalid(
             "name",
-            "too_long",
+            FieldCode::TooLong,
             "El nombre debe tener entre 2 y 300 caracteres.",
             "The name must have between 2 and 300 characters.",
         ));
@@ -227,7 +228,7 @@ pub async fn create_institution(
     if !org::entity_exists(&mut conn, &body.entity_code).await? {
         return Err(ApiError::invalid(
             "entity_code",
-            "unknown_code",
+            FieldCode::UnknownCode,
             "La entidad no existe.",
             "The entity does not exist.",
         ));

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::PERSON_FORM;
 use crate::error::{ServiceError, ServiceResult};
 use crate::page::Slice;
+use sintra_domain::validation::FieldCode;
 
 /// A pair with its two people, both in the caller's scope.
 pub struct PairView {
@@ -46,7 +47,7 @@ pub fn parse_status(given: &str) -> ServiceResult<PairStatus> {
     given.parse().map_err(|_| {
         ServiceError::invalid(
             "status",
-            "unknown_code",
+            FieldCode::UnknownCode,
             "status debe ser open, dismissed o confirmed.",
             "status must be open, dismissed or confirmed.",
         )

@@ -30,6 +30,7 @@ use crate::users::{
     apply_change, insert_account, institution_in_scope, manages, may_give, user_record,
     username_taken, validated_user, AccountChange,
 };
+use sintra_domain::validation::FieldCode;
 
 /// What committing a valid row does.
 pub enum Planned {
@@ -299,7 +300,7 @@ fn in_reach(caller: &Caller, before: &User) -> Result<(), FieldError> {
     if before.row.kind != "person" || !in_scope {
         return Err(FieldError::new(
             "username",
-            "username_taken",
+            FieldCode::UsernameTaken,
             Message::new(
                 "Ese nombre de usuario ya existe.",
                 "That username already exists.",
@@ -316,7 +317,7 @@ fn may_change(caller: &Caller, before: &User) -> Result<(), FieldError> {
     if before.row.id == caller.actor.user_id {
         return Err(FieldError::new(
             "username",
-            "own_account",
+            FieldCode::OwnAccount,
             Message::new(
                 "Es su propia cuenta: no se modifica por importación.",
                 "It is your own account: it is not changed by an import.",
@@ -326,7 +327,7 @@ fn may_change(caller: &Caller, before: &User) -> Result<(), FieldError> {
     if !manages(caller, before) {
         return Err(FieldError::new(
             "username",
-            "not_manageable",
+            FieldCode::NotManageable,
             Message::new(
                 "No puede administrar esa cuenta (su rol está por encima de lo que usted otorga).",
                 "You may not manage that account (its role is above what you grant).",
@@ -380,7 +381,7 @@ fn plan_update(
 fn role_not_grantable() -> FieldError {
     FieldError::new(
         "role",
-        "role_not_grantable",
+        FieldCode::RoleNotGrantable,
         Message::new("No puede otorgar ese rol.", "You may not grant that role."),
     )
 }
@@ -388,7 +389,7 @@ fn role_not_grantable() -> FieldError {
 fn new_inactive() -> FieldError {
     FieldError::new(
         "active",
-        "new_account_inactive",
+        FieldCode::NewAccountInactive,
         Message::new(
             "Una cuenta nueva se da de alta activa; para darla de baja, impórtela de nuevo con «No» una vez creada.",
             "A new account is created active; to deactivate it, import it again with \"No\" once it exists.",
@@ -399,7 +400,7 @@ fn new_inactive() -> FieldError {
 fn username_repeated() -> FieldError {
     FieldError::new(
         "username",
-        "username_repeated_in_file",
+        FieldCode::UsernameRepeatedInFile,
         Message::new(
             "Ese nombre de usuario ya aparece en una fila anterior del archivo.",
             "That username already appears in an earlier row of the file.",

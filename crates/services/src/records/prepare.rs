@@ -21,11 +21,12 @@ use uuid::Uuid;
 
 use crate::clock::today;
 use crate::error::{ServiceError, ServiceResult};
+use sintra_domain::validation::FieldCode;
 
 fn unknown_reference(field: &str) -> FieldError {
     FieldError::new(
         field,
-        "unknown_reference",
+        FieldCode::UnknownReference,
         Message::new(
             "El registro referido no existe o no está a su alcance.",
             "The referenced record does not exist or is outside your scope.",
@@ -479,7 +480,7 @@ fn finish(
     let Some(entity_code) = entity_code.filter(|e| actor.may_record_in(*e)) else {
         return Err(ServiceError::Validation(vec![FieldError::new(
             "entity_code",
-            "outside_scope",
+            FieldCode::OutsideScope,
             Message::new(
                 "Solo puede registrar información de su propia entidad.",
                 "You may only record information of your own entity.",
@@ -490,7 +491,7 @@ fn finish(
         if prev.entity_code != entity_code {
             return Err(ServiceError::Validation(vec![FieldError::new(
                 "entity_code",
-                "immutable_field",
+                FieldCode::ImmutableField,
                 Message::new(
                     "La entidad de un registro no cambia; registre uno nuevo.",
                     "A record's entity does not change; register a new one.",

@@ -20,6 +20,7 @@ use super::prepare::{prepare, Prepared, Submission};
 use super::view::write_body;
 use crate::error::{ServiceError, ServiceResult};
 use crate::periods;
+use sintra_domain::validation::FieldCode;
 
 /// The longest `Idempotency-Key` accepted.
 const MAX_IDEMPOTENCY_KEY: usize = 200;
@@ -399,7 +400,7 @@ pub async fn upsert_by_folio(
     {
         return Err(ServiceError::invalid(
             "external_folio",
-            "folio_mismatch",
+            FieldCode::FolioMismatch,
             "El folio del cuerpo no coincide con el de la ruta.",
             "The body's folio differs from the path's.",
         ));
