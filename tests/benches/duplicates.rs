@@ -164,7 +164,7 @@ fn main() {
                 username: "bench".into(),
                 role: Role::NationalAdmin,
                 institution_id: institution,
-                entity_code: "00".into(),
+                entity_code: sintra_domain::access::EntityCode::FEDERAL,
                 token_id: Uuid::now_v7(),
             },
             request_id: "bench".into(),

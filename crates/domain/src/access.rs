@@ -11,10 +11,17 @@ use std::fmt;
 use std::str::FromStr;
 use uuid::Uuid;
 
+pub use crate::entity::EntityCode;
+
 /// The federal level's entity code.
-pub const FEDERAL_ENTITY: &str = "00";
+pub const FEDERAL_ENTITY: EntityCode = EntityCode::FEDERAL;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "diesel",
+    derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)
+)]
+#[cfg_attr(feature = "diesel", diesel(sql_type = diesel::sql_types::Text))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Secretaría Técnica of the Comisión Intersecretarial: sees and changes everything.
@@ -157,7 +164,8 @@ pub struct Actor {
     pub username: String,
     pub role: Role,
     pub institution_id: Uuid,
-    pub entity_code: String,
+    /// The entity of the actor's institution.
+    pub entity_code: EntityCode,
     /// The access token's id, so logout can revoke it.
     pub token_id: Uuid,
 }
@@ -168,7 +176,7 @@ pub enum Scope {
     /// Every record of the country.
     National,
     /// Every record of one entity.
-    Entity(String),
+    Entity(EntityCode),
     /// Every record of one institution.
     Institution(Uuid),
 }
@@ -180,9 +188,9 @@ impl Actor {
     pub fn scope(&self) -> Scope {
         match self.role {
             Role::NationalAdmin => Scope::National,
-            Role::EntityAdmin | Role::Analyst => Scope::Entity(self.entity_code.clone()),
+            Role::EntityAdmin | Role::Analyst => Scope::Entity(self.entity_code),
             Role::Auditor if self.entity_code == FEDERAL_ENTITY => Scope::National,
-            Role::Auditor => Scope::Entity(self.entity_code.clone()),
+            Role::Auditor => Scope::Entity(self.entity_code),
             Role::Operator | Role::System => Scope::Institution(self.institution_id),
         }
     }
@@ -198,14 +206,14 @@ impl Actor {
     /// institution), and the link shows nothing but the id.
     pub fn link_scope(&self) -> Scope {
         match self.scope() {
-            Scope::Institution(_) => Scope::Entity(self.entity_code.clone()),
+            Scope::Institution(_) => Scope::Entity(self.entity_code),
             other => other,
         }
     }
 
     /// Whether this actor may record information belonging to an entity:
     /// the national level anywhere, everyone else only in their own entity.
-    pub fn may_record_in(&self, entity_code: &str) -> bool {
+    pub fn may_record_in(&self, entity_code: EntityCode) -> bool {
         match self.scope() {
             Scope::National => true,
             Scope::Entity(e) => e == entity_code,
@@ -232,20 +240,20 @@ pub struct Caller {
 
 impl Scope {
     /// Whether a record of this entity and institution lies in the scope.
-    pub fn contains(&self, entity_code: &str, institution_id: Uuid) -> bool {
+    pub fn contains(&self, entity_code: EntityCode, institution_id: Uuid) -> bool {
         match self {
             Scope::National => true,
-            Scope::Entity(e) => e == entity_code,
+            Scope::Entity(e) => *e == entity_code,
             Scope::Institution(i) => *i == institution_id,
         }
     }
 
     /// Whether the scope covers a whole entity (used for institution and
     /// user administration, which works per entity).
-    pub fn covers_entity(&self, entity_code: &str) -> bool {
+    pub fn covers_entity(&self, entity_code: EntityCode) -> bool {
         match self {
             Scope::National => true,
-            Scope::Entity(e) => e == entity_code,
+            Scope::Entity(e) => *e == entity_code,
             Scope::Institution(_) => false,
         }
     }
@@ -255,13 +263,17 @@ impl Scope {
 mod tests {
     use super::*;
 
+    fn code(text: &str) -> EntityCode {
+        EntityCode::parse(text).unwrap()
+    }
+
     fn actor(role: Role, entity: &str) -> Actor {
         Actor {
             user_id: Uuid::nil(),
             username: "x".into(),
             role,
             institution_id: Uuid::from_u128(7),
-            entity_code: entity.into(),
+            entity_code: code(entity),
             token_id: Uuid::nil(),
         }
     }
@@ -271,7 +283,7 @@ mod tests {
         assert_eq!(actor(Role::NationalAdmin, "00").scope(), Scope::National);
         assert_eq!(
             actor(Role::EntityAdmin, "19").scope(),
-            Scope::Entity("19".into())
+            Scope::Entity(code("19"))
         );
         assert_eq!(
             actor(Role::Operator, "19").scope(),
@@ -308,16 +320,16 @@ mod tests {
 
     #[test]
     fn recording_stays_in_the_callers_entity() {
-        assert!(actor(Role::NationalAdmin, "00").may_record_in("19"));
-        assert!(actor(Role::EntityAdmin, "19").may_record_in("19"));
-        assert!(!actor(Role::EntityAdmin, "19").may_record_in("20"));
-        assert!(actor(Role::Operator, "19").may_record_in("19"));
-        assert!(!actor(Role::Operator, "19").may_record_in("00"));
+        assert!(actor(Role::NationalAdmin, "00").may_record_in(code("19")));
+        assert!(actor(Role::EntityAdmin, "19").may_record_in(code("19")));
+        assert!(!actor(Role::EntityAdmin, "19").may_record_in(code("20")));
+        assert!(actor(Role::Operator, "19").may_record_in(code("19")));
+        assert!(!actor(Role::Operator, "19").may_record_in(code("00")));
         assert!(actor(Role::Operator, "00").may_record_federal());
         assert!(!actor(Role::EntityAdmin, "19").may_record_federal());
         assert_eq!(
             actor(Role::Operator, "19").link_scope(),
-            Scope::Entity("19".into())
+            Scope::Entity(code("19"))
         );
         assert_eq!(
             actor(Role::NationalAdmin, "00").link_scope(),

@@ -10,10 +10,11 @@ use uuid::Uuid;
 
 use crate::forms::FormKey;
 use crate::i18n::Message;
+use crate::validation::FieldCode;
 use crate::validation::FieldError;
 
 /// The machine code of a date that precedes a date it must follow.
-pub const DATE_BEFORE_PARENT: &str = "date_before_parent";
+pub const DATE_BEFORE_PARENT: FieldCode = FieldCode::DateBeforeParent;
 
 fn date(record: &Map<String, Value>, key: &str) -> Option<NaiveDate> {
     record.get(key)?.as_str()?.parse().ok()
@@ -56,15 +57,15 @@ fn not_before(
 
 /// The machine code of a procedural event dated out of the order in which
 /// the case's events were recorded.
-pub const EVENT_OUT_OF_ORDER: &str = "event_out_of_order";
+pub const EVENT_OUT_OF_ORDER: FieldCode = FieldCode::EventOutOfOrder;
 
 /// The machine code of a criminal case whose stage moves back without an
 /// appeal (impugnación) recorded in it.
-pub const STAGE_BACKWARDS: &str = "stage_backwards";
+pub const STAGE_BACKWARDS: FieldCode = FieldCode::StageBackwards;
 
 /// The machine code of a sentence by abbreviated procedure in a case that
 /// had already reached the oral trial.
-pub const ABBREVIATED_AFTER_TRIAL: &str = "abbreviated_after_trial";
+pub const ABBREVIATED_AFTER_TRIAL: FieldCode = FieldCode::AbbreviatedAfterTrial;
 
 /// The stages of the accusatory procedure in the order the CNPP sets
 /// (art. 211 and after), with their names for messages. The order is law,

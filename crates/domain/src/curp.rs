@@ -18,6 +18,7 @@ use chrono::NaiveDate;
 use serde::{Serialize, Serializer};
 
 use crate::i18n::Message;
+use crate::validation::FieldCode;
 
 /// The alphabet of the check-digit computation: a character's value is its
 /// position (`0`→0 … `A`→10 … `Ñ`→24 … `Z`→36).
@@ -137,12 +138,12 @@ pub enum CurpError {
 
 impl CurpError {
     /// The machine code, as in the API's `errors[].code`.
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> FieldCode {
         match self {
-            CurpError::Format => "curp_format",
-            CurpError::Date => "curp_date",
-            CurpError::State => "curp_state",
-            CurpError::CheckDigit => "curp_check_digit",
+            CurpError::Format => FieldCode::CurpFormat,
+            CurpError::Date => FieldCode::CurpDate,
+            CurpError::State => FieldCode::CurpState,
+            CurpError::CheckDigit => FieldCode::CurpCheckDigit,
         }
     }
 

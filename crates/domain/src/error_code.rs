@@ -1,6 +1,6 @@
 //! The machine codes of the API's problems (RFC 9457 `code`): one
 //! vocabulary, English snake_case, stable across languages. Per-field codes
-//! (`errors[].code`) are the validation's own ([`crate::validation::codes`]).
+//! (`errors[].code`) are the validation's own ([`crate::validation::FieldCode`]).
 
 use std::fmt;
 

@@ -7,6 +7,7 @@ pub mod audit_checkpoint;
 pub mod consistency;
 pub mod curp;
 pub mod duplicates;
+pub mod entity;
 pub mod error_code;
 pub mod figures;
 pub mod forms;
@@ -14,6 +15,8 @@ pub mod i18n;
 pub mod import_jobs;
 pub mod missing_report;
 pub mod periods;
+#[cfg(feature = "diesel")]
+mod sql;
 pub mod suppression;
 pub mod text;
 pub mod validation;

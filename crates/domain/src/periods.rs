@@ -14,6 +14,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use crate::access::{Actor, Role, Scope};
+use crate::entity::EntityCode;
 use crate::i18n::Message;
 
 /// The years a period may name: every date a form accepts lies in them.
@@ -59,6 +60,11 @@ impl Quarter {
 
 /// Where an entity's quarter stands. A quarter nobody touched is `Open`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "diesel",
+    derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)
+)]
+#[cfg_attr(feature = "diesel", diesel(sql_type = diesel::sql_types::Text))]
 #[serde(rename_all = "snake_case")]
 pub enum PeriodStatus {
     Open,
@@ -122,6 +128,11 @@ impl FromStr for PeriodStatus {
 
 /// What someone does to an entity's quarter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "diesel",
+    derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)
+)]
+#[cfg_attr(feature = "diesel", diesel(sql_type = diesel::sql_types::Text))]
 #[serde(rename_all = "snake_case")]
 pub enum PeriodAction {
     /// The entity admin validates its entity's quarter.
@@ -130,6 +141,21 @@ pub enum PeriodAction {
     Close,
     /// The national admin reopens a closed quarter, with a reason.
     Reopen,
+}
+
+impl FromStr for PeriodAction {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<PeriodAction, ()> {
+        [
+            PeriodAction::Submit,
+            PeriodAction::Close,
+            PeriodAction::Reopen,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+        .ok_or(())
+    }
 }
 
 impl PeriodAction {
@@ -145,7 +171,7 @@ impl PeriodAction {
     /// belongs to the entity admin of that entity (the state's validation;
     /// the national level closes instead), closing and reopening to the
     /// national admin alone.
-    pub fn allowed(self, actor: &Actor, entity_code: &str) -> bool {
+    pub fn allowed(self, actor: &Actor, entity_code: EntityCode) -> bool {
         match self {
             PeriodAction::Submit => {
                 actor.role == Role::EntityAdmin && actor.entity_code == entity_code
@@ -219,10 +245,10 @@ pub fn reopen_reason(reason: Option<&str>) -> Result<String, Message> {
 /// federal auditor) all of them, everyone else its own entity, including
 /// operators, analysts and state systems, which need to know whether their
 /// quarter is still open before they send data.
-pub fn readable_entity(actor: &Actor) -> Option<&str> {
+pub fn readable_entity(actor: &Actor) -> Option<EntityCode> {
     match actor.scope() {
         Scope::National => None,
-        _ => Some(actor.entity_code.as_str()),
+        _ => Some(actor.entity_code),
     }
 }
 
@@ -254,13 +280,17 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn code(text: &str) -> EntityCode {
+        EntityCode::parse(text).unwrap()
+    }
+
     fn actor(role: Role, entity: &str) -> Actor {
         Actor {
             user_id: Uuid::nil(),
             username: "x".into(),
             role,
             institution_id: Uuid::nil(),
-            entity_code: entity.into(),
+            entity_code: code(entity),
             token_id: Uuid::nil(),
         }
     }
@@ -384,19 +414,22 @@ mod tests {
                 PeriodAction::Close,
                 PeriodAction::Reopen,
             ] {
-                assert!(!a.allowed(&actor(role, "19"), "19"), "{role} {a:?}");
+                assert!(!a.allowed(&actor(role, "19"), code("19")), "{role} {a:?}");
             }
         }
-        assert!(PeriodAction::Submit.allowed(&state, "19"));
-        assert!(!PeriodAction::Submit.allowed(&state, "20"));
-        assert!(!PeriodAction::Close.allowed(&state, "19"));
-        assert!(!PeriodAction::Reopen.allowed(&state, "19"));
-        assert!(PeriodAction::Close.allowed(&national, "19"));
-        assert!(PeriodAction::Reopen.allowed(&national, "19"));
-        assert!(!PeriodAction::Submit.allowed(&national, "19"));
+        assert!(PeriodAction::Submit.allowed(&state, code("19")));
+        assert!(!PeriodAction::Submit.allowed(&state, code("20")));
+        assert!(!PeriodAction::Close.allowed(&state, code("19")));
+        assert!(!PeriodAction::Reopen.allowed(&state, code("19")));
+        assert!(PeriodAction::Close.allowed(&national, code("19")));
+        assert!(PeriodAction::Reopen.allowed(&national, code("19")));
+        assert!(!PeriodAction::Submit.allowed(&national, code("19")));
         assert_eq!(readable_entity(&national), None);
-        assert_eq!(readable_entity(&state), Some("19"));
-        assert_eq!(readable_entity(&actor(Role::Operator, "19")), Some("19"));
+        assert_eq!(readable_entity(&state), Some(code("19")));
+        assert_eq!(
+            readable_entity(&actor(Role::Operator, "19")),
+            Some(code("19"))
+        );
     }
 
     #[test]

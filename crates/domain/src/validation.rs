@@ -29,40 +29,167 @@ use crate::curp::validate_curp;
 use crate::forms::{catalog_def, FieldSpec, FieldType, FormSpec, Rule};
 use crate::i18n::Message;
 
-/// The machine codes of [`FieldError::code`]. Stable: clients branch on them.
-pub mod codes {
+/// The machine code of a [`FieldError`] (`errors[].code` of a problem,
+/// `code` of an import report's row): one vocabulary, snake_case, stable:
+/// clients branch on them. Serialized as [`FieldCode::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FieldCode {
     /// A property the form does not have (mass assignment is refused).
-    pub const UNKNOWN_FIELD: &str = "unknown_field";
+    UnknownField,
     /// A required field is missing, `null` or empty.
-    pub const REQUIRED: &str = "required";
+    Required,
     /// A value of the wrong JSON type (a number where text goes, a malformed UUID).
-    pub const WRONG_TYPE: &str = "wrong_type";
+    WrongType,
     /// Text longer than the field's maximum length.
-    pub const TOO_LONG: &str = "too_long";
+    TooLong,
     /// A number, or a date, outside the field's range.
-    pub const OUT_OF_RANGE: &str = "out_of_range";
+    OutOfRange,
     /// Text that is not a valid date.
-    pub const INVALID_DATE: &str = "invalid_date";
+    InvalidDate,
     /// A date after today where the field records something that happened.
-    pub const DATE_IN_FUTURE: &str = "date_in_future";
+    DateInFuture,
     /// A date before the date of another field it must follow.
-    pub const DATE_OUT_OF_ORDER: &str = "date_out_of_order";
+    DateOutOfOrder,
     /// A code that is not in the field's catalog or list of options.
-    pub const UNKNOWN_CODE: &str = "unknown_code";
+    UnknownCode,
     /// A retired catalog code, on a record that did not have it already.
-    pub const INACTIVE_CODE: &str = "inactive_code";
+    InactiveCode,
     /// A municipality outside the record's entity.
-    pub const MUNICIPALITY_NOT_IN_ENTITY: &str = "municipality_not_in_entity";
+    MunicipalityNotInEntity,
     /// A catalog item whose parent is not the value of its parent field
     /// (a determination of another procedural stage).
-    pub const NOT_IN_PARENT: &str = "not_in_parent";
+    NotInParent,
     /// Text in the wrong shape for its rule (username, e-mail, code) or
     /// with control characters.
-    pub const INVALID_FORMAT: &str = "invalid_format";
-    pub const CURP_FORMAT: &str = "curp_format";
-    pub const CURP_DATE: &str = "curp_date";
-    pub const CURP_STATE: &str = "curp_state";
-    pub const CURP_CHECK_DIGIT: &str = "curp_check_digit";
+    InvalidFormat,
+    /// A CURP not in the official layout.
+    CurpFormat,
+    /// A CURP whose birth date does not exist.
+    CurpDate,
+    /// A CURP whose state key is none.
+    CurpState,
+    /// A CURP whose check digit does not match.
+    CurpCheckDigit,
+    AbbreviatedAfterTrial,
+    CheckpointSignature,
+    CodeRepeatedInFile,
+    ControlCharacters,
+    DateBeforeParent,
+    EventOutOfOrder,
+    FolioMismatch,
+    FolioRepeatedInFile,
+    ImmutableField,
+    InactiveReference,
+    Invalid,
+    InvalidCursor,
+    InvalidFilter,
+    InvalidUsername,
+    LabelTaken,
+    NewAccountInactive,
+    NewItemInactive,
+    NotALaterCut,
+    NotForExport,
+    NotManageable,
+    OutsideScope,
+    OwnAccount,
+    ParentImmutable,
+    PasswordContainsUsername,
+    PasswordLength,
+    PasswordUnchanged,
+    PeriodClosed,
+    ReasonRequired,
+    RecordRepeatedInFile,
+    RoleNotGrantable,
+    StageBackwards,
+    UnknownCut,
+    UnknownFilter,
+    UnknownRecord,
+    UnknownReference,
+    UsernameRepeatedInFile,
+    UsernameTaken,
+    WrongPassword,
+}
+
+impl FieldCode {
+    /// The code as the API and the import report carry it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FieldCode::UnknownField => "unknown_field",
+            FieldCode::Required => "required",
+            FieldCode::WrongType => "wrong_type",
+            FieldCode::TooLong => "too_long",
+            FieldCode::OutOfRange => "out_of_range",
+            FieldCode::InvalidDate => "invalid_date",
+            FieldCode::DateInFuture => "date_in_future",
+            FieldCode::DateOutOfOrder => "date_out_of_order",
+            FieldCode::UnknownCode => "unknown_code",
+            FieldCode::InactiveCode => "inactive_code",
+            FieldCode::MunicipalityNotInEntity => "municipality_not_in_entity",
+            FieldCode::NotInParent => "not_in_parent",
+            FieldCode::InvalidFormat => "invalid_format",
+            FieldCode::CurpFormat => "curp_format",
+            FieldCode::CurpDate => "curp_date",
+            FieldCode::CurpState => "curp_state",
+            FieldCode::CurpCheckDigit => "curp_check_digit",
+            FieldCode::AbbreviatedAfterTrial => "abbreviated_after_trial",
+            FieldCode::CheckpointSignature => "checkpoint_signature",
+            FieldCode::CodeRepeatedInFile => "code_repeated_in_file",
+            FieldCode::ControlCharacters => "control_characters",
+            FieldCode::DateBeforeParent => "date_before_parent",
+            FieldCode::EventOutOfOrder => "event_out_of_order",
+            FieldCode::FolioMismatch => "folio_mismatch",
+            FieldCode::FolioRepeatedInFile => "folio_repeated_in_file",
+            FieldCode::ImmutableField => "immutable_field",
+            FieldCode::InactiveReference => "inactive_reference",
+            FieldCode::Invalid => "invalid",
+            FieldCode::InvalidCursor => "invalid_cursor",
+            FieldCode::InvalidFilter => "invalid_filter",
+            FieldCode::InvalidUsername => "invalid_username",
+            FieldCode::LabelTaken => "label_taken",
+            FieldCode::NewAccountInactive => "new_account_inactive",
+            FieldCode::NewItemInactive => "new_item_inactive",
+            FieldCode::NotALaterCut => "not_a_later_cut",
+            FieldCode::NotForExport => "not_for_export",
+            FieldCode::NotManageable => "not_manageable",
+            FieldCode::OutsideScope => "outside_scope",
+            FieldCode::OwnAccount => "own_account",
+            FieldCode::ParentImmutable => "parent_immutable",
+            FieldCode::PasswordContainsUsername => "password_contains_username",
+            FieldCode::PasswordLength => "password_length",
+            FieldCode::PasswordUnchanged => "password_unchanged",
+            FieldCode::PeriodClosed => "period_closed",
+            FieldCode::ReasonRequired => "reason_required",
+            FieldCode::RecordRepeatedInFile => "record_repeated_in_file",
+            FieldCode::RoleNotGrantable => "role_not_grantable",
+            FieldCode::StageBackwards => "stage_backwards",
+            FieldCode::UnknownCut => "unknown_cut",
+            FieldCode::UnknownFilter => "unknown_filter",
+            FieldCode::UnknownRecord => "unknown_record",
+            FieldCode::UnknownReference => "unknown_reference",
+            FieldCode::UsernameRepeatedInFile => "username_repeated_in_file",
+            FieldCode::UsernameTaken => "username_taken",
+            FieldCode::WrongPassword => "wrong_password",
+        }
+    }
+}
+
+impl std::fmt::Display for FieldCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for FieldCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// So a code reads against the text a client sees (`code == "required"`).
+impl PartialEq<&str> for FieldCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 /// Earliest and latest dates any field accepts: older or later dates are
@@ -94,13 +221,12 @@ pub struct CatalogEntry {
 pub struct FieldError {
     /// The field's key (or, for `unknown_field`, the submitted property name).
     pub field: String,
-    /// One of [`codes`].
-    pub code: &'static str,
+    pub code: FieldCode,
     pub message: Message,
 }
 
 impl FieldError {
-    pub fn new(field: impl Into<String>, code: &'static str, message: Message) -> FieldError {
+    pub fn new(field: impl Into<String>, code: FieldCode, message: Message) -> FieldError {
         FieldError {
             field: field.into(),
             code,
@@ -159,7 +285,7 @@ pub fn validate_record(
             );
             v.errors.push((
                 usize::MAX,
-                FieldError::new(shown, codes::UNKNOWN_FIELD, message),
+                FieldError::new(shown, FieldCode::UnknownField, message),
             ));
         }
     }
@@ -312,10 +438,10 @@ struct Validator<'a> {
 type CodeWithParent = (String, Option<String>);
 
 /// What was wrong with one value: its code and message.
-struct Problem(&'static str, Message);
+struct Problem(FieldCode, Message);
 
 impl<'a> Validator<'a> {
-    fn error(&mut self, index: usize, field: &FieldSpec, code: &'static str, message: Message) {
+    fn error(&mut self, index: usize, field: &FieldSpec, code: FieldCode, message: Message) {
         self.failed.insert(index);
         self.errors
             .push((index, FieldError::new(field.key, code, message)));
@@ -335,7 +461,7 @@ impl<'a> Validator<'a> {
                 |l| format!("El campo «{l}» es obligatorio."),
                 |l| format!("The field \"{l}\" is required."),
             );
-            self.error(index, field, codes::REQUIRED, message);
+            self.error(index, field, FieldCode::Required, message);
         }
         self.out.insert(field.key.to_string(), normalized);
     }
@@ -421,7 +547,7 @@ impl<'a> Validator<'a> {
                     .collect::<Vec<_>>()
                     .join(", ");
                 Err(Problem(
-                    codes::UNKNOWN_CODE,
+                    FieldCode::UnknownCode,
                     field_message(
                         field,
                         |l| format!("El campo «{l}» admite solo estos valores: {list}."),
@@ -456,7 +582,7 @@ impl<'a> Validator<'a> {
         }
         if s.chars().count() > max_length {
             return Err(Problem(
-                codes::TOO_LONG,
+                FieldCode::TooLong,
                 field_message(
                     field,
                     |l| format!("El campo «{l}» excede {max_length} caracteres."),
@@ -540,7 +666,7 @@ impl<'a> Validator<'a> {
         };
         let date = parse_date(&s).ok_or_else(|| {
             Problem(
-                codes::INVALID_DATE,
+                FieldCode::InvalidDate,
                 field_message(
                     field,
                     |l| {
@@ -555,7 +681,7 @@ impl<'a> Validator<'a> {
         let (min, max) = (ymd(MIN_DATE), ymd(MAX_DATE));
         if date < min || date > max {
             return Err(Problem(
-                codes::OUT_OF_RANGE,
+                FieldCode::OutOfRange,
                 field_message(
                     field,
                     |l| format!("El campo «{l}» debe ser una fecha entre {min} y {max}."),
@@ -565,7 +691,7 @@ impl<'a> Validator<'a> {
         }
         if field.rules.contains(&Rule::NotFuture) && date > self.today {
             return Err(Problem(
-                codes::DATE_IN_FUTURE,
+                FieldCode::DateInFuture,
                 field_message(
                     field,
                     |l| format!("El campo «{l}» no puede ser una fecha posterior a hoy."),
@@ -620,7 +746,7 @@ impl<'a> Validator<'a> {
                         |l| format!("The field \"{l}\" has a code that is not in the catalog."),
                     ),
                 };
-                self.error(index, field, codes::UNKNOWN_CODE, message);
+                self.error(index, field, FieldCode::UnknownCode, message);
                 continue;
             };
             if !entry.active && !self.previously_had(field.key, code) {
@@ -639,7 +765,7 @@ impl<'a> Validator<'a> {
                         )
                     },
                 );
-                self.error(index, field, codes::INACTIVE_CODE, message);
+                self.error(index, field, FieldCode::InactiveCode, message);
                 continue;
             }
             with_parents.push((code.clone(), entry.parent_code));
@@ -731,7 +857,7 @@ impl<'a> Validator<'a> {
                         parent.label.en, field.label.en
                     ),
                 );
-                self.error(parent_index, parent, codes::REQUIRED, message);
+                self.error(parent_index, parent, FieldCode::Required, message);
                 continue;
             }
             for (code, item_parent) in items {
@@ -744,7 +870,7 @@ impl<'a> Validator<'a> {
                 let parent_code = parent_codes.join(", ");
                 let (code_name, message) = if catalog == "municipality" {
                     (
-                        codes::MUNICIPALITY_NOT_IN_ENTITY,
+                        FieldCode::MunicipalityNotInEntity,
                         Message::new(
                             format!("El municipio {code} no pertenece a la entidad {parent_code}."),
                             format!("Municipality {code} does not belong to entity {parent_code}."),
@@ -752,7 +878,7 @@ impl<'a> Validator<'a> {
                     )
                 } else {
                     (
-                        codes::NOT_IN_PARENT,
+                        FieldCode::NotInParent,
                         Message::new(
                             format!(
                                 "La clave «{code}» del campo «{}» no corresponde a «{parent_code}» \
@@ -795,7 +921,7 @@ impl<'a> Validator<'a> {
                 field.label.en, other_field.label.en
             ),
         );
-        self.error(index, field, codes::DATE_OUT_OF_ORDER, message);
+        self.error(index, field, FieldCode::DateOutOfOrder, message);
     }
 
     fn check_parent_item(&mut self, index: usize, field: &FieldSpec, catalog_field: &str) {
@@ -817,7 +943,7 @@ impl<'a> Validator<'a> {
         let problem = match (def.parent, code) {
             (None, None) => return,
             (None, Some(_)) => (
-                codes::NOT_IN_PARENT,
+                FieldCode::NotInParent,
                 Message::new(
                     format!(
                         "El catálogo «{}» no es jerárquico: deje vacío el campo «{}».",
@@ -832,7 +958,7 @@ impl<'a> Validator<'a> {
             (Some(parent), None) => {
                 let parent_label = catalog_def(parent).map_or(parent, |d| d.label.es);
                 (
-                    codes::REQUIRED,
+                    FieldCode::Required,
                     Message::new(
                         format!(
                             "El campo «{}» es obligatorio en el catálogo «{}»: indique la clave \
@@ -855,7 +981,7 @@ impl<'a> Validator<'a> {
                 }
                 let parent_def = catalog_def(parent);
                 (
-                    codes::UNKNOWN_CODE,
+                    FieldCode::UnknownCode,
                     Message::new(
                         format!(
                             "La clave «{code}» del campo «{}» no existe en el catálogo «{}».",
@@ -903,7 +1029,7 @@ fn wrong_type(field: &FieldSpec) -> Problem {
         FieldType::Choice { .. } => ("un texto", "text"),
     };
     Problem(
-        codes::WRONG_TYPE,
+        FieldCode::WrongType,
         field_message(
             field,
             |l| format!("El campo «{l}» debe ser {es}."),
@@ -914,7 +1040,7 @@ fn wrong_type(field: &FieldSpec) -> Problem {
 
 fn invalid_format(field: &FieldSpec, es: &str, en: &str) -> Problem {
     Problem(
-        codes::INVALID_FORMAT,
+        FieldCode::InvalidFormat,
         field_message(
             field,
             |l| format!("El campo «{l}» no tiene un formato válido: {es}."),
@@ -1015,7 +1141,7 @@ fn out_of_range(
     max: impl std::fmt::Display,
 ) -> Problem {
     Problem(
-        codes::OUT_OF_RANGE,
+        FieldCode::OutOfRange,
         field_message(
             field,
             |l| format!("El campo «{l}» debe estar entre {min} y {max}."),
@@ -1156,7 +1282,10 @@ mod tests {
 
     /// The (field, code) pairs of the errors.
     fn pairs(errors: &[FieldError]) -> Vec<(&str, &str)> {
-        errors.iter().map(|e| (e.field.as_str(), e.code)).collect()
+        errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.code.as_str()))
+            .collect()
     }
 
     fn with(mut record: Map<String, Value>, key: &str, value: Value) -> Map<String, Value> {

@@ -67,7 +67,7 @@ use crate::guard::{self, GuardError, ImportLimits};
 use crate::ExcelError;
 
 /// Machine codes of the problems the import itself finds (validation adds
-/// those of [`sintra_domain::validation::codes`]).
+/// those of [`sintra_domain::validation::FieldCode`]).
 pub mod codes {
     /// A header that names no field of the form: its data would be lost,
     /// so the file is refused until the header is corrected or the column
@@ -81,7 +81,7 @@ pub mod codes {
     pub const CELL_ERROR: &str = "cell_error";
     /// A cell that cannot be read as the field's type (a yes/no field
     /// holding something else). Same code as validation's.
-    pub const WRONG_TYPE: &str = sintra_domain::validation::codes::WRONG_TYPE;
+    pub const WRONG_TYPE: &str = sintra_domain::validation::FieldCode::WrongType.as_str();
     /// A text cell holding a control character (NUL, escape, …): refused
     /// before anything reads it, as the API refuses it in any other input.
     pub const CONTROL_CHARACTERS: &str = "control_characters";
@@ -277,7 +277,7 @@ impl ImportSheet {
                 row: row.row,
                 column: column.map(String::from),
                 field: Some(e.field),
-                code: e.code,
+                code: e.code.as_str(),
                 message: e.message,
             });
         }

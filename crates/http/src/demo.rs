@@ -34,7 +34,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Map, Value};
-use sintra_domain::access::{Actor, Caller, Role, FEDERAL_ENTITY};
+use sintra_domain::access::{Actor, Caller, EntityCode, Role, FEDERAL_ENTITY};
 use sintra_domain::duplicates::labelled;
 use sintra_domain::duplicates::PersonFacts;
 use sintra_domain::forms::FormKey;
@@ -301,14 +301,17 @@ impl Demo<'_> {
         StdRng::seed_from_u64(self.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ section)
     }
 
+    // The column refers to `entities`, whose codes all parse.
+    #[allow(clippy::expect_used)]
     fn caller(&self, user_id: Uuid, username: &str, role: Role, inst: &org::Institution) -> Caller {
+        let entity_code = EntityCode::parse(&inst.entity_code).expect("an entity's code");
         Caller {
             actor: Actor {
                 user_id,
                 username: username.to_string(),
                 role,
                 institution_id: inst.id,
-                entity_code: inst.entity_code.clone(),
+                entity_code,
                 token_id: Uuid::nil(),
             },
             request_id: self.request_id.clone(),
@@ -450,7 +453,7 @@ impl Demo<'_> {
             None => {
                 self.institution(
                     None,
-                    FEDERAL_ENTITY,
+                    FEDERAL_ENTITY.as_str(),
                     FIRST_INSTITUTION.into(),
                     "SECRETARIA_TECNICA",
                 )

@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use sintra_domain::error_code::ErrorCode;
 use sintra_domain::i18n::{Lang, Message};
+use sintra_domain::validation::FieldCode;
 use sintra_domain::validation::FieldError;
 use sintra_persistence::StoreError;
 use utoipa::ToSchema;
@@ -247,7 +248,7 @@ impl ApiError {
 
     pub fn invalid(
         field: &str,
-        code: &'static str,
+        code: FieldCode,
         es: impl Into<String>,
         en: impl Into<String>,
     ) -> ApiError {
@@ -270,7 +271,7 @@ impl ApiError {
                 ),
                 vec![FieldError {
                     field: field.clone(),
-                    code: "control_characters",
+                    code: FieldCode::ControlCharacters,
                     message: Message::new(
                         "contiene caracteres de control",
                         "it contains control characters",

@@ -7,6 +7,7 @@ use actix_web::{web, HttpRequest};
 use sintra_domain::error_code::ErrorCode;
 
 use crate::error::ApiError;
+use sintra_domain::validation::FieldCode;
 
 pub fn json_config(limit: usize) -> web::JsonConfig {
     web::JsonConfig::default()
@@ -41,7 +42,7 @@ pub fn serde_error(e: &serde_json::Error) -> ApiError {
     {
         return ApiError::invalid(
             name,
-            "unknown_field",
+            FieldCode::UnknownField,
             format!("El campo «{name}» no existe en este formulario."),
             format!("The field «{name}» does not exist in this form."),
         );
@@ -51,9 +52,9 @@ pub fn serde_error(e: &serde_json::Error) -> ApiError {
         Category::Data => ApiError::Validation(vec![sintra_domain::validation::FieldError {
             field: missing_field(&text).unwrap_or_default(),
             code: if text.starts_with("missing field") {
-                "required"
+                FieldCode::Required
             } else {
-                "wrong_type"
+                FieldCode::WrongType
             },
             message: sintra_domain::i18n::Message::new(
                 format!(

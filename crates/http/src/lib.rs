@@ -144,23 +144,23 @@ where
             .add(Requires(ManageLabels), forms::list_labels)
             .add(Requires(ManageLabels), forms::set_label)
             .add(Requires(ManageLabels), forms::reset_label)
-            .add(Requires(ReadRecords), commissions::commissions::list)
-            .add(Requires(WriteRecords), commissions::commissions::create)
-            .add(Requires(ReadRecords), commissions::commissions::read)
-            .add(Requires(WriteRecords), commissions::commissions::update)
-            .add(Requires(WriteRecords), commissions::commissions::upsert)
-            .add(Requires(ReadRecords), commissions::sessions::list)
-            .add(Requires(WriteRecords), commissions::sessions::create)
-            .add(Requires(ReadRecords), commissions::sessions::read)
-            .add(Requires(WriteRecords), commissions::sessions::update)
-            .add(Requires(WriteRecords), commissions::sessions::upsert)
-            .add(Requires(ReadRecords), commissions::agreements::list)
-            .add(Requires(WriteRecords), commissions::agreements::create)
-            .add(Requires(ReadRecords), commissions::agreements::read)
-            .add(Requires(WriteRecords), commissions::agreements::update)
-            .add(Requires(WriteRecords), commissions::agreements::upsert)
-            .add(Requires(ReadRecords), commissions::follow_ups::list)
-            .add(Requires(WriteRecords), commissions::follow_ups::create)
+            .add(Requires(ReadRecords), commissions::list_commissions)
+            .add(Requires(WriteRecords), commissions::create_commission)
+            .add(Requires(ReadRecords), commissions::read_commission)
+            .add(Requires(WriteRecords), commissions::update_commission)
+            .add(Requires(WriteRecords), commissions::upsert_commission)
+            .add(Requires(ReadRecords), commissions::list_sessions)
+            .add(Requires(WriteRecords), commissions::create_session)
+            .add(Requires(ReadRecords), commissions::read_session)
+            .add(Requires(WriteRecords), commissions::update_session)
+            .add(Requires(WriteRecords), commissions::upsert_session)
+            .add(Requires(ReadRecords), commissions::list_agreements)
+            .add(Requires(WriteRecords), commissions::create_agreement)
+            .add(Requires(ReadRecords), commissions::read_agreement)
+            .add(Requires(WriteRecords), commissions::update_agreement)
+            .add(Requires(WriteRecords), commissions::upsert_agreement)
+            .add(Requires(ReadRecords), commissions::list_follow_ups)
+            .add(Requires(WriteRecords), commissions::create_follow_up)
             .add(Requires(ImportExcel), excel::templates::get_template)
             // The jobs' `{id}` (a UUID, by regex) before `{form}`: actix
             // names a request's route by its path alone, first match first.
@@ -174,63 +174,63 @@ where
             .add(Requires(ExportExcel), excel::exports::export_form)
             // victims: routes of the victim-attention module
             .add(Requires(WriteRecords), victims::duplicate_check)
-            .add(Requires(ReadRecords), victims::victims::list)
-            .add(Requires(WriteRecords), victims::victims::create)
-            .add(Requires(ReadRecords), victims::victims::read)
-            .add(Requires(WriteRecords), victims::victims::update)
-            .add(Requires(WriteRecords), victims::victims::upsert)
+            .add(Requires(ReadRecords), victims::list_victims)
+            .add(Requires(WriteRecords), victims::create_victim)
+            .add(Requires(ReadRecords), victims::read_victim)
+            .add(Requires(WriteRecords), victims::update_victim)
+            .add(Requires(WriteRecords), victims::upsert_victim)
             // After the upsert: a folio "person" still reaches it.
             .add(Requires(ReadRecords), victims::read_person)
-            .add(Requires(ReadRecords), victims::attentions::list)
-            .add(Requires(WriteRecords), victims::attentions::create)
-            .add(Requires(ReadRecords), victims::attentions::read)
-            .add(Requires(WriteRecords), victims::attentions::update)
-            .add(Requires(WriteRecords), victims::attentions::upsert)
+            .add(Requires(ReadRecords), victims::list_attentions)
+            .add(Requires(WriteRecords), victims::create_attention)
+            .add(Requires(ReadRecords), victims::read_attention)
+            .add(Requires(WriteRecords), victims::update_attention)
+            .add(Requires(WriteRecords), victims::upsert_attention)
             .add(Requires(ReadRecords), victims::list_pairs)
             .add(Requires(WriteRecords), victims::dismiss_pair)
             .add(Requires(WriteRecords), victims::confirm_pair)
             .add(Requires(WriteRecords), victims::undo_pair)
             // judicialization: routes of the judicialization module
-            .add(Requires(ReadRecords), judicialization::investigations::list)
+            .add(Requires(ReadRecords), judicialization::list_investigations)
             .add(
                 Requires(WriteRecords),
-                judicialization::investigations::create,
+                judicialization::create_investigation,
             )
-            .add(Requires(ReadRecords), judicialization::investigations::read)
+            .add(Requires(ReadRecords), judicialization::read_investigation)
             .add(
                 Requires(WriteRecords),
-                judicialization::investigations::update,
-            )
-            .add(
-                Requires(WriteRecords),
-                judicialization::investigations::upsert,
-            )
-            .add(Requires(ReadRecords), judicialization::criminal_cases::list)
-            .add(
-                Requires(WriteRecords),
-                judicialization::criminal_cases::create,
-            )
-            .add(Requires(ReadRecords), judicialization::criminal_cases::read)
-            .add(
-                Requires(WriteRecords),
-                judicialization::criminal_cases::update,
+                judicialization::update_investigation,
             )
             .add(
                 Requires(WriteRecords),
-                judicialization::criminal_cases::upsert,
+                judicialization::upsert_investigation,
             )
-            .add(Requires(ReadRecords), judicialization::events::list)
-            .add(Requires(WriteRecords), judicialization::events::create)
-            .add(Requires(ReadRecords), judicialization::defendants::list)
-            .add(Requires(WriteRecords), judicialization::defendants::create)
-            .add(Requires(ReadRecords), judicialization::defendants::read)
-            .add(Requires(WriteRecords), judicialization::defendants::update)
-            .add(Requires(WriteRecords), judicialization::defendants::upsert)
-            .add(Requires(ReadRecords), judicialization::sentences::list)
-            .add(Requires(WriteRecords), judicialization::sentences::create)
-            .add(Requires(ReadRecords), judicialization::sentences::read)
-            .add(Requires(WriteRecords), judicialization::sentences::update)
-            .add(Requires(WriteRecords), judicialization::sentences::upsert)
+            .add(Requires(ReadRecords), judicialization::list_criminal_cases)
+            .add(
+                Requires(WriteRecords),
+                judicialization::create_criminal_case,
+            )
+            .add(Requires(ReadRecords), judicialization::read_criminal_case)
+            .add(
+                Requires(WriteRecords),
+                judicialization::update_criminal_case,
+            )
+            .add(
+                Requires(WriteRecords),
+                judicialization::upsert_criminal_case,
+            )
+            .add(Requires(ReadRecords), judicialization::list_events)
+            .add(Requires(WriteRecords), judicialization::create_event)
+            .add(Requires(ReadRecords), judicialization::list_defendants)
+            .add(Requires(WriteRecords), judicialization::create_defendant)
+            .add(Requires(ReadRecords), judicialization::read_defendant)
+            .add(Requires(WriteRecords), judicialization::update_defendant)
+            .add(Requires(WriteRecords), judicialization::upsert_defendant)
+            .add(Requires(ReadRecords), judicialization::list_sentences)
+            .add(Requires(WriteRecords), judicialization::create_sentence)
+            .add(Requires(ReadRecords), judicialization::read_sentence)
+            .add(Requires(WriteRecords), judicialization::update_sentence)
+            .add(Requires(WriteRecords), judicialization::upsert_sentence)
             .add(Requires(ReadAggregates), judicialization::counts)
             .add(Requires(ReadAggregates), dashboards::list_dashboards)
             .add(Requires(ReadAggregates), dashboards::get_dashboard)

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult};
+use sintra_domain::validation::FieldCode;
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
@@ -28,7 +29,7 @@ impl PageParams {
             Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
             Some(_) => Err(ApiError::invalid(
                 "limit",
-                "out_of_range",
+                FieldCode::OutOfRange,
                 format!("limit debe estar entre 1 y {MAX_LIMIT}."),
                 format!("limit must be between 1 and {MAX_LIMIT}."),
             )),
@@ -43,7 +44,7 @@ impl PageParams {
         let bad = || {
             ApiError::invalid(
                 "cursor",
-                "invalid_cursor",
+                FieldCode::InvalidCursor,
                 "El cursor no es válido.",
                 "The cursor is not valid.",
             )

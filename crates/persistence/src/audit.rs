@@ -16,7 +16,7 @@ use diesel::sql_types::{BigInt, Jsonb, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use serde_json::Value;
-use sintra_domain::access::{Actor, Caller};
+use sintra_domain::access::{Actor, Caller, EntityCode};
 use uuid::Uuid;
 
 use crate::db::{self, Pool, Prepared};
@@ -179,7 +179,7 @@ impl AuditContext {
             actor_id: Some(actor.user_id),
             actor_username: Some(actor.username.clone()),
             institution_id: Some(actor.institution_id),
-            entity_code: Some(actor.entity_code.clone()),
+            entity_code: Some(actor.entity_code.to_string()),
             request_id,
             ip,
         }
@@ -386,13 +386,13 @@ pub struct AuditFilter {
 pub async fn list(
     conn: &mut AsyncPgConnection,
     filter: &AuditFilter,
-    entity_scope: Option<&str>,
+    entity_scope: Option<EntityCode>,
     limit: i64,
 ) -> StoreResult<Vec<AuditRow>> {
     use crate::schema::audit_events::dsl as a;
     let mut q = a::audit_events.select(AuditRow::as_select()).into_boxed();
     if let Some(e) = entity_scope {
-        q = q.filter(a::entity_code.eq(e.to_string()));
+        q = q.filter(a::entity_code.eq(e.as_str()));
     }
     if let Some(v) = filter.actor_id {
         q = q.filter(a::actor_id.eq(v));

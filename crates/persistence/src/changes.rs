@@ -56,7 +56,7 @@ pub async fn list(
         .into_boxed();
     q = match scope {
         Scope::National => q,
-        Scope::Entity(e) => q.filter(record_changes::entity_code.eq(e.clone())),
+        Scope::Entity(e) => q.filter(record_changes::entity_code.eq(e.as_str())),
         Scope::Institution(i) => q.filter(record_changes::institution_id.eq(*i)),
     };
     Ok(q.load(conn).await?)

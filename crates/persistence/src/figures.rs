@@ -1025,7 +1025,7 @@ pub async fn cells(
 ) -> StoreResult<Vec<RawCell>> {
     let (entity, institution) = match scope {
         Scope::National => (None, None),
-        Scope::Entity(e) => (Some(e.clone()), None),
+        Scope::Entity(e) => (Some(e.to_string()), None),
         Scope::Institution(i) => (None, Some(*i)),
     };
     Ok(

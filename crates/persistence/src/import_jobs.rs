@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Double, Integer, Jsonb, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
+use sintra_domain::access::Role;
 use sintra_domain::import_jobs::ImportState;
 use uuid::Uuid;
 
@@ -54,13 +55,13 @@ pub struct Job {
     pub entity_code: String,
     pub created_by: Uuid,
     pub actor_username: String,
-    pub actor_role: String,
+    pub actor_role: Role,
     pub token_id: Uuid,
     pub request_id: String,
     pub ip: Option<String>,
     pub lang: String,
     pub dry_run: bool,
-    pub status: String,
+    pub status: ImportState,
     pub file_sha256: String,
     pub file_bytes: i64,
     pub rows_total: Option<i64>,
@@ -78,9 +79,9 @@ pub struct Job {
 }
 
 impl Job {
-    /// Its state; a value the table's CHECK would not allow reads as failed.
+    /// Its state (checked as the row is read).
     pub fn state(&self) -> ImportState {
-        self.status.parse().unwrap_or(ImportState::Failed)
+        self.status
     }
 }
 

@@ -139,7 +139,7 @@ pub async fn counts(
 ) -> StoreResult<Vec<CountCell>> {
     let (entity, institution) = match scope {
         Scope::National => (None, None),
-        Scope::Entity(e) => (Some(e.clone()), None),
+        Scope::Entity(e) => (Some(e.to_string()), None),
         Scope::Institution(i) => (None, Some(*i)),
     };
     Ok(diesel::sql_query(counts_sql())

@@ -67,7 +67,7 @@ fn scoped(scope: &Scope) -> BoxedInstitutions<'static> {
     let q = institutions::table.into_boxed();
     match scope {
         Scope::National => q,
-        Scope::Entity(e) => q.filter(institutions::entity_code.eq(e.clone())),
+        Scope::Entity(e) => q.filter(institutions::entity_code.eq(e.as_str())),
         Scope::Institution(i) => q.filter(institutions::id.eq(*i)),
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Jsonb, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use sintra_domain::access::Scope;
+use sintra_domain::access::{EntityCode, Scope};
 use sintra_domain::forms::FormKey;
 use uuid::Uuid;
 
@@ -28,7 +28,7 @@ pub struct Member {
     #[diesel(sql_type = SqlUuid)]
     pub id: Uuid,
     #[diesel(sql_type = Text)]
-    pub entity_code: String,
+    pub entity_code: EntityCode,
     #[diesel(sql_type = SqlUuid)]
     pub institution_id: Uuid,
 }

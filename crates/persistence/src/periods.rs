@@ -14,6 +14,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Int2, Int4, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use sintra_domain::access::EntityCode;
+use sintra_domain::periods::{PeriodAction, PeriodStatus};
 use uuid::Uuid;
 
 use crate::error::StoreResult;
@@ -33,7 +35,7 @@ pub struct PeriodRow {
     pub entity_code: String,
     pub year: i32,
     pub quarter: i16,
-    pub status: String,
+    pub status: PeriodStatus,
     pub changed_at: Option<DateTime<Utc>>,
     pub changed_by: Option<Uuid>,
     pub reason: Option<String>,
@@ -56,9 +58,9 @@ pub struct TransitionRow {
     pub entity_code: String,
     pub year: i32,
     pub quarter: i16,
-    pub action: String,
-    pub from_status: String,
-    pub to_status: String,
+    pub action: PeriodAction,
+    pub from_status: PeriodStatus,
+    pub to_status: PeriodStatus,
     pub actor_id: Uuid,
     pub occurred_at: DateTime<Utc>,
     pub reason: Option<String>,
@@ -70,9 +72,9 @@ pub struct NewTransition {
     pub entity_code: String,
     pub year: i32,
     pub quarter: i16,
-    pub action: String,
-    pub from_status: String,
-    pub to_status: String,
+    pub action: PeriodAction,
+    pub from_status: PeriodStatus,
+    pub to_status: PeriodStatus,
     pub actor_id: Uuid,
     pub reason: Option<String>,
 }
@@ -163,7 +165,7 @@ pub async fn statuses(
 /// takes every entity's (a national close).
 pub async fn lock_for_transition(
     conn: &mut AsyncPgConnection,
-    entity: Option<&str>,
+    entity: Option<EntityCode>,
     year: i32,
     quarter: i16,
 ) -> StoreResult<Vec<PeriodRow>> {
@@ -173,7 +175,7 @@ pub async fn lock_for_transition(
          ORDER BY code \
          ON CONFLICT DO NOTHING",
     )
-    .bind::<diesel::sql_types::Nullable<Text>, _>(entity)
+    .bind::<diesel::sql_types::Nullable<Text>, _>(entity.map(EntityCode::as_str))
     .bind::<Int4, _>(year)
     .bind::<Int2, _>(quarter)
     .execute(conn)
@@ -184,7 +186,7 @@ pub async fn lock_for_transition(
          ORDER BY entity_code \
          FOR UPDATE",
     )
-    .bind::<diesel::sql_types::Nullable<Text>, _>(entity)
+    .bind::<diesel::sql_types::Nullable<Text>, _>(entity.map(EntityCode::as_str))
     .bind::<Int4, _>(year)
     .bind::<Int2, _>(quarter)
     .load(conn)
@@ -225,14 +227,14 @@ pub async fn list(
     conn: &mut AsyncPgConnection,
     year: i32,
     quarter: Option<i16>,
-    entity: Option<&str>,
+    entity: Option<EntityCode>,
 ) -> StoreResult<Vec<PeriodRow>> {
     let mut q = periods::table.filter(periods::year.eq(year)).into_boxed();
     if let Some(qu) = quarter {
         q = q.filter(periods::quarter.eq(qu));
     }
     if let Some(e) = entity {
-        q = q.filter(periods::entity_code.eq(e.to_string()));
+        q = q.filter(periods::entity_code.eq(e.as_str()));
     }
     Ok(q.order((periods::entity_code, periods::quarter))
         .select(PeriodRow::as_select())
@@ -245,7 +247,7 @@ pub async fn transitions(
     conn: &mut AsyncPgConnection,
     year: i32,
     quarter: Option<i16>,
-    entity: Option<&str>,
+    entity: Option<EntityCode>,
 ) -> StoreResult<Vec<TransitionRow>> {
     let mut q = period_transitions::table
         .filter(period_transitions::year.eq(year))
@@ -254,7 +256,7 @@ pub async fn transitions(
         q = q.filter(period_transitions::quarter.eq(qu));
     }
     if let Some(e) = entity {
-        q = q.filter(period_transitions::entity_code.eq(e.to_string()));
+        q = q.filter(period_transitions::entity_code.eq(e.as_str()));
     }
     Ok(q.order(period_transitions::id)
         .select(TransitionRow::as_select())

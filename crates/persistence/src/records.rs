@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{Map, Value};
-use sintra_domain::access::Scope;
+use sintra_domain::access::{EntityCode, Scope};
 use sintra_domain::forms::FormKey;
 use uuid::Uuid;
 
@@ -19,7 +19,8 @@ use crate::schema::{idempotency_keys, records};
 pub struct RecordRow {
     pub id: Uuid,
     pub form: String,
-    pub entity_code: String,
+    /// Checked as it is read (the column refers to `entities`).
+    pub entity_code: EntityCode,
     pub institution_id: Uuid,
     pub parent_id: Option<Uuid>,
     pub external_folio: Option<String>,
@@ -74,7 +75,7 @@ pub(crate) fn in_scope<'a, ST>(
 ) -> records::BoxedQuery<'a, diesel::pg::Pg, ST> {
     match scope {
         Scope::National => q,
-        Scope::Entity(e) => q.filter(records::entity_code.eq(e.clone())),
+        Scope::Entity(e) => q.filter(records::entity_code.eq(e.as_str())),
         Scope::Institution(i) => q.filter(records::institution_id.eq(*i)),
     }
 }
@@ -453,7 +454,7 @@ fn first_of_person(q: Boxed<'static>, scope: &Scope) -> Boxed<'static> {
         Scope::National => q.filter(sql::<Bool>(&format!("{head}true)"))),
         Scope::Entity(e) => q.filter(
             sql::<Bool>(&format!("{head}r2.entity_code = "))
-                .bind::<Text, _>(e.clone())
+                .bind::<Text, _>(e.as_str())
                 .sql(")"),
         ),
         Scope::Institution(i) => q.filter(

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use sintra_domain::access::{Actor, Role};
+use sintra_domain::access::{Actor, EntityCode, Role};
 use uuid::Uuid;
 
 use crate::error::StoreResult;
@@ -61,7 +61,7 @@ pub async fn actor_for_token(
                 username,
                 role: role.parse::<Role>().ok()?,
                 institution_id,
-                entity_code,
+                entity_code: EntityCode::parse(&entity_code).ok()?,
                 token_id: jti,
             };
             Some((actor, one_time))

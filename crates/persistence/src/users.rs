@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use sintra_domain::access::Scope;
+use sintra_domain::access::{Role, Scope};
 use uuid::Uuid;
 
 use crate::error::{StoreError, StoreResult};
@@ -19,7 +19,7 @@ pub struct UserRow {
     pub username: String,
     pub full_name: String,
     pub email: Option<String>,
-    pub role: String,
+    pub role: Role,
     pub active: bool,
     pub version: i32,
     pub created_at: DateTime<Utc>,
@@ -63,7 +63,7 @@ fn scoped(scope: &Scope) -> BoxedUsers<'static> {
     let q = users::table.inner_join(institutions::table).into_boxed();
     match scope {
         Scope::National => q,
-        Scope::Entity(e) => q.filter(institutions::entity_code.eq(e.clone())),
+        Scope::Entity(e) => q.filter(institutions::entity_code.eq(e.as_str())),
         Scope::Institution(i) => q.filter(users::institution_id.eq(*i)),
     }
 }
@@ -240,7 +240,7 @@ pub struct Credentials {
     pub user_id: Uuid,
     pub username: String,
     pub kind: String,
-    pub role: String,
+    pub role: Role,
     pub password_hash: String,
     pub active: bool,
     pub institution_id: Uuid,

@@ -15,7 +15,7 @@ use diesel_async::AsyncConnection;
 use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use sintra_domain::access::{Actor, Caller, Permission, Role, Scope};
+use sintra_domain::access::{Actor, Caller, EntityCode, Permission, Role, Scope};
 use sintra_domain::forms::{all_specs, PeriodDate};
 use sintra_domain::periods::Quarter;
 use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
@@ -29,6 +29,7 @@ use crate::periods::{close_everywhere, NationalClose};
 use sintra_domain::figures::{DashboardKey, Figure, Figures, FilterKey, TOTAL};
 use sintra_domain::i18n::Lang;
 use sintra_domain::suppression::is_small;
+use sintra_domain::validation::FieldCode;
 use sintra_excel::figures::{CountLine, CutCover};
 use std::collections::BTreeMap;
 
@@ -141,7 +142,7 @@ pub async fn take(
     let quarter = Quarter::new(year, quarter).ok_or_else(|| {
         ServiceError::invalid(
             "quarter",
-            "out_of_range",
+            FieldCode::OutOfRange,
             "Indique el año (1900 a 2200) y el trimestre (1 a 4).",
             "Give the year (1900 to 2200) and the quarter (1 to 4).",
         )
@@ -174,8 +175,12 @@ pub async fn take(
         let dashboards = dashboards_of(conn, &caller.actor, &from, &until).await?;
         let mut entities = serde_json::Map::new();
         for entity in org::list_entities(conn).await? {
-            let exact = entity_actor(&caller.actor, &entity.code, false);
-            let withheld = entity_actor(&caller.actor, &entity.code, true);
+            // The catalog's codes are entities' codes (its own check).
+            let Ok(code) = EntityCode::parse(&entity.code) else {
+                continue;
+            };
+            let exact = entity_actor(&caller.actor, code, false);
+            let withheld = entity_actor(&caller.actor, code, true);
             entities.insert(
                 entity.code,
                 json!({
@@ -225,14 +230,14 @@ pub async fn take(
 /// The entity's own view of its figures, as its administrator (exact) or
 /// its analysts (`withheld`: small counts withheld) read their dashboards:
 /// what a cut freezes for each entity, computed by the same code.
-fn entity_actor(national: &Actor, entity_code: &str, withheld: bool) -> Actor {
+fn entity_actor(national: &Actor, entity_code: EntityCode, withheld: bool) -> Actor {
     Actor {
         role: if withheld {
             Role::Analyst
         } else {
             Role::EntityAdmin
         },
-        entity_code: entity_code.to_string(),
+        entity_code,
         ..national.clone()
     }
 }
@@ -281,12 +286,13 @@ pub enum CutScope {
     /// One entity's figures, as its administrator (exact) or its analysts
     /// (`withheld`: counts of 1 to 4 withheld with their complements) read
     /// them.
-    Entity { code: String, withheld: bool },
+    Entity { code: EntityCode, withheld: bool },
 }
 
 impl CutScope {
     /// The part of a cut `caller` may read; the national admin may ask
-    /// for one entity's. Another entity's answers 404, like its records.
+    /// for one entity's. Another entity's answers 404, like its records,
+    /// and so does a code that is no entity's.
     pub fn of(caller: &Caller, entity_code: Option<&str>) -> ServiceResult<CutScope> {
         let actor = &caller.actor;
         if !actor.can(Permission::ReadCuts) {
@@ -296,11 +302,11 @@ impl CutScope {
         match (actor.scope(), entity_code) {
             (Scope::National, None) => Ok(CutScope::National),
             (Scope::National, Some(code)) => Ok(CutScope::Entity {
-                code: code.to_string(),
+                code: EntityCode::parse(code).map_err(|_| ServiceError::NotFound)?,
                 withheld,
             }),
             (Scope::Entity(own), asked) => match asked {
-                Some(a) if a != own => Err(ServiceError::NotFound),
+                Some(a) if own != a => Err(ServiceError::NotFound),
                 _ => Ok(CutScope::Entity {
                     code: own,
                     withheld,
@@ -313,7 +319,7 @@ impl CutScope {
     fn entity(&self) -> Option<&str> {
         match self {
             CutScope::National => None,
-            CutScope::Entity { code, .. } => Some(code),
+            CutScope::Entity { code, .. } => Some(code.as_str()),
         }
     }
 }
@@ -335,7 +341,7 @@ fn project(figures: &Value, scope: &CutScope) -> Value {
         CutScope::Entity { code, withheld } => {
             let counts: Vec<Value> = counts
                 .into_iter()
-                .filter(|c| c.get("entity_code").and_then(Value::as_str) == Some(code))
+                .filter(|c| c.get("entity_code").and_then(Value::as_str) == Some(code.as_str()))
                 .map(|mut c| {
                     let n = c.get("records").and_then(Value::as_i64).unwrap_or(0);
                     if *withheld && is_small(n) {
@@ -352,7 +358,7 @@ fn project(figures: &Value, scope: &CutScope) -> Value {
                 // Cuts taken before entities got their copies have none.
                 "dashboards": figures
                     .get("entities")
-                    .and_then(|e| e.get(code))
+                    .and_then(|e| e.get(code.as_str()))
                     .and_then(|e| e.get(copy))
                     .cloned()
                     .unwrap_or_else(|| json!({})),
@@ -524,7 +530,7 @@ pub async fn diff(
                     let after = cuts::get(conn, other).await.map_err(|e| match e {
                         sintra_persistence::StoreError::NotFound => ServiceError::invalid(
                             "against",
-                            "unknown_cut",
+                            FieldCode::UnknownCut,
                             "No existe ese corte.",
                             "There is no such cut.",
                         ),
@@ -535,7 +541,7 @@ pub async fn diff(
                     {
                         return Err(ServiceError::invalid(
                             "against",
-                            "not_a_later_cut",
+                            FieldCode::NotALaterCut,
                             "Compare con un corte posterior del mismo trimestre, o con «now».",
                             "Compare with a later cut of the same quarter, or with «now».",
                         ));
@@ -683,10 +689,10 @@ async fn present(
             json!({}),
         ),
         CutScope::Entity { code, withheld } => {
-            let actor = entity_actor(&caller.actor, code, *withheld);
+            let actor = entity_actor(&caller.actor, *code, *withheld);
             let copy = if *withheld { "withheld" } else { "exact" };
             let d = dashboards_of(conn, &actor, from, until).await?;
-            (json!({}), json!({ code.clone(): { copy: d } }))
+            (json!({}), json!({ code.as_str(): { copy: d } }))
         }
     };
     Ok(project(

@@ -4,6 +4,7 @@
 
 use sintra_domain::error_code::ErrorCode;
 use sintra_domain::i18n::Message;
+use sintra_domain::validation::FieldCode;
 use sintra_domain::validation::FieldError;
 use sintra_persistence::StoreError;
 
@@ -78,7 +79,7 @@ impl ServiceError {
     /// One field's error.
     pub fn invalid(
         field: &str,
-        code: &'static str,
+        code: FieldCode,
         es: impl Into<String>,
         en: impl Into<String>,
     ) -> ServiceError {

@@ -375,6 +375,7 @@ pub async fn reset(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sintra_domain::validation::FieldCode;
 
     #[test]
     fn errors_name_fields_by_their_current_labels_in_the_current_order() {
@@ -389,12 +390,12 @@ mod tests {
         let errors = vec![
             FieldError::new(
                 "detection_date",
-                "required",
+                FieldCode::Required,
                 Message::new("El campo «Fecha de detección» es obligatorio.", "x"),
             ),
             FieldError::new(
                 "sex",
-                "required",
+                FieldCode::Required,
                 Message::new(
                     "El campo «Sexo» es obligatorio.",
                     "The field \"Sex\" is required.",

@@ -7,6 +7,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
 
 use crate::error::{ServiceError, ServiceResult};
+use sintra_domain::validation::FieldCode;
 
 pub const MIN_PASSWORD_LENGTH: usize = 12;
 pub const MAX_PASSWORD_LENGTH: usize = 256;
@@ -54,7 +55,7 @@ pub fn check_strength(password: &str) -> ServiceResult<()> {
     if !(MIN_PASSWORD_LENGTH..=MAX_PASSWORD_LENGTH).contains(&n) {
         return Err(ServiceError::invalid(
             "password",
-            "password_length",
+            FieldCode::PasswordLength,
             format!("La contraseña debe tener entre {MIN_PASSWORD_LENGTH} y {MAX_PASSWORD_LENGTH} caracteres."),
             format!("The password must have between {MIN_PASSWORD_LENGTH} and {MAX_PASSWORD_LENGTH} characters."),
         ));

@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use sintra_domain::access::{Caller, Scope};
+use sintra_domain::access::{Caller, EntityCode, Scope};
 use sintra_domain::error_code::ErrorCode;
 use sintra_domain::forms::{FormSpec, PeriodDate};
 use sintra_domain::i18n::Message;
@@ -27,6 +27,7 @@ use sintra_persistence::{db, org, Pool};
 use uuid::Uuid;
 
 use crate::error::{ServiceError, ServiceResult};
+use sintra_domain::validation::FieldCode;
 
 /// One transition of a quarter, as listed.
 #[derive(Debug, Clone, Serialize)]
@@ -54,42 +55,31 @@ pub struct PeriodView {
     pub transitions: Vec<TransitionView>,
 }
 
-fn status_of(s: &str) -> ServiceResult<PeriodStatus> {
-    s.parse()
-        .map_err(|_| ServiceError::Internal(format!("unknown period status {s}")))
-}
-
-fn transition_view(t: TransitionRow) -> ServiceResult<TransitionView> {
-    let action = match t.action.as_str() {
-        "submit" => PeriodAction::Submit,
-        "close" => PeriodAction::Close,
-        "reopen" => PeriodAction::Reopen,
-        other => return Err(ServiceError::Internal(format!("unknown action {other}"))),
-    };
-    Ok(TransitionView {
-        action,
-        from_status: status_of(&t.from_status)?,
-        to_status: status_of(&t.to_status)?,
+fn transition_view(t: TransitionRow) -> TransitionView {
+    TransitionView {
+        action: t.action,
+        from_status: t.from_status,
+        to_status: t.to_status,
         actor_id: t.actor_id,
         occurred_at: t.occurred_at,
         reason: t.reason,
-    })
+    }
 }
 
-fn view(row: Option<&PeriodRow>, key: &PeriodKey) -> ServiceResult<PeriodView> {
-    Ok(PeriodView {
+fn view(row: Option<&PeriodRow>, key: &PeriodKey) -> PeriodView {
+    PeriodView {
         entity_code: key.entity_code.clone(),
         year: key.year,
         quarter: key.quarter as u8,
         status: match row {
-            Some(r) => status_of(&r.status)?,
+            Some(r) => r.status,
             None => PeriodStatus::Open,
         },
         changed_at: row.and_then(|r| r.changed_at),
         changed_by: row.and_then(|r| r.changed_by),
         reason: row.and_then(|r| r.reason.clone()),
         transitions: vec![],
-    })
+    }
 }
 
 /// The filters of `GET /periods`, as sent.
@@ -129,14 +119,19 @@ pub async fn list(
     let entity = match (readable, query.entity_code.as_deref()) {
         (Some(own), Some(asked)) if own != asked => return Ok(vec![]),
         (Some(own), _) => Some(own),
-        (None, asked) => asked,
+        (None, None) => None,
+        // A code that is no entity's has no quarters.
+        (None, Some(asked)) => match EntityCode::parse(asked) {
+            Ok(code) => Some(code),
+            Err(_) => return Ok(vec![]),
+        },
     };
     let mut conn = db::conn(pool).await?;
     let entities: Vec<String> = org::list_entities(&mut conn)
         .await?
         .into_iter()
         .map(|e| e.code)
-        .filter(|c| entity.is_none_or(|e| e == c))
+        .filter(|c| entity.is_none_or(|e| e == *c))
         .collect();
     let one_quarter = query.quarter.map(|_| quarters[0] as i16);
     let rows = periods::list(&mut conn, year, one_quarter, entity).await?;
@@ -148,7 +143,7 @@ pub async fn list(
             year: t.year,
             quarter: t.quarter,
         };
-        history.entry(key).or_default().push(transition_view(t)?);
+        history.entry(key).or_default().push(transition_view(t));
     }
     let mut out = Vec::with_capacity(entities.len() * quarters.len());
     for e in &entities {
@@ -158,7 +153,7 @@ pub async fn list(
                 year,
                 quarter: *q as i16,
             };
-            let mut v = view(rows.get(&key), &key)?;
+            let mut v = view(rows.get(&key), &key);
             v.transitions = history.remove(&key).unwrap_or_default();
             out.push(v);
         }
@@ -198,7 +193,7 @@ fn audit_entry(
 pub async fn transition(
     pool: &Pool,
     caller: &Caller,
-    entity_code: &str,
+    entity_code: EntityCode,
     year: i32,
     quarter: i64,
     action: PeriodAction,
@@ -209,7 +204,7 @@ pub async fn transition(
         return Err(ServiceError::NotFound);
     }
     let mut conn = db::conn(pool).await?;
-    if !org::entity_exists(&mut conn, entity_code).await? {
+    if !org::entity_exists(&mut conn, entity_code.as_str()).await? {
         return Err(ServiceError::NotFound);
     }
     if !action.allowed(&caller.actor, entity_code) {
@@ -230,7 +225,7 @@ pub async fn transition(
         PeriodAction::Reopen => Some(reopen_reason(reason.as_deref()).map_err(|m| {
             ServiceError::Validation(vec![sintra_domain::validation::FieldError::new(
                 "reason",
-                "reason_required",
+                FieldCode::ReasonRequired,
                 m,
             )])
         })?),
@@ -247,7 +242,7 @@ pub async fn transition(
             )
             .await?;
             let row = rows.into_iter().next().ok_or(ServiceError::NotFound)?;
-            let from = status_of(&row.status)?;
+            let from = row.status;
             let to = action.apply(from).map_err(invalid_transition)?;
             let key = row.key();
             periods::record_transition(
@@ -256,9 +251,9 @@ pub async fn transition(
                     entity_code: key.entity_code.clone(),
                     year: key.year,
                     quarter: key.quarter,
-                    action: action.as_str().into(),
-                    from_status: from.as_str().into(),
-                    to_status: to.as_str().into(),
+                    action,
+                    from_status: from,
+                    to_status: to,
                     actor_id: caller.actor.user_id,
                     reason: reason.clone(),
                 },
@@ -303,7 +298,7 @@ pub async fn close_all(
     quarter: i64,
 ) -> ServiceResult<NationalClose> {
     let quarter = Quarter::new(year, quarter).ok_or(ServiceError::NotFound)?;
-    if !PeriodAction::Close.allowed(&caller.actor, "00") {
+    if !PeriodAction::Close.allowed(&caller.actor, EntityCode::FEDERAL) {
         return Err(ServiceError::Forbidden {
             detail: Some(Message::new(
                 "Solo la administración nacional cierra trimestres.",
@@ -347,7 +342,7 @@ pub async fn close_everywhere(
     };
     let mut entries = vec![];
     for row in rows {
-        let from = status_of(&row.status)?;
+        let from = row.status;
         let key = row.key();
         let Ok(to) = PeriodAction::Close.apply(from) else {
             out.already_closed.push(key.entity_code);
@@ -359,9 +354,9 @@ pub async fn close_everywhere(
                 entity_code: key.entity_code.clone(),
                 year: key.year,
                 quarter: key.quarter,
-                action: PeriodAction::Close.as_str().into(),
-                from_status: from.as_str().into(),
-                to_status: to.as_str().into(),
+                action: PeriodAction::Close,
+                from_status: from,
+                to_status: to,
                 actor_id: caller.actor.user_id,
                 reason: None,
             },
@@ -376,7 +371,7 @@ pub async fn close_everywhere(
 // ---- Locking record writes -------------------------------------------------
 
 /// The quarter of an entity a record dated `day` falls in.
-pub fn key_of(entity_code: &str, day: Option<NaiveDate>) -> Option<PeriodKey> {
+pub fn key_of(entity_code: EntityCode, day: Option<NaiveDate>) -> Option<PeriodKey> {
     let q = Quarter::of(day?);
     Some(PeriodKey {
         entity_code: entity_code.to_string(),
@@ -407,7 +402,7 @@ pub fn closed_field_error(
 ) -> sintra_domain::validation::FieldError {
     sintra_domain::validation::FieldError::new(
         spec.period_field().unwrap_or("external_folio"),
-        "period_closed",
+        FieldCode::PeriodClosed,
         closed_message(&key.entity_code, quarter_of(key)),
     )
 }
@@ -416,10 +411,7 @@ pub fn closed_field_error(
 /// touches (`FOR SHARE`) and refuses when one is closed.
 pub async fn guard_write(conn: &mut AsyncPgConnection, keys: &[PeriodKey]) -> ServiceResult<()> {
     let rows = periods::lock_for_write(conn, keys).await?;
-    match rows
-        .iter()
-        .find(|r| r.status == PeriodStatus::Closed.as_str())
-    {
+    match rows.iter().find(|r| r.status == PeriodStatus::Closed) {
         Some(r) => Err(closed_error(&r.key())),
         None => Ok(()),
     }
@@ -434,7 +426,7 @@ pub async fn closed_among(
     Ok(periods::statuses(conn, keys)
         .await?
         .into_iter()
-        .filter(|r| r.status == PeriodStatus::Closed.as_str())
+        .filter(|r| r.status == PeriodStatus::Closed)
         .map(|r| r.key())
         .collect())
 }

@@ -8,7 +8,7 @@
 //! their own role.
 
 use diesel_async::AsyncPgConnection;
-use sintra_domain::access::{Caller, Role, Scope};
+use sintra_domain::access::{Caller, EntityCode, Role, Scope};
 use sintra_domain::error_code::ErrorCode;
 use sintra_domain::forms::FormKey;
 use sintra_domain::validation::validate_record;
@@ -18,6 +18,7 @@ use sintra_persistence::{org, tokens, StoreError};
 use uuid::Uuid;
 
 use crate::error::{ServiceError, ServiceResult};
+use sintra_domain::validation::FieldCode;
 
 /// What the audit log shows instead of a personal value.
 pub const PERSONAL: &str = "[personal]";
@@ -39,11 +40,7 @@ pub fn user_record(user: &User) -> serde_json::Map<String, serde_json::Value> {
 /// Whether the actor could grant the user's current role: an entity admin
 /// never touches a national admin or an auditor of its entity.
 pub fn manages(caller: &Caller, target: &User) -> bool {
-    target
-        .row
-        .role
-        .parse::<Role>()
-        .is_ok_and(|role| caller.actor.role.may_grant(role))
+    caller.actor.role.may_grant(target.row.role)
 }
 
 /// Whether the actor may give a person's account this role (`system`
@@ -83,16 +80,18 @@ pub async fn institution_in_scope(
         .map_err(|e| match e {
             StoreError::NotFound => ServiceError::invalid(
                 "institution_id",
-                "unknown_reference",
+                FieldCode::UnknownReference,
                 "La institución no existe o no está a su alcance.",
                 "The institution does not exist or is outside your scope.",
             ),
             other => ServiceError::Store(other),
         })?;
-    if !scope.covers_entity(&inst.entity_code) {
+    // The column refers to `entities`: its codes always parse.
+    let covered = EntityCode::parse(&inst.entity_code).is_ok_and(|e| scope.covers_entity(e));
+    if !covered {
         return Err(ServiceError::invalid(
             "institution_id",
-            "unknown_reference",
+            FieldCode::UnknownReference,
             "La institución no existe o no está a su alcance.",
             "The institution does not exist or is outside your scope.",
         ));
@@ -100,7 +99,7 @@ pub async fn institution_in_scope(
     if !inst.active {
         return Err(ServiceError::invalid(
             "institution_id",
-            "inactive_reference",
+            FieldCode::InactiveReference,
             "La institución está dada de baja.",
             "The institution is deactivated.",
         ));
@@ -134,8 +133,8 @@ pub fn user_changes_diff(before: &User, after: &User) -> serde_json::Value {
     );
     put(
         "role",
-        before.row.role.clone().into(),
-        after.row.role.clone().into(),
+        before.row.role.as_str().into(),
+        after.row.role.as_str().into(),
         false,
     );
     put(

@@ -122,6 +122,11 @@ pub struct PersonFacts {
 
 /// How likely two records describe the same person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "diesel",
+    derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)
+)]
+#[cfg_attr(feature = "diesel", diesel(sql_type = diesel::sql_types::Text))]
 #[serde(rename_all = "lowercase")]
 pub enum MatchLevel {
     /// Same valid CURP, or the same missing-person report folio.
@@ -154,8 +159,28 @@ impl MatchLevel {
     }
 }
 
+impl std::str::FromStr for MatchLevel {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<MatchLevel, ()> {
+        [
+            MatchLevel::Exact,
+            MatchLevel::Probable,
+            MatchLevel::Possible,
+        ]
+        .into_iter()
+        .find(|l| l.as_str() == s)
+        .ok_or(())
+    }
+}
+
 /// Where a pair of possible duplicates stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "diesel",
+    derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)
+)]
+#[cfg_attr(feature = "diesel", diesel(sql_type = diesel::sql_types::Text))]
 #[serde(rename_all = "lowercase")]
 pub enum PairStatus {
     /// Not decided yet.

@@ -25,6 +25,7 @@ use serde::Serialize;
 use super::{FieldSpec, FormKey, FormSpec};
 use crate::i18n::{Message, Text};
 use crate::text::has_forbidden_control;
+use crate::validation::FieldCode;
 use crate::validation::FieldError;
 
 /// The longest label an override may give (characters): a column header.
@@ -34,7 +35,7 @@ pub const MAX_HELP_CHARS: usize = 1000;
 
 /// The field-error code of a label another column of the form already
 /// answers to (an import could not tell the two columns apart).
-pub const LABEL_TAKEN: &str = "label_taken";
+pub const LABEL_TAKEN: &str = FieldCode::LabelTaken.as_str();
 
 /// One field's override as stored: each part is optional, an absent part
 /// keeps the built-in text or position.
@@ -82,7 +83,7 @@ pub fn check_override(
         match &value {
             Some(v) if v.is_empty() => errors.push(FieldError::new(
                 key,
-                crate::validation::codes::REQUIRED,
+                crate::validation::FieldCode::Required,
                 Message::new(
                     format!(
                         "«{key}» no puede estar vacío; omítalo para conservar el texto original."
@@ -92,7 +93,7 @@ pub fn check_override(
             )),
             Some(v) if v.chars().count() > max => errors.push(FieldError::new(
                 key,
-                crate::validation::codes::TOO_LONG,
+                crate::validation::FieldCode::TooLong,
                 Message::new(
                     format!("«{key}» excede {max} caracteres."),
                     format!("\"{key}\" exceeds {max} characters."),
@@ -100,7 +101,7 @@ pub fn check_override(
             )),
             Some(v) if has_forbidden_control(v, multiline) => errors.push(FieldError::new(
                 key,
-                crate::validation::codes::INVALID_FORMAT,
+                crate::validation::FieldCode::InvalidFormat,
                 Message::new(
                     format!("«{key}» contiene caracteres de control."),
                     format!("\"{key}\" contains control characters."),
@@ -123,7 +124,7 @@ pub fn check_override(
         if !(1..=fields).contains(&p) {
             errors.push(FieldError::new(
                 "position",
-                crate::validation::codes::OUT_OF_RANGE,
+                crate::validation::FieldCode::OutOfRange,
                 Message::new(
                     format!("«position» debe estar entre 1 y {fields}."),
                     format!("\"position\" must be between 1 and {fields}."),
@@ -136,7 +137,7 @@ pub fn check_override(
             if names_taken.contains(&normalize(l)) {
                 errors.push(FieldError::new(
                     key,
-                    LABEL_TAKEN,
+                    FieldCode::LabelTaken,
                     Message::new(
                         format!(
                             "Otra columna del formulario ya se llama «{l}»: una importación no \
@@ -154,7 +155,7 @@ pub fn check_override(
     if out.is_empty() {
         errors.push(FieldError::new(
             "label_es",
-            crate::validation::codes::REQUIRED,
+            crate::validation::FieldCode::Required,
             Message::new(
                 "Indique al menos una etiqueta, una ayuda o una posición.",
                 "Give at least a label, a help text or a position.",
@@ -353,7 +354,7 @@ mod tests {
             check_override(spec, o, norm, &taken)
                 .unwrap_err()
                 .into_iter()
-                .map(|e| (e.field, e.code))
+                .map(|e| (e.field, e.code.as_str()))
                 .collect()
         };
         let one = |field: &str, code: &'static str| vec![(field.to_string(), code)];

@@ -5,7 +5,7 @@
 //! parameters, its body), so a route added later gets the same treatment
 //! without being listed here:
 //!
-//! - a unique `operationId` (the record macros name theirs from
+//! - a unique `operationId` (the record handlers name theirs from
 //!   [`super::resources`]; hand-written routes from `OPERATION_IDS`, else
 //!   their own or their function's name in camelCase), a summary and a
 //!   description;

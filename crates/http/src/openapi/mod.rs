@@ -6,7 +6,7 @@ pub mod finish;
 pub mod resources;
 pub mod schemas;
 
-pub use resources::{operation_id, Action, RecordResource, CHILD_RESOURCES, RECORD_RESOURCES};
+pub use resources::{Action, RecordResource, CHILD_RESOURCES, RECORD_RESOURCES};
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};

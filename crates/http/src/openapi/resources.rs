@@ -1,16 +1,17 @@
-//! Which form each generic record resource serves and what its operations
-//! are called. The `record_routes!`/`child_routes!` macros take their
-//! `operation_id` from here, and the finishing pass takes the schemas of
-//! each operation from the same rows, so a name and its bodies cannot
-//! disagree.
+//! Which form each record resource serves and what its operations are
+//! called. The record handlers (`routes/victims.rs`, …) take their
+//! `operation_id` and their form from here, and the finishing pass takes
+//! the schemas of each operation from the same rows, so a name and its
+//! bodies cannot disagree.
 
 use sintra_domain::forms::FormKey;
 
-/// A resource served by `record_routes!`: list, create, read, update and
-/// upsert by folio.
+/// A record resource: list, create, read, update and upsert by folio (a
+/// child resource: list and create under its parent).
 #[derive(Debug, Clone, Copy)]
 pub struct RecordResource {
-    /// The collection path under `/api/v1`, as the macro gets it.
+    /// The collection path under `/api/v1`, as its handlers are registered
+    /// (the `Location` of a creation is built from it).
     pub path: &'static str,
     pub form: FormKey,
     /// The operation name of one record (`Victim`).
@@ -19,27 +20,93 @@ pub struct RecordResource {
     pub many: &'static str,
 }
 
-/// Every `record_routes!` resource.
-#[rustfmt::skip]
+/// The resource of the handlers in `routes/commissions.rs`.
+pub const COMMISSIONS: RecordResource = RecordResource {
+    path: "/commissions",
+    form: FormKey::Commission,
+    one: "Commission",
+    many: "Commissions",
+};
+pub const SESSIONS: RecordResource = RecordResource {
+    path: "/sessions",
+    form: FormKey::Session,
+    one: "Session",
+    many: "Sessions",
+};
+pub const AGREEMENTS: RecordResource = RecordResource {
+    path: "/agreements",
+    form: FormKey::Agreement,
+    one: "Agreement",
+    many: "Agreements",
+};
+/// The resource of the handlers in `routes/victims.rs`.
+pub const VICTIMS: RecordResource = RecordResource {
+    path: "/victims",
+    form: FormKey::Victim,
+    one: "Victim",
+    many: "Victims",
+};
+pub const ATTENTIONS: RecordResource = RecordResource {
+    path: "/attentions",
+    form: FormKey::Attention,
+    one: "Attention",
+    many: "Attentions",
+};
+/// The resource of the handlers in `routes/judicialization.rs`.
+pub const INVESTIGATIONS: RecordResource = RecordResource {
+    path: "/investigations",
+    form: FormKey::Investigation,
+    one: "Investigation",
+    many: "Investigations",
+};
+pub const CRIMINAL_CASES: RecordResource = RecordResource {
+    path: "/criminal-cases",
+    form: FormKey::CriminalCase,
+    one: "CriminalCase",
+    many: "CriminalCases",
+};
+pub const DEFENDANTS: RecordResource = RecordResource {
+    path: "/defendants",
+    form: FormKey::Defendant,
+    one: "Defendant",
+    many: "Defendants",
+};
+pub const SENTENCES: RecordResource = RecordResource {
+    path: "/sentences",
+    form: FormKey::Sentence,
+    one: "Sentence",
+    many: "Sentences",
+};
+
+/// Children: `path` is the full child path with the parent's `{id}`.
+pub const AGREEMENT_FOLLOW_UPS: RecordResource = RecordResource {
+    path: "/agreements/{id}/follow-ups",
+    form: FormKey::AgreementFollowUp,
+    one: "AgreementFollowUp",
+    many: "AgreementFollowUps",
+};
+pub const PROCEDURAL_EVENTS: RecordResource = RecordResource {
+    path: "/criminal-cases/{id}/events",
+    form: FormKey::ProceduralEvent,
+    one: "ProceduralEvent",
+    many: "ProceduralEvents",
+};
+
+/// Every record resource (list, create, read, update, upsert by folio).
 pub const RECORD_RESOURCES: &[RecordResource] = &[
-    RecordResource { path: "/commissions", form: FormKey::Commission, one: "Commission", many: "Commissions" },
-    RecordResource { path: "/sessions", form: FormKey::Session, one: "Session", many: "Sessions" },
-    RecordResource { path: "/agreements", form: FormKey::Agreement, one: "Agreement", many: "Agreements" },
-    RecordResource { path: "/victims", form: FormKey::Victim, one: "Victim", many: "Victims" },
-    RecordResource { path: "/attentions", form: FormKey::Attention, one: "Attention", many: "Attentions" },
-    RecordResource { path: "/investigations", form: FormKey::Investigation, one: "Investigation", many: "Investigations" },
-    RecordResource { path: "/criminal-cases", form: FormKey::CriminalCase, one: "CriminalCase", many: "CriminalCases" },
-    RecordResource { path: "/defendants", form: FormKey::Defendant, one: "Defendant", many: "Defendants" },
-    RecordResource { path: "/sentences", form: FormKey::Sentence, one: "Sentence", many: "Sentences" },
+    COMMISSIONS,
+    SESSIONS,
+    AGREEMENTS,
+    VICTIMS,
+    ATTENTIONS,
+    INVESTIGATIONS,
+    CRIMINAL_CASES,
+    DEFENDANTS,
+    SENTENCES,
 ];
 
-/// Every `child_routes!` resource (list and create under a parent); `path`
-/// is the full child path with the parent's `{id}`.
-#[rustfmt::skip]
-pub const CHILD_RESOURCES: &[RecordResource] = &[
-    RecordResource { path: "/agreements/{id}/follow-ups", form: FormKey::AgreementFollowUp, one: "AgreementFollowUp", many: "AgreementFollowUps" },
-    RecordResource { path: "/criminal-cases/{id}/events", form: FormKey::ProceduralEvent, one: "ProceduralEvent", many: "ProceduralEvents" },
-];
+/// Every child resource (list and create under a parent).
+pub const CHILD_RESOURCES: &[RecordResource] = &[AGREEMENT_FOLLOW_UPS, PROCEDURAL_EVENTS];
 
 /// The operations of a record resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,39 +173,6 @@ fn words(camel: &str) -> String {
     out
 }
 
-/// The operation id the record macros give their handlers: the resource's
-/// row names it; a path missing from the tables (a test catches it) falls
-/// back to a name derived from the path, so the spec stays valid.
-pub fn operation_id(path: &str, action: Action) -> String {
-    match RECORD_RESOURCES
-        .iter()
-        .chain(CHILD_RESOURCES)
-        .find(|r| r.path == path)
-    {
-        Some(r) => action.name(r),
-        None => {
-            let name: String = path
-                .split(['/', '-', '{', '}'])
-                .filter(|s| !s.is_empty() && *s != "id")
-                .map(|s| {
-                    let mut c = s.chars();
-                    c.next()
-                        .map(|f| f.to_uppercase().chain(c).collect::<String>())
-                        .unwrap_or_default()
-                })
-                .collect();
-            let verb = match action {
-                Action::List => "list",
-                Action::Create => "create",
-                Action::Read => "read",
-                Action::Update => "update",
-                Action::Upsert => "upsert",
-            };
-            format!("{verb}{name}")
-        }
-    }
-}
-
 /// The operation ids of the routes written by hand, by method and path
 /// (under `/api/v1` unless the path says otherwise). A handler may name
 /// itself (`operation_id = "…"` in its `#[utoipa::path]`); a route in
@@ -200,3 +234,35 @@ pub const OPERATION_IDS: &[(&str, &str, &str)] = &[
     ("post", "/api/v1/periods/{year}/{quarter}/close", "closeNationalPeriod"),
     ("post", "/api/v1/cuts", "takeCut"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record handler's path is written twice: in its actix attribute
+    /// (so a grep finds the handler) and in its resource here (the
+    /// `Location` of a creation is built from it). The served spec says
+    /// they agree: each path answers under its resource's names.
+    #[test]
+    fn each_resource_is_served_at_its_path_under_its_names() {
+        let spec = crate::openapi();
+        let id = |path: &str, method: &str| {
+            spec["paths"][format!("/api/v1{path}")][method]["operationId"]
+                .as_str()
+                .map(str::to_string)
+        };
+        for r in RECORD_RESOURCES {
+            let one = format!("{}/{{id}}", r.path);
+            let folio = format!("{}/by-folio/{{external_folio}}", r.path);
+            assert_eq!(id(r.path, "get"), Some(Action::List.name(r)));
+            assert_eq!(id(r.path, "post"), Some(Action::Create.name(r)));
+            assert_eq!(id(&one, "get"), Some(Action::Read.name(r)));
+            assert_eq!(id(&one, "patch"), Some(Action::Update.name(r)));
+            assert_eq!(id(&folio, "put"), Some(Action::Upsert.name(r)));
+        }
+        for r in CHILD_RESOURCES {
+            assert_eq!(id(r.path, "get"), Some(Action::List.name(r)));
+            assert_eq!(id(r.path, "post"), Some(Action::Create.name(r)));
+        }
+    }
+}

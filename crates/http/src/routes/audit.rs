@@ -15,6 +15,7 @@ use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageParams};
 use crate::state::AppState;
+use sintra_domain::validation::FieldCode;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuditActor {
@@ -127,10 +128,10 @@ pub async fn list_events(
     let entity_scope = match auth.actor.scope() {
         Scope::National => None,
         Scope::Entity(e) => Some(e),
-        Scope::Institution(_) => Some(auth.actor.entity_code.clone()),
+        Scope::Institution(_) => Some(auth.actor.entity_code),
     };
     let mut conn = db::conn(&state.pool).await?;
-    let rows = audit::list(&mut conn, &filter, entity_scope.as_deref(), limit + 1).await?;
+    let rows = audit::list(&mut conn, &filter, entity_scope, limit + 1).await?;
     Ok(web::Json(Page::from_rows(
         rows,
         limit,
@@ -208,7 +209,7 @@ pub async fn verify(
                 .map_err(|_| {
                     ApiError::invalid(
                         "checkpoint",
-                        "checkpoint_signature",
+                        FieldCode::CheckpointSignature,
                         "La firma del punto de control no corresponde a la llave de este servidor.",
                         "The checkpoint's signature does not match this server's key.",
                     )

@@ -19,6 +19,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extractors::serde_error;
 use crate::middleware::RequestMeta;
 use crate::state::AppState;
+use sintra_domain::validation::FieldCode;
 
 /// A token request, as JSON or `application/x-www-form-urlencoded`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -409,7 +410,7 @@ pub async fn change_password(
         Err(NewPasswordProblem::SameAsCurrent) => {
             return Err(ApiError::invalid(
                 "new_password",
-                "password_unchanged",
+                FieldCode::PasswordUnchanged,
                 "La contraseña nueva debe ser distinta de la actual.",
                 "The new password must differ from the current one.",
             ))
@@ -417,7 +418,7 @@ pub async fn change_password(
         Err(NewPasswordProblem::ContainsUsername) => {
             return Err(ApiError::invalid(
                 "new_password",
-                "password_contains_username",
+                FieldCode::PasswordContainsUsername,
                 "La contraseña nueva no puede contener su nombre de usuario.",
                 "The new password may not contain your username.",
             ))
@@ -453,7 +454,7 @@ pub async fn change_password(
         audit::append(&mut conn, &[entry]).await?;
         return Err(ApiError::invalid(
             "current_password",
-            "wrong_password",
+            FieldCode::WrongPassword,
             "La contraseña actual no es correcta.",
             "The current password is not correct.",
         ));
@@ -511,6 +512,6 @@ pub async fn me(auth: Authenticated) -> web::Json<Me> {
         username: auth.actor.username.clone(),
         role: auth.actor.role.as_str().to_string(),
         institution_id: auth.actor.institution_id,
-        entity_code: auth.actor.entity_code.clone(),
+        entity_code: auth.actor.entity_code.to_string(),
     })
 }

@@ -20,6 +20,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::pagination::{cursor_for, etag, if_match, PageParams};
 use crate::state::AppState;
 use crate::today;
+use sintra_domain::validation::FieldCode;
 use sintra_services::catalogs::{
     code_taken, insert_item_audited, item_record, new_item, parent_refs, to_map,
     update_item_audited,
@@ -148,7 +149,7 @@ pub async fn list_items(
     if q.q.as_ref().is_some_and(|t| t.chars().count() > 100) {
         return Err(ApiError::invalid(
             "q",
-            "too_long",
+            FieldCode::TooLong,
             "La búsqueda admite hasta 100 caracteres.",
             "The search takes up to 100 characters.",
         ));
@@ -166,7 +167,7 @@ pub async fn list_items(
                 .ok_or_else(|| {
                     ApiError::invalid(
                         "cursor",
-                        "invalid_cursor",
+                        FieldCode::InvalidCursor,
                         "El cursor no es válido.",
                         "The cursor is not valid.",
                     )

@@ -17,6 +17,7 @@ use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::routes::periods::NationalCloseOut;
 use crate::state::AppState;
+use sintra_domain::validation::FieldCode;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CutOut {
@@ -388,7 +389,7 @@ pub async fn diff(
         Some(other) => cuts::AgainstWhat::Cut(other.parse().map_err(|_| {
             ApiError::Validation(vec![FieldError {
                 field: "against".into(),
-                code: "invalid",
+                code: FieldCode::Invalid,
                 message: Message::new(
                     "Indique «now» o el identificador de un corte posterior.",
                     "Give «now» or the id of a later cut.",
@@ -399,7 +400,7 @@ pub async fn diff(
     if limit.is_some_and(|l| !(1..=cuts::DIFF_MAX_RECORDS).contains(&l)) {
         return Err(ApiError::Validation(vec![FieldError {
             field: "limit".into(),
-            code: "out_of_range",
+            code: FieldCode::OutOfRange,
             message: Message::new(
                 "El límite va de 1 a 5,000.",
                 "The limit goes from 1 to 5,000.",

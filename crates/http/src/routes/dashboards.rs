@@ -16,6 +16,7 @@ use utoipa::IntoParams;
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
+use sintra_domain::validation::FieldCode;
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 const CSV: &str = "text/csv; charset=utf-8";
@@ -104,7 +105,7 @@ pub async fn get_dashboard(
         Some(_) => {
             return Err(ApiError::Validation(vec![FieldError::new(
                 "format",
-                "invalid_filter",
+                FieldCode::InvalidFilter,
                 Message::new(
                     "El formato debe ser json, xlsx o csv.",
                     "The format must be json, xlsx or csv.",

@@ -4,10 +4,15 @@
 //! judicialized before its investigation, events in date order, a stage
 //! that only moves back after an appeal, an abbreviated procedure only
 //! before the trial) lives in `sintra_domain::consistency`.
+//!
+//! Each record route's handler is written out (a grep for its path finds
+//! it) and calls the generic step of `crate::records`; none has a doc
+//! comment, which utoipa would publish: the finishing pass describes each
+//! record operation from its resource (`openapi/resources.rs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use actix_web::{get, web, HttpResponse};
+use actix_web::{get, patch, post, put, web, HttpRequest, HttpResponse};
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -18,58 +23,512 @@ use sintra_domain::validation::{CatalogLookup, FieldError};
 use sintra_persistence::judicialization::{self as store, CountCell, CountFilter};
 use sintra_persistence::{catalogs, db};
 use utoipa::IntoParams;
+use uuid::Uuid;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::openapi::resources::{
+    CRIMINAL_CASES, DEFENDANTS, INVESTIGATIONS, PROCEDURAL_EVENTS, SENTENCES,
+};
+use crate::openapi::Action;
+use crate::records::{
+    self, ChildCreateAnswers, ChildListAnswers, ChildPage, CreateAnswers, IdempotencyKey,
+    ListAnswers, ReadAnswers, RecordPage, UpdateAnswers, UpsertAnswers, VersionMatch,
+};
 use crate::state::AppState;
+use sintra_domain::validation::FieldCode;
 use sintra_services::records::invalid_filter;
 
-crate::record_routes!(
-    investigations,
-    sintra_domain::forms::FormKey::Investigation,
-    "judicialization",
-    "/investigations",
-    "/investigations/{id}",
-    "/investigations/by-folio/{external_folio}",
-    "investigations (carpetas de investigación and averiguaciones previas); `victim_ids` links victims by id, or by the sender's own `victim_folios`, and shows only their ids"
-);
-crate::record_routes!(
-    criminal_cases,
-    sintra_domain::forms::FormKey::CriminalCase,
-    "judicialization",
-    "/criminal-cases",
-    "/criminal-cases/{id}",
-    "/criminal-cases/by-folio/{external_folio}",
-    "criminal cases (causas penales); a case is not judicialized before its investigation opened, and its stage moves back only after an IMPUGNACION event"
-);
-crate::record_routes!(
-    defendants,
-    sintra_domain::forms::FormKey::Defendant,
-    "judicialization",
-    "/defendants",
-    "/defendants/{id}",
-    "/defendants/by-folio/{external_folio}",
-    "defendants (personas imputadas) of criminal cases"
-);
-crate::record_routes!(
-    sentences,
-    sintra_domain::forms::FormKey::Sentence,
-    "judicialization",
-    "/sentences",
-    "/sentences/{id}",
-    "/sentences/by-folio/{external_folio}",
-    "sentences, one per defendant and crime; not dated before the case's judicialization, and by abbreviated procedure only before the trial opened"
-);
+// Investigations (carpetas de investigación and averiguaciones previas);
+// `victim_ids` links victims by id, or by the sender's own `victim_folios`,
+// and shows only their ids.
 
-crate::child_routes!(
-    events,
-    sintra_domain::forms::FormKey::CriminalCase,
-    sintra_domain::forms::FormKey::ProceduralEvent,
-    "judicialization",
-    "/criminal-cases/{id}/events",
-    "The dated timeline of a criminal case (procedural events), in the order recorded, which is date order.",
-    "Record a procedural event of a criminal case (audiencia inicial, vinculación, medidas cautelares, acusación, apertura a juicio, …). Its date may not precede the case's judicialization nor the latest event already recorded: send a history oldest first."
-);
+#[utoipa::path(
+    operation_id = Action::List.name(&INVESTIGATIONS),
+    tag = "judicialization",
+    security(("bearer" = [])),
+    params(RecordPage),
+    responses(ListAnswers)
+)]
+#[get("/investigations")]
+pub async fn list_investigations(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    query: web::Query<HashMap<String, String>>,
+) -> ApiResult<HttpResponse> {
+    records::list(&state, &auth, &INVESTIGATIONS, query.into_inner()).await
+}
+
+#[utoipa::path(
+    operation_id = Action::Create.name(&INVESTIGATIONS),
+    tag = "judicialization",
+    security(("bearer" = [])),
+    params(IdempotencyKey),
+    request_body(content = Object, description = "The form's fields"),
+    responses(CreateAnswers)
+)]
+#[post("/investigations")]
+pub async fn create_investigation(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    req: HttpRequest,
+    body: web::Json<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    records::create(&state, &auth, &INVESTIGATIONS, &req, body.into_inner()).await
+}
+
+#[utoipa::path(
+    operation_id = Action::Read.name(&INVESTIGATIONS),
+    tag = "judicialization",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses(ReadAnswers)
+)]
+#[get("/investigations/{id}")]
+pub async fn read_investigation(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    records::read(&state, &auth, &INVESTIGATIONS, id.into_inner()).await
+}
+
+#[utoipa::path(
+    operation_id = Action::Update.name(&INVESTIGATIONS),
+    tag = "judicialization",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path), VersionMatch),
+    request_body(content = Object, description = "The fields to change"),
+    responses(UpdateAnswers)
+)]
+#[patch("/investigations/{id}")]
+pub async fn update_investigation(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: web::Json<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    records::update(
+        &state,
+        &auth,
+        &INVESTIGATIONS,
+        &req,
+        id.into_inner(),
+        body.into_inner(),
+    )
+    .await
+}
+
+#[utoipa::path(
+    operation_id = Action::Upsert.name(&INVESTIGATIONS),
+    tag = "judicialization",
+    security(("bearer" = [])),
+    params(("external_folio" = String, Path)),
+    request_body(content = Object, description = "The form's fields"),
+    responses(UpsertAnswers)
+)]
+#[put("/investigations/by-folio/{external_folio}")]
+pub async fn upsert_investigation(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    req: HttpRequest,
+    folio: web::Path<String>,
+    body: web::Json<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    records::upsert(
+        &state,
+        &auth,
+        &INVESTIGATIONS,
+        &req,
+        folio.into_inner(),
+        body.into_inner(),
+    )
+    .await
+}
+
+// Criminal cases (causas penales); a case is not judicialized before its
+// investigation opened, and its stage moves back only after an IMPUGNACION
+// event.
+
+#[utoipa::path(
+    operation_id = Action::List.name(&CRIMINAL_CASES),
+    tag = "judicialization",
+    security(("bearer" = [])),
+    params(RecordPage),
+    responses(ListAnswers)
+)]
+#[get("/criminal-cases")]
+pub async fn list_criminal_cases(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    query: web::Query<HashMap<String, String>>,
+) -> ApiResult<HttpResponse> {
+    records::list(&state, &auth, &CRIMINAL_CASES, query.into_inner()).await
+}
+
+#[utoipa::path(
+    operation_id = Action::Create.name(&CRIMINAL_CASES),
+    tag = "judicialization",
+    security(("bearer" = [])),
+    params(IdempotencyKey),
+    request_body(content = Object, description = "The form's fields"),
+    responses(CreateAnswers)
+)]
+#[post("/criminal-cases")]
+pub async fn create_criminal_case(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    req: HttpRequest,
+    body: web::Json<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    records::create(&state, &auth, &CRIMINAL_CASES, &req, body.into_inner()).await
+}
+
+#[utoipa::path(
+    operation_id = Action::Read.name(&CRIMINAL_CASES),
+    tag = "judicialization",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses(ReadAnswers)
+)]
+#[get("/criminal-cases/{id}")]
+pub async fn read_criminal_case(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    records::read(&state, &auth, &CRIMINAL_CASES, id.into_inner()).await
+}
+
+#[utoipa::path(
+    operation_id = Action::Update.name(&CRIMINAL_CASES),
+    tag = "judicialization",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path), VersionMatch),
+    request_body(content = Object, description = "The fields to change"),
+    responses(UpdateAnswers)
+)]
+#[patch("/criminal-cases/{id}")]
+pub async fn update_criminal_case(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: web::Json<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    records::update(
+        &state,
+        &auth,
+        &CRIMINAL_CASES,
+        &req,
+        id.into_inner(),
+        body.into_inner(),
+    )
+    .await
+}
+
+#[utoipa::path(
+    operation_id = Action::Upsert.name(&CRIMINAL_CASES),
+    tag = "judicialization",
+    security(("bearer" = [])),
+    params(("external_folio" = String, Path)),
+    request_body(content = Object, description = "The form's fields"),
+    responses(UpsertAnswers)
+)]
+#[put("/criminal-cases/by-folio/{external_folio}")]
+pub async fn upsert_criminal_case(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    req: HttpRequest,
+    folio: web::Path<String>,
+    body: web::Json<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    records::upsert(
+        &state,
+        &auth,
+        &CRIMINAL_CASES,
+        &req,
+        folio.into_inner(),
+        body.into_inner(),
+    )
+    .await
+}
+
+// Defendants (personas imputadas) of criminal cases.
+
+#[utoipa::path(
+    operation_id = Action::List.name(&DEFENDANTS),
+    tag = "judicialization",
+    security(("bearer" = [])),
+    params(RecordPage),
+    responses(ListAnswers)
+)]
+#[get("/defendants")]
+pub async fn list_defendants(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    query: web::Query<HashMap<String, String>>,
+) -> ApiResult<HttpResponse> {
+    records::list(&state, &auth, &DEFENDANTS, query.into_inner()).await
+}
+
+#[utoipa::path(
+    operation_id = Action::Create.name(&DEFENDANTS),
+    tag = "judicialization",
+    security(("bearer" = [])),
+    params(IdempotencyKey),
+    request_body(content = Object, description = "The form's fields"),
+    responses(CreateAnswers)
+)]
+#[post("/defendants")]
+pub async fn create_defendant(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    req: HttpRequest,
+    body: web::Json<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    records::create(&state, &auth, &DEFENDANTS, &req, body.into_inner()).await
+}
+
+#[utoipa::path(
+    operation_id = Action::Read.name(&DEFENDANTS),
+    tag = "judicialization",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses(ReadAnswers)
+)]
+#[get("/defendants/{id}")]
+pub async fn read_defendant(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    records::read(&state, &auth, &DEFENDANTS, id.into_inner()).await
+}
+
+#[utoipa::path(
+    operation_id = Action::Update.name(&DEFENDANTS),
+    tag = "judicialization",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path), VersionMatch),
+    request_body(content = Object, description = "The fields to change"),
+    responses(UpdateAnswers)
+)]
+#[patch("/defendants/{id}")]
+pub async fn update_defendant(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: web::Json<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    records::update(
+        &state,
+        &auth,
+        &DEFENDANTS,
+        &req,
+        id.into_inner(),
+        body.into_inner(),
+    )
+    .await
+}
+
+#[utoipa::path(
+    operation_id = Action::Upsert.name(&DEFENDANTS),
+    tag = "judicialization",
+    security(("bearer" = [])),
+    params(("external_folio" = String, Path)),
+    request_body(content = Object, description = "The form's fields"),
+    responses(UpsertAnswers)
+)]
+#[put("/defendants/by-folio/{external_folio}")]
+pub async fn upsert_defendant(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    req: HttpRequest,
+    folio: web::Path<String>,
+    body: web::Json<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    records::upsert(
+        &state,
+        &auth,
+        &DEFENDANTS,
+        &req,
+        folio.into_inner(),
+        body.into_inner(),
+    )
+    .await
+}
+
+// Sentences, one per defendant and crime; not dated before the case's
+// judicialization, and by abbreviated procedure only before the trial
+// opened.
+
+#[utoipa::path(
+    operation_id = Action::List.name(&SENTENCES),
+    tag = "judicialization",
+    security(("bearer" = [])),
+    params(RecordPage),
+    responses(ListAnswers)
+)]
+#[get("/sentences")]
+pub async fn list_sentences(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    query: web::Query<HashMap<String, String>>,
+) -> ApiResult<HttpResponse> {
+    records::list(&state, &auth, &SENTENCES, query.into_inner()).await
+}
+
+#[utoipa::path(
+    operation_id = Action::Create.name(&SENTENCES),
+    tag = "judicialization",
+    security(("bearer" = [])),
+    params(IdempotencyKey),
+    request_body(content = Object, description = "The form's fields"),
+    responses(CreateAnswers)
+)]
+#[post("/sentences")]
+pub async fn create_sentence(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    req: HttpRequest,
+    body: web::Json<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    records::create(&state, &auth, &SENTENCES, &req, body.into_inner()).await
+}
+
+#[utoipa::path(
+    operation_id = Action::Read.name(&SENTENCES),
+    tag = "judicialization",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses(ReadAnswers)
+)]
+#[get("/sentences/{id}")]
+pub async fn read_sentence(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    records::read(&state, &auth, &SENTENCES, id.into_inner()).await
+}
+
+#[utoipa::path(
+    operation_id = Action::Update.name(&SENTENCES),
+    tag = "judicialization",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path), VersionMatch),
+    request_body(content = Object, description = "The fields to change"),
+    responses(UpdateAnswers)
+)]
+#[patch("/sentences/{id}")]
+pub async fn update_sentence(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: web::Json<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    records::update(
+        &state,
+        &auth,
+        &SENTENCES,
+        &req,
+        id.into_inner(),
+        body.into_inner(),
+    )
+    .await
+}
+
+#[utoipa::path(
+    operation_id = Action::Upsert.name(&SENTENCES),
+    tag = "judicialization",
+    security(("bearer" = [])),
+    params(("external_folio" = String, Path)),
+    request_body(content = Object, description = "The form's fields"),
+    responses(UpsertAnswers)
+)]
+#[put("/sentences/by-folio/{external_folio}")]
+pub async fn upsert_sentence(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    req: HttpRequest,
+    folio: web::Path<String>,
+    body: web::Json<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    records::upsert(
+        &state,
+        &auth,
+        &SENTENCES,
+        &req,
+        folio.into_inner(),
+        body.into_inner(),
+    )
+    .await
+}
+
+// The dated timeline of a criminal case (procedural events), in the order
+// recorded, which is date order.
+#[utoipa::path(
+    operation_id = Action::List.name(&PROCEDURAL_EVENTS),
+    tag = "judicialization",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path), ChildPage),
+    responses(ChildListAnswers)
+)]
+#[get("/criminal-cases/{id}/events")]
+pub async fn list_events(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<Uuid>,
+    query: web::Query<HashMap<String, String>>,
+) -> ApiResult<HttpResponse> {
+    let (parent_id, query) = (id.into_inner(), query.into_inner());
+    records::list_children(
+        &state,
+        &auth,
+        &CRIMINAL_CASES,
+        &PROCEDURAL_EVENTS,
+        parent_id,
+        query,
+    )
+    .await
+}
+
+// Record a procedural event of a criminal case (audiencia inicial,
+// vinculación, medidas cautelares, acusación, apertura a juicio, …). Its
+// date may not precede the case's judicialization nor the latest event
+// already recorded: send a history oldest first.
+#[utoipa::path(
+    operation_id = Action::Create.name(&PROCEDURAL_EVENTS),
+    tag = "judicialization",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    request_body(content = Object, description = "The form's fields (the parent comes from the path)"),
+    responses(ChildCreateAnswers)
+)]
+#[post("/criminal-cases/{id}/events")]
+pub async fn create_event(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: web::Json<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    let (parent_id, body) = (id.into_inner(), body.into_inner());
+    records::create_child(
+        &state,
+        &auth,
+        &CRIMINAL_CASES,
+        &PROCEDURAL_EVENTS,
+        &req,
+        parent_id,
+        body,
+    )
+    .await
+}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -277,7 +736,7 @@ pub async fn counts(
         if f > t {
             errors.push(FieldError::new(
                 "to",
-                "invalid_filter",
+                FieldCode::InvalidFilter,
                 Message::new(
                     "La fecha final no puede ser anterior a la inicial.",
                     "The end date cannot precede the start date.",

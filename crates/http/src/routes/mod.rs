@@ -13,6 +13,5 @@ pub mod health;
 pub mod judicialization;
 pub mod org;
 pub mod periods;
-pub mod record_routes;
 pub mod users;
 pub mod victims;

@@ -3,7 +3,7 @@
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sintra_domain::access::{Permission, Scope};
+use sintra_domain::access::{EntityCode, Permission, Scope};
 use sintra_persistence::audit::{self, AuditAction, AuditEntry};
 use sintra_persistence::org::{
     self, Institution, InstitutionChanges, InstitutionFilter, NewInstitution,
@@ -16,6 +16,7 @@ use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{etag, if_match, Page, PageParams};
 use crate::state::AppState;
+use sintra_domain::validation::FieldCode;
 
 /// An entidad federativa ('01'..'32') or the federal level ('00').
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -138,7 +139,7 @@ pub async fn list_institutions(
 /// Institutions are a directory: auditors and national analysts see the
 /// whole country's, everyone else their usual scope.
 fn directory_scope(auth: &Authenticated) -> Scope {
-    if auth.actor.can(Permission::ReadAllEntities) || auth.actor.entity_code == "00" {
+    if auth.actor.can(Permission::ReadAllEntities) || auth.actor.entity_code.is_federal() {
         Scope::National
     } else {
         auth.actor.scope()
@@ -164,13 +165,13 @@ async fn check_institution_type(
         Some(true) => Ok(()),
         Some(false) => Err(ApiError::invalid(
             "institution_type",
-            "inactive_code",
+            FieldCode::InactiveCode,
             "El tipo de institución está dado de baja en el catálogo.",
             "The institution type is deactivated in the catalog.",
         )),
         None => Err(ApiError::invalid(
             "institution_type",
-            "unknown_code",
+            FieldCode::UnknownCode,
             "El tipo de institución no existe en el catálogo.",
             "The institution type does not exist in the catalog.",
         )),
@@ -183,7 +184,7 @@ fn check_name(name: &str) -> ApiResult<String> {
     if !(2..=300).contains(&n) {
         return Err(ApiError::invalid(
             "name",
-            "too_long",
+            FieldCode::TooLong,
             "El nombre debe tener entre 2 y 300 caracteres.",
             "The name must have between 2 and 300 characters.",
         ));
@@ -210,7 +211,13 @@ pub async fn create_institution(
     body: web::Json<NewInstitutionIn>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
-    if !auth.actor.scope().covers_entity(&body.entity_code) {
+    // A code that is no entity's is only the national level's to hear
+    // about (422 below); anyone else is refused as for another entity.
+    let covered = match EntityCode::parse(&body.entity_code) {
+        Ok(code) => auth.actor.scope().covers_entity(code),
+        Err(_) => auth.actor.scope() == Scope::National,
+    };
+    if !covered {
         return Err(ApiError::forbidden_because(
             "Solo puede registrar instituciones de su propia entidad.",
             "You may only register institutions of your own entity.",
@@ -221,7 +228,7 @@ pub async fn create_institution(
     if !org::entity_exists(&mut conn, &body.entity_code).await? {
         return Err(ApiError::invalid(
             "entity_code",
-            "unknown_code",
+            FieldCode::UnknownCode,
             "La entidad no existe.",
             "The entity does not exist.",
         ));

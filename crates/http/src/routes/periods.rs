@@ -7,14 +7,14 @@
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sintra_domain::access::Permission;
+use sintra_domain::access::{EntityCode, Permission};
 use sintra_domain::periods::PeriodAction;
 use sintra_services::periods::{self, NationalClose, PeriodQuery, PeriodView, TransitionView};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::Authenticated;
-use crate::error::{ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 
 /// One transition of a quarter.
@@ -145,8 +145,10 @@ async fn act(
 ) -> ApiResult<HttpResponse> {
     auth.require(Permission::ManagePeriods)?;
     let (entity, year, quarter) = path;
+    // A code that is no entity's is a quarter that does not exist.
+    let entity = EntityCode::parse(&entity).map_err(|_| ApiError::NotFound)?;
     let view =
-        periods::transition(&state.pool, auth, &entity, year, quarter, action, reason).await?;
+        periods::transition(&state.pool, auth, entity, year, quarter, action, reason).await?;
     Ok(HttpResponse::Ok().json(PeriodOut::from(view)))
 }
 

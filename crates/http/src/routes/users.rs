@@ -21,6 +21,7 @@ use crate::auth::{password, Authenticated};
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{etag, if_match, Page, PageParams};
 use crate::state::AppState;
+use sintra_domain::validation::FieldCode;
 use sintra_services::users::{
     apply_change, insert_account, institution_in_scope, manages, may_give, username_taken,
     validated_user, AccountChange,
@@ -55,7 +56,7 @@ impl From<User> for UserOut {
             username: r.username,
             full_name: r.full_name,
             email: r.email,
-            role: r.role,
+            role: r.role.as_str().to_string(),
             institution_id: r.institution_id,
             entity_code: u.entity_code,
             active: r.active,
@@ -118,7 +119,7 @@ fn parse_role(role: &str) -> ApiResult<Role> {
     role.parse::<Role>().map_err(|_| {
         ApiError::invalid(
             "role",
-            "unknown_code",
+            FieldCode::UnknownCode,
             "El rol no existe: national_admin, entity_admin, operator, analyst o auditor.",
             "Unknown role: national_admin, entity_admin, operator, analyst or auditor.",
         )
@@ -130,7 +131,7 @@ fn check_text(field: &'static str, value: &str, max: usize) -> ApiResult<String>
     if v.is_empty() || v.chars().count() > max {
         return Err(ApiError::invalid(
             field,
-            "too_long",
+            FieldCode::TooLong,
             format!("El campo «{field}» es obligatorio y admite hasta {max} caracteres."),
             format!("The field «{field}» is required and takes up to {max} characters."),
         ));
@@ -147,7 +148,7 @@ fn check_username(username: &str) -> ApiResult<String> {
     if !ok {
         return Err(ApiError::invalid(
             "username",
-            "invalid_username",
+            FieldCode::InvalidUsername,
             "El nombre de usuario admite de 3 a 64 letras minúsculas, dígitos, punto, guion y guion bajo.",
             "The username takes 3 to 64 lower-case letters, digits, dot, hyphen and underscore.",
         ));
@@ -412,7 +413,7 @@ pub async fn update_user(
         "username": current.row.username,
         "full_name": body.full_name.clone().unwrap_or(current.row.full_name.clone()),
         "email": body.email.clone().or(current.row.email.clone()),
-        "role": body.role.clone().unwrap_or(current.row.role.clone()),
+        "role": body.role.clone().unwrap_or(current.row.role.as_str().to_string()),
         "institution_id": body.institution_id.unwrap_or(current.row.institution_id),
     }))?;
     let text = |k: &str| {
@@ -646,7 +647,7 @@ pub async fn create_service_account(
     let username = check_username(&body.client_id).map_err(|_| {
         ApiError::invalid(
             "client_id",
-            "invalid_username",
+            FieldCode::InvalidUsername,
             "El client_id admite de 3 a 64 letras minúsculas, dígitos, punto, guion y guion bajo.",
             "The client_id takes 3 to 64 lower-case letters, digits, dot, hyphen and underscore.",
         )

@@ -3,8 +3,15 @@
 //! answers `{data, warnings}`: the record and its possible duplicates; add
 //! `?on_duplicate=reject` to refuse the write (409) when an exact or
 //! probable duplicate exists.
+//!
+//! Each record route's handler is written out (a grep for its path finds
+//! it) and calls the generic step of `crate::records`; none has a doc
+//! comment, which utoipa would publish: the finishing pass describes each
+//! record operation from its resource (`openapi/resources.rs`).
 
-use actix_web::{get, post, web, HttpResponse};
+use std::collections::HashMap;
+
+use actix_web::{get, patch, post, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -16,19 +23,229 @@ use uuid::Uuid;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiResult, Problem};
+use crate::openapi::resources::{ATTENTIONS, VICTIMS};
+use crate::openapi::Action;
 use crate::pagination::{Page, PageParams};
+use crate::records::{
+    self, CreateAnswers, IdempotencyKey, ListAnswers, ReadAnswers, RecordPage, UpdateAnswers,
+    UpsertAnswers, VersionMatch,
+};
 use crate::state::AppState;
 
-crate::record_routes!(victims, sintra_domain::forms::FormKey::Victim, "victims", "/victims", "/victims/{id}", "/victims/by-folio/{external_folio}", "victims and possible victims (writes answer {data, warnings} with possible duplicates; `?on_duplicate=reject` refuses exact or probable ones with 409; reads and lists show each record's `person_id` and `person_records`, and `?distinct_person=true` lists each person once)");
-crate::record_routes!(
-    attentions,
-    sintra_domain::forms::FormKey::Attention,
-    "victims",
-    "/attentions",
-    "/attentions/{id}",
-    "/attentions/by-folio/{external_folio}",
-    "attentions given to victims (services and referrals)"
-);
+// Victims and possible victims. Writes answer {data, warnings} with the
+// possible duplicates; `?on_duplicate=reject` refuses exact or probable ones
+// with 409; reads and lists show each record's `person_id` and
+// `person_records`, and `?distinct_person=true` lists each person once.
+
+#[utoipa::path(
+    operation_id = Action::List.name(&VICTIMS),
+    tag = "victims",
+    security(("bearer" = [])),
+    params(RecordPage),
+    responses(ListAnswers)
+)]
+#[get("/victims")]
+pub async fn list_victims(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    query: web::Query<HashMap<String, String>>,
+) -> ApiResult<HttpResponse> {
+    records::list(&state, &auth, &VICTIMS, query.into_inner()).await
+}
+
+#[utoipa::path(
+    operation_id = Action::Create.name(&VICTIMS),
+    tag = "victims",
+    security(("bearer" = [])),
+    params(IdempotencyKey),
+    request_body(content = Object, description = "The form's fields"),
+    responses(CreateAnswers)
+)]
+#[post("/victims")]
+pub async fn create_victim(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    req: HttpRequest,
+    body: web::Json<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    records::create(&state, &auth, &VICTIMS, &req, body.into_inner()).await
+}
+
+#[utoipa::path(
+    operation_id = Action::Read.name(&VICTIMS),
+    tag = "victims",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses(ReadAnswers)
+)]
+#[get("/victims/{id}")]
+pub async fn read_victim(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    records::read(&state, &auth, &VICTIMS, id.into_inner()).await
+}
+
+#[utoipa::path(
+    operation_id = Action::Update.name(&VICTIMS),
+    tag = "victims",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path), VersionMatch),
+    request_body(content = Object, description = "The fields to change"),
+    responses(UpdateAnswers)
+)]
+#[patch("/victims/{id}")]
+pub async fn update_victim(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: web::Json<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    records::update(
+        &state,
+        &auth,
+        &VICTIMS,
+        &req,
+        id.into_inner(),
+        body.into_inner(),
+    )
+    .await
+}
+
+#[utoipa::path(
+    operation_id = Action::Upsert.name(&VICTIMS),
+    tag = "victims",
+    security(("bearer" = [])),
+    params(("external_folio" = String, Path)),
+    request_body(content = Object, description = "The form's fields"),
+    responses(UpsertAnswers)
+)]
+#[put("/victims/by-folio/{external_folio}")]
+pub async fn upsert_victim(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    req: HttpRequest,
+    folio: web::Path<String>,
+    body: web::Json<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    records::upsert(
+        &state,
+        &auth,
+        &VICTIMS,
+        &req,
+        folio.into_inner(),
+        body.into_inner(),
+    )
+    .await
+}
+
+// Attentions given to victims (services and referrals).
+
+#[utoipa::path(
+    operation_id = Action::List.name(&ATTENTIONS),
+    tag = "victims",
+    security(("bearer" = [])),
+    params(RecordPage),
+    responses(ListAnswers)
+)]
+#[get("/attentions")]
+pub async fn list_attentions(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    query: web::Query<HashMap<String, String>>,
+) -> ApiResult<HttpResponse> {
+    records::list(&state, &auth, &ATTENTIONS, query.into_inner()).await
+}
+
+#[utoipa::path(
+    operation_id = Action::Create.name(&ATTENTIONS),
+    tag = "victims",
+    security(("bearer" = [])),
+    params(IdempotencyKey),
+    request_body(content = Object, description = "The form's fields"),
+    responses(CreateAnswers)
+)]
+#[post("/attentions")]
+pub async fn create_attention(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    req: HttpRequest,
+    body: web::Json<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    records::create(&state, &auth, &ATTENTIONS, &req, body.into_inner()).await
+}
+
+#[utoipa::path(
+    operation_id = Action::Read.name(&ATTENTIONS),
+    tag = "victims",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses(ReadAnswers)
+)]
+#[get("/attentions/{id}")]
+pub async fn read_attention(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    records::read(&state, &auth, &ATTENTIONS, id.into_inner()).await
+}
+
+#[utoipa::path(
+    operation_id = Action::Update.name(&ATTENTIONS),
+    tag = "victims",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path), VersionMatch),
+    request_body(content = Object, description = "The fields to change"),
+    responses(UpdateAnswers)
+)]
+#[patch("/attentions/{id}")]
+pub async fn update_attention(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: web::Json<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    records::update(
+        &state,
+        &auth,
+        &ATTENTIONS,
+        &req,
+        id.into_inner(),
+        body.into_inner(),
+    )
+    .await
+}
+
+#[utoipa::path(
+    operation_id = Action::Upsert.name(&ATTENTIONS),
+    tag = "victims",
+    security(("bearer" = [])),
+    params(("external_folio" = String, Path)),
+    request_body(content = Object, description = "The form's fields"),
+    responses(UpsertAnswers)
+)]
+#[put("/attentions/by-folio/{external_folio}")]
+pub async fn upsert_attention(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    req: HttpRequest,
+    folio: web::Path<String>,
+    body: web::Json<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    records::upsert(
+        &state,
+        &auth,
+        &ATTENTIONS,
+        &req,
+        folio.into_inner(),
+        body.into_inner(),
+    )
+    .await
+}
 
 /// Check a draft person for duplicates without saving it: the same
 /// warnings a create would give. The check itself is recorded in the audit
@@ -80,17 +297,17 @@ impl From<PairView> for PairOut {
         let (p, a, b) = (v.pair, v.person_a, v.person_b);
         PairOut {
             id: p.id,
-            level: p.level,
+            level: p.level.as_str().to_string(),
             score: p.score,
-            status: p.status,
+            status: p.status.as_str().to_string(),
             person_a: PairPerson {
                 id: a.id,
-                entity_code: a.entity_code,
+                entity_code: a.entity_code.to_string(),
                 institution_id: a.institution_id,
             },
             person_b: PairPerson {
                 id: b.id,
-                entity_code: b.entity_code,
+                entity_code: b.entity_code.to_string(),
                 institution_id: b.institution_id,
             },
             created_at: p.created_at,

@@ -201,7 +201,7 @@ fn describe(
     m: sintra_domain::duplicates::MatchResult,
     institution: String,
 ) -> Warning {
-    let visible = scope.contains(&c.entity_code, c.institution_id);
+    let visible = scope.contains(c.entity_code, c.institution_id);
     let candidate = if visible {
         json!({"id": c.id, "entity_code": c.entity_code, "institution": institution})
     } else {

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::PERSON_FORM;
 use crate::error::{ServiceError, ServiceResult};
 use crate::page::Slice;
+use sintra_domain::validation::FieldCode;
 
 /// A pair with its two people, both in the caller's scope.
 pub struct PairView {
@@ -46,7 +47,7 @@ pub fn parse_status(given: &str) -> ServiceResult<PairStatus> {
     given.parse().map_err(|_| {
         ServiceError::invalid(
             "status",
-            "unknown_code",
+            FieldCode::UnknownCode,
             "status debe ser open, dismissed o confirmed.",
             "status must be open, dismissed or confirmed.",
         )
@@ -145,7 +146,7 @@ pub async fn decide(
             // Read again under the row's lock: two undos at once, or an
             // undo racing a dismissal, see each other's outcome.
             let current = store::get_pair_for_update(conn, id).await?;
-            if decision == Decision::Undo && current.status != PairStatus::Confirmed.as_str() {
+            if decision == Decision::Undo && current.status != PairStatus::Confirmed {
                 return Err(not_confirmed());
             }
             let p = store::decide_pair(conn, id, status, by).await?;

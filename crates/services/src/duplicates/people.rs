@@ -27,7 +27,7 @@ const RELATED_LIMIT: i64 = 500;
 
 /// A record of a person, as a reader with this scope may see it.
 fn summary(scope: &Scope, m: &Member) -> Value {
-    if scope.contains(&m.entity_code, m.institution_id) {
+    if scope.contains(m.entity_code, m.institution_id) {
         json!({"id": m.id, "entity_code": m.entity_code, "institution_id": m.institution_id, "in_scope": true})
     } else {
         json!({"id": null, "entity_code": m.entity_code, "institution_id": m.institution_id, "in_scope": false})

@@ -15,6 +15,7 @@ use sintra_persistence::{catalogs, org, StoreError};
 use uuid::Uuid;
 
 use super::{takes, FiguresError};
+use sintra_domain::validation::FieldCode;
 
 /// The longest filter value read (a UUID is 36 characters).
 const MAX_VALUE: usize = 64;
@@ -36,7 +37,7 @@ impl RawFilters {
 fn invalid(key: &str) -> FieldError {
     FieldError::new(
         key,
-        "invalid_filter",
+        FieldCode::InvalidFilter,
         Message::new(
             format!("El filtro «{key}» no tiene un valor válido."),
             format!("The filter \"{key}\" has an invalid value."),
@@ -74,7 +75,7 @@ pub(super) async fn validate(
             };
             errors.push(FieldError::new(
                 key,
-                "control_characters",
+                FieldCode::ControlCharacters,
                 Message::new(
                     "El filtro contiene caracteres de control.",
                     "The filter contains control characters.",
@@ -97,7 +98,7 @@ pub(super) async fn validate(
             }
             _ => errors.push(FieldError::new(
                 k.chars().take(MAX_VALUE).collect::<String>(),
-                "unknown_filter",
+                FieldCode::UnknownFilter,
                 Message::new(
                     format!(
                         "El tablero {} no admite ese filtro; admite: {}.",
@@ -129,7 +130,7 @@ pub(super) async fn validate(
         if f > t {
             errors.push(FieldError::new(
                 "to",
-                "invalid_filter",
+                FieldCode::InvalidFilter,
                 Message::new(
                     "La fecha final no puede ser anterior a la inicial.",
                     "The end date cannot precede the start date.",
@@ -144,7 +145,7 @@ pub(super) async fn validate(
             _ => {
                 errors.push(FieldError::new(
                     "group_by",
-                    "invalid_filter",
+                    FieldCode::InvalidFilter,
                     Message::new(
                         format!(
                             "El tablero {} se agrupa por: {}.",
@@ -181,7 +182,7 @@ pub(super) async fn validate(
                         if item.parent_code.as_deref() != Some(e.as_str()) {
                             errors.push(FieldError::new(
                                 "municipality_code",
-                                "municipality_not_in_entity",
+                                FieldCode::MunicipalityNotInEntity,
                                 Message::new(
                                     format!("El municipio {m} no pertenece a la entidad {e}."),
                                     format!("The municipality {m} is not in the entity {e}."),

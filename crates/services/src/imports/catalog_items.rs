@@ -23,6 +23,7 @@ use crate::catalogs::{
 };
 use crate::clock::today;
 use crate::error::ServiceResult;
+use sintra_domain::validation::FieldCode;
 
 /// What committing a valid row does.
 pub enum Planned {
@@ -189,7 +190,7 @@ fn plan_update(
     if after.get("parent_code") != before_map.get("parent_code") {
         return Err(FieldError::new(
             "parent_code",
-            "parent_immutable",
+            FieldCode::ParentImmutable,
             Message::new(
                 "El elemento ya existe y su elemento padre no cambia; deje la clave del padre que tiene o da de alta un elemento nuevo.",
                 "The item exists and its parent does not change; keep its parent's code or add a new item.",
@@ -224,7 +225,7 @@ fn plan_update(
 fn new_inactive() -> FieldError {
     FieldError::new(
         "active",
-        "new_item_inactive",
+        FieldCode::NewItemInactive,
         Message::new(
             "Un elemento nuevo se da de alta activo; para darlo de baja, impórtelo de nuevo con «No» una vez creado.",
             "A new item is added active; to retire it, import it again with \"No\" once it exists.",
@@ -235,7 +236,7 @@ fn new_inactive() -> FieldError {
 fn code_repeated() -> FieldError {
     FieldError::new(
         "code",
-        "code_repeated_in_file",
+        FieldCode::CodeRepeatedInFile,
         Message::new(
             "Esa clave de ese catálogo ya aparece en una fila anterior del archivo.",
             "That code of that catalog already appears in an earlier row of the file.",

@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use sintra_domain::access::{Actor, Caller, Role};
+use sintra_domain::access::{Actor, Caller, EntityCode};
 use sintra_domain::error_code::ErrorCode;
 use sintra_domain::forms::FormKey;
 use sintra_domain::i18n::{Lang, Message};
@@ -309,7 +309,7 @@ pub async fn submit<T: ImportTarget>(
         id: upload.id,
         form: upload.form.as_str().into(),
         institution_id: caller.actor.institution_id,
-        entity_code: caller.actor.entity_code.clone(),
+        entity_code: caller.actor.entity_code.into(),
         created_by: caller.actor.user_id,
         actor_username: caller.actor.username.clone(),
         actor_role: caller.actor.role.as_str().into(),
@@ -699,9 +699,9 @@ fn caller_of(job: &Job) -> Option<Caller> {
         actor: Actor {
             user_id: job.created_by,
             username: job.actor_username.clone(),
-            role: job.actor_role.parse::<Role>().ok()?,
+            role: job.actor_role,
             institution_id: job.institution_id,
-            entity_code: job.entity_code.clone(),
+            entity_code: EntityCode::parse(&job.entity_code).ok()?,
             token_id: job.token_id,
         },
         request_id: job.request_id.clone(),

@@ -23,6 +23,7 @@ use crate::duplicates;
 use crate::error::{ServiceError, ServiceResult};
 use crate::periods;
 use crate::records::{self, Lookups, Submission};
+use sintra_domain::validation::FieldCode;
 use sintra_persistence::periods::PeriodKey;
 use sintra_persistence::Pool;
 
@@ -480,13 +481,13 @@ async fn refuse_closed_quarters(
 ) -> ServiceResult<Vec<PeriodKey>> {
     let mut per_row: Vec<Vec<PeriodKey>> = Vec::with_capacity(valid.len());
     for v in valid.iter() {
-        let after = periods::key_of(&v.prepared.entity_code, v.prepared.period_day);
+        let after = periods::key_of(v.prepared.entity_code, v.prepared.period_day);
         let before = match &v.previous {
             Some(p) => {
                 let day =
                     periods::day_before(conn, spec, p, v.prepared.parent_id, v.prepared.period_day)
                         .await?;
-                periods::key_of(&p.entity_code, day)
+                periods::key_of(p.entity_code, day)
             }
             None => None,
         };
@@ -510,7 +511,7 @@ async fn refuse_closed_quarters(
                     row: v.row,
                     column: column.clone(),
                     field: Some(e.field),
-                    code: e.code,
+                    code: e.code.as_str(),
                     message: e.message,
                 });
             }
@@ -720,7 +721,7 @@ impl RowKey {
 fn unknown_record() -> FieldError {
     FieldError::new(
         RECORD_ID.key,
-        "unknown_record",
+        FieldCode::UnknownRecord,
         Message::new(
             "No hay un registro de este formulario con ese ID a su alcance; para dar de alta uno nuevo, deje vacía la columna «ID del registro».",
             "There is no record of this form with that id within your scope; to add a new one, leave the \"Record ID\" column empty.",
@@ -755,7 +756,7 @@ fn keep_folio(values: &mut Map<String, Value>, record: &RecordRow) -> Result<(),
 fn folio_mismatch() -> FieldError {
     FieldError::new(
         "external_folio",
-        "folio_mismatch",
+        FieldCode::FolioMismatch,
         Message::new(
             "El «Folio externo» no es el del registro con ese «ID del registro»; el folio de un registro no se cambia desde Excel: deje el folio que tiene o la celda vacía, o quite el ID para tratar la fila como otro registro.",
             "The \"External folio\" is not that of the record with this \"Record ID\"; a record's folio is not changed from Excel: keep its folio or leave the cell empty, or remove the id to treat the row as another record.",
@@ -766,7 +767,7 @@ fn folio_mismatch() -> FieldError {
 fn record_repeated() -> FieldError {
     FieldError::new(
         RECORD_ID.key,
-        "record_repeated_in_file",
+        FieldCode::RecordRepeatedInFile,
         Message::new(
             "Ese ID de registro ya aparece en una fila anterior del archivo.",
             "That record id already appears in an earlier row of the file.",
@@ -777,7 +778,7 @@ fn record_repeated() -> FieldError {
 fn folio_repeated() -> FieldError {
     FieldError::new(
         "external_folio",
-        "folio_repeated_in_file",
+        FieldCode::FolioRepeatedInFile,
         Message::new(
             "Ese folio ya aparece en una fila anterior del archivo.",
             "That folio already appears in an earlier row of the file.",

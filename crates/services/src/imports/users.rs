@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use diesel_async::AsyncPgConnection;
 use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{Map, Value};
-use sintra_domain::access::{Caller, Role};
+use sintra_domain::access::{Caller, EntityCode, Role};
 use sintra_domain::i18n::Message;
 use sintra_domain::validation::FieldError;
 use sintra_excel::{CellError, ImportSheet};
@@ -30,6 +30,7 @@ use crate::users::{
     apply_change, insert_account, institution_in_scope, manages, may_give, user_record,
     username_taken, validated_user, AccountChange,
 };
+use sintra_domain::validation::FieldCode;
 
 /// What committing a valid row does.
 pub enum Planned {
@@ -221,7 +222,7 @@ async fn check_rows(
         let mut row_errors = vec![];
         let role: Option<Role> = record["role"].as_str().and_then(|r| r.parse().ok());
         if let Some(role) = role {
-            let unchanged = before.as_ref().is_some_and(|b| b.row.role == role.as_str());
+            let unchanged = before.as_ref().is_some_and(|b| b.row.role == role);
             if !unchanged && !may_give(caller, role) {
                 row_errors.push(role_not_grantable());
             }
@@ -294,11 +295,12 @@ fn username_of(values: &Map<String, Value>) -> Option<String> {
 /// caller's scope, or a service account, reads as a username already taken,
 /// as `POST /users` answers.
 fn in_reach(caller: &Caller, before: &User) -> Result<(), FieldError> {
-    let in_scope = caller.actor.scope().covers_entity(&before.entity_code);
+    let in_scope =
+        EntityCode::parse(&before.entity_code).is_ok_and(|e| caller.actor.scope().covers_entity(e));
     if before.row.kind != "person" || !in_scope {
         return Err(FieldError::new(
             "username",
-            "username_taken",
+            FieldCode::UsernameTaken,
             Message::new(
                 "Ese nombre de usuario ya existe.",
                 "That username already exists.",
@@ -315,7 +317,7 @@ fn may_change(caller: &Caller, before: &User) -> Result<(), FieldError> {
     if before.row.id == caller.actor.user_id {
         return Err(FieldError::new(
             "username",
-            "own_account",
+            FieldCode::OwnAccount,
             Message::new(
                 "Es su propia cuenta: no se modifica por importación.",
                 "It is your own account: it is not changed by an import.",
@@ -325,7 +327,7 @@ fn may_change(caller: &Caller, before: &User) -> Result<(), FieldError> {
     if !manages(caller, before) {
         return Err(FieldError::new(
             "username",
-            "not_manageable",
+            FieldCode::NotManageable,
             Message::new(
                 "No puede administrar esa cuenta (su rol está por encima de lo que usted otorga).",
                 "You may not manage that account (its role is above what you grant).",
@@ -353,7 +355,7 @@ fn plan_update(
     let changes = UserChanges {
         full_name: (full_name != r.full_name).then_some(full_name),
         email: (email != r.email).then_some(email),
-        role: (role.as_str() != r.role).then(|| role.as_str().to_string()),
+        role: (role != r.role).then(|| role.as_str().to_string()),
         institution_id: (institution != r.institution_id).then_some(institution),
         active: (active != r.active).then_some(active),
         password_hash: None,
@@ -379,7 +381,7 @@ fn plan_update(
 fn role_not_grantable() -> FieldError {
     FieldError::new(
         "role",
-        "role_not_grantable",
+        FieldCode::RoleNotGrantable,
         Message::new("No puede otorgar ese rol.", "You may not grant that role."),
     )
 }
@@ -387,7 +389,7 @@ fn role_not_grantable() -> FieldError {
 fn new_inactive() -> FieldError {
     FieldError::new(
         "active",
-        "new_account_inactive",
+        FieldCode::NewAccountInactive,
         Message::new(
             "Una cuenta nueva se da de alta activa; para darla de baja, impórtela de nuevo con «No» una vez creada.",
             "A new account is created active; to deactivate it, import it again with \"No\" once it exists.",
@@ -398,7 +400,7 @@ fn new_inactive() -> FieldError {
 fn username_repeated() -> FieldError {
     FieldError::new(
         "username",
-        "username_repeated_in_file",
+        FieldCode::UsernameRepeatedInFile,
         Message::new(
             "Ese nombre de usuario ya aparece en una fila anterior del archivo.",
             "That username already appears in an earlier row of the file.",

@@ -19,6 +19,7 @@ use super::view::record_json;
 use crate::clock::today;
 use crate::error::{ServiceError, ServiceResult};
 use crate::page::Slice;
+use sintra_domain::validation::FieldCode;
 
 /// The query keys that page a list rather than filter it.
 pub const PAGING_KEYS: [&str; 2] = ["limit", "cursor"];
@@ -30,7 +31,7 @@ pub const SHARED_FILTERS: [&str; 2] = ["entity_code", "institution_id"];
 pub fn invalid_filter(key: &str) -> FieldError {
     FieldError::new(
         key,
-        "invalid_filter",
+        FieldCode::InvalidFilter,
         Message::new(
             format!("El filtro «{key}» no tiene un valor válido."),
             format!("The filter \"{key}\" has an invalid value."),
@@ -54,7 +55,7 @@ pub const DISTINCT_PERSON_FILTER: &str = "distinct_person";
 pub fn unknown_filter(key: &str) -> FieldError {
     FieldError::new(
         key,
-        "unknown_filter",
+        FieldCode::UnknownFilter,
         Message::new(
             format!("No se puede filtrar por «{key}»."),
             format!("Cannot filter by \"{key}\"."),

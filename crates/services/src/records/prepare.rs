@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use diesel_async::AsyncPgConnection;
 use serde_json::{Map, Value};
-use sintra_domain::access::{Actor, Caller, Scope, FEDERAL_ENTITY};
+use sintra_domain::access::{Actor, Caller, EntityCode, Scope, FEDERAL_ENTITY};
 use sintra_domain::consistency;
 use sintra_domain::forms::{FieldSpec, FieldType, FormKey, FormSpec};
 use sintra_domain::i18n::Message;
@@ -21,11 +21,12 @@ use uuid::Uuid;
 
 use crate::clock::today;
 use crate::error::{ServiceError, ServiceResult};
+use sintra_domain::validation::FieldCode;
 
 fn unknown_reference(field: &str) -> FieldError {
     FieldError::new(
         field,
-        "unknown_reference",
+        FieldCode::UnknownReference,
         Message::new(
             "El registro referido no existe o no está a su alcance.",
             "The referenced record does not exist or is outside your scope.",
@@ -173,7 +174,7 @@ async fn load_related(
 /// What a validated submission becomes before it is stored.
 pub struct Prepared {
     pub data: Map<String, Value>,
-    pub entity_code: String,
+    pub entity_code: EntityCode,
     pub parent_id: Option<Uuid>,
     /// For people, what duplicate matching needs (stored keys included).
     pub person: Option<crate::duplicates::Person>,
@@ -238,7 +239,7 @@ pub async fn snapshot_for(
     if spec.field("entity_code").is_some() && caller.actor.may_record_federal() {
         lookup.insert(
             "entity",
-            FEDERAL_ENTITY,
+            FEDERAL_ENTITY.as_str(),
             CatalogEntry {
                 active: true,
                 parent_code: None,
@@ -464,31 +465,33 @@ fn finish(
 ) -> ServiceResult<Prepared> {
     // Whose record it is: the form's own entity field, else its parent's,
     // else (on update) what it was, else the caller's.
+    // The form's field was validated against the entities' catalog; a code
+    // that is still no entity's is nobody's to record in.
     let entity_code = match (
         data.get("entity_code").and_then(Value::as_str),
         parent_row,
         previous,
     ) {
-        (Some(e), _, _) => e.to_string(),
-        (None, Some(p), _) => p.entity_code.clone(),
-        (None, None, Some(prev)) => prev.entity_code.clone(),
-        (None, None, None) => actor.entity_code.clone(),
+        (Some(e), _, _) => EntityCode::parse(e).ok(),
+        (None, Some(p), _) => Some(p.entity_code),
+        (None, None, Some(prev)) => Some(prev.entity_code),
+        (None, None, None) => Some(actor.entity_code),
     };
-    if !actor.may_record_in(&entity_code) {
+    let Some(entity_code) = entity_code.filter(|e| actor.may_record_in(*e)) else {
         return Err(ServiceError::Validation(vec![FieldError::new(
             "entity_code",
-            "outside_scope",
+            FieldCode::OutsideScope,
             Message::new(
                 "Solo puede registrar información de su propia entidad.",
                 "You may only record information of your own entity.",
             ),
         )]));
-    }
+    };
     if let Some(prev) = previous {
         if prev.entity_code != entity_code {
             return Err(ServiceError::Validation(vec![FieldError::new(
                 "entity_code",
-                "immutable_field",
+                FieldCode::ImmutableField,
                 Message::new(
                     "La entidad de un registro no cambia; registre uno nuevo.",
                     "A record's entity does not change; register a new one.",

@@ -17,7 +17,7 @@ pub fn record_json(row: &RecordRow, spec: &FormSpec, caller: &Caller) -> Value {
     let mut out = Map::new();
     out.insert("id".into(), row.id.to_string().into());
     out.insert("version".into(), row.version.into());
-    out.insert("entity_code".into(), row.entity_code.clone().into());
+    out.insert("entity_code".into(), row.entity_code.as_str().into());
     out.insert(
         "institution_id".into(),
         row.institution_id.to_string().into(),

@@ -20,6 +20,7 @@ use super::prepare::{prepare, Prepared, Submission};
 use super::view::write_body;
 use crate::error::{ServiceError, ServiceResult};
 use crate::periods;
+use sintra_domain::validation::FieldCode;
 
 /// The longest `Idempotency-Key` accepted.
 const MAX_IDEMPOTENCY_KEY: usize = 200;
@@ -80,7 +81,7 @@ pub fn new_record(caller: &Caller, spec: &FormSpec, prepared: Prepared) -> NewRe
     NewRecord {
         id: Uuid::now_v7(),
         form: spec.key.as_str().into(),
-        entity_code: prepared.entity_code,
+        entity_code: prepared.entity_code.into(),
         institution_id: caller.actor.institution_id,
         parent_id: prepared.parent_id,
         external_folio: folio_of(&prepared.data),
@@ -187,7 +188,7 @@ async fn insert_audited(
 ) -> ServiceResult<(RecordRow, Value)> {
     let changes = Value::Object(diff(spec, &Map::new(), &prepared.data));
     let person = prepared.person.clone();
-    let quarter = periods::key_of(&prepared.entity_code, prepared.period_day);
+    let quarter = periods::key_of(prepared.entity_code, prepared.period_day);
     let new = new_record(caller, spec, prepared);
     let ctx = AuditContext::for_caller(caller);
     let institution = caller.actor.institution_id;
@@ -237,8 +238,8 @@ async fn update_row(
     let day_before =
         periods::day_before(conn, spec, before, prepared.parent_id, prepared.period_day).await?;
     let quarters: Vec<_> = [
-        periods::key_of(&before.entity_code, day_before),
-        periods::key_of(&prepared.entity_code, prepared.period_day),
+        periods::key_of(before.entity_code, day_before),
+        periods::key_of(prepared.entity_code, prepared.period_day),
     ]
     .into_iter()
     .flatten()
@@ -399,7 +400,7 @@ pub async fn upsert_by_folio(
     {
         return Err(ServiceError::invalid(
             "external_folio",
-            "folio_mismatch",
+            FieldCode::FolioMismatch,
             "El folio del cuerpo no coincide con el de la ruta.",
             "The body's folio differs from the path's.",
         ));

@@ -35,6 +35,7 @@ use sintra_services::users::user_record;
 use super::body::{self, BodyWriter};
 use super::users as users_sheet;
 use super::{attachment, catalog_items, excel_form, XLSX};
+use sintra_domain::validation::FieldCode;
 
 /// Records handed to the writer at a time: enough that the channel costs
 /// nothing per row, few enough that encoding a page (a few milliseconds)
@@ -451,7 +452,7 @@ fn refuse_paging(query: &HashMap<String, String>) -> ApiResult<()> {
         .map(|&k| {
             FieldError::new(
                 k,
-                "not_for_export",
+                FieldCode::NotForExport,
                 Message::new(
                     format!(
                         "«{k}» pagina las listas; una exportación trae todos los registros que cumplen los filtros."
@@ -595,7 +596,7 @@ pub async fn export_all(
         .map(|k| {
             FieldError::new(
                 k,
-                "unknown_filter",
+                FieldCode::UnknownFilter,
                 Message::new(
                     format!(
                         "La exportación de todos los formularios solo se filtra por «entity_code» e «institution_id», comunes a todos; para filtrar por «{k}», exporte su formulario (/excel/exports/{{formulario}})."

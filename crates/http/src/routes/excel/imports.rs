@@ -25,6 +25,7 @@ use crate::policy::{excel_form_permission, ExcelUse};
 use crate::state::AppState;
 
 use super::{attachment, excel_form, XLSX};
+use sintra_domain::validation::FieldCode;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -80,7 +81,7 @@ async fn read_upload(mut payload: Multipart, limit: u64) -> ApiResult<Vec<u8>> {
     file.ok_or_else(|| {
         ApiError::invalid(
             "file",
-            "required",
+            FieldCode::Required,
             "Adjunte el libro de Excel en el campo «file».",
             "Attach the Excel workbook in the field \"file\".",
         )
