@@ -8,6 +8,7 @@ use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
+use sintra_domain::forms::FormKey;
 use uuid::Uuid;
 
 use crate::error::StoreResult;
@@ -56,7 +57,7 @@ impl DateSource {
 pub async fn store_records(
     conn: &mut AsyncPgConnection,
     cut_id: Uuid,
-    form: &str,
+    form: FormKey,
     source: DateSource,
     from: &str,
     until: &str,
@@ -68,7 +69,7 @@ pub async fn store_records(
          WHERE r.form = $2 AND {key} >= $3 AND {key} < $4"
     ))
     .bind::<SqlUuid, _>(cut_id)
-    .bind::<Text, _>(form)
+    .bind::<Text, _>(form.as_str())
     .bind::<Text, _>(from)
     .bind::<Text, _>(until)
     .execute(conn)

@@ -165,7 +165,7 @@ pub async fn take(
                 },
                 PeriodDate::None => continue,
             };
-            cuts::store_records(conn, id, spec.key.as_str(), source, &from, &until).await?;
+            cuts::store_records(conn, id, spec.key, source, &from, &until).await?;
         }
         let counts: Vec<Value> = cuts::counts(conn, id)
             .await?
