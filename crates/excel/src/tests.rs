@@ -252,6 +252,17 @@ fn resolve_folios(spec: &FormSpec, values: &Map<String, Value>) -> Map<String, V
 
 // -------------------------------------------------------------- templates
 
+/// The first row of a sheet, as text: its headers.
+fn header_row(range: &calamine::Range<Data>) -> Vec<String> {
+    range
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect()
+}
+
 #[test]
 fn dependent_dropdowns_name_each_parents_children() {
     let spec = FormKey::Victim.spec();
@@ -280,13 +291,7 @@ fn dependent_dropdowns_name_each_parents_children() {
     keys.sort();
     assert_eq!(keys, ["MUN_09", "MUN_19"]);
     let lists = book.worksheet_range("Catálogos").unwrap();
-    let header: Vec<String> = lists
-        .rows()
-        .next()
-        .unwrap()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
+    let header = header_row(&lists);
     let col = header.iter().position(|h| h == "MUN_19").unwrap();
     let items = lists
         .rows()
@@ -508,13 +513,7 @@ fn child_templates_name_their_parent_by_folio() {
     let bytes = template(FormKey::Session.spec(), Lang::Es, &catalogs).unwrap();
     let mut book: Xlsx<_> = Xlsx::new(Cursor::new(&bytes)).unwrap();
     let range = book.worksheet_range("Datos").unwrap();
-    let headers: Vec<String> = range
-        .rows()
-        .next()
-        .unwrap()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
+    let headers = header_row(&range);
     assert_eq!(headers[1], "Comisión (folio externo)");
     let column = match_header(FormKey::Session.spec(), &headers[1]).unwrap();
     assert_eq!(column.json_key(), "commission_folio");
@@ -1088,13 +1087,7 @@ fn exported_text_is_never_a_formula() {
     assert!(!xml.contains("<f>") && !xml.contains("<f "), "{xml}");
     let mut book: Xlsx<_> = Xlsx::new(Cursor::new(&out)).unwrap();
     let range = book.worksheet_range("Comisión, comité o consejo").unwrap();
-    let headers: Vec<String> = range
-        .rows()
-        .next()
-        .unwrap()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
+    let headers = header_row(&range);
     let name = headers.iter().position(|h| h == "Nombre").unwrap();
     let folio = headers.iter().position(|h| h == "Folio externo").unwrap();
     for (i, h) in hostile.iter().enumerate() {

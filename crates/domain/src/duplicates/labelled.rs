@@ -1184,8 +1184,8 @@ mod tests {
     use super::*;
     use crate::curp::validate_curp;
     use crate::duplicates::blocking::{keys_of, probes_of};
-    use crate::duplicates::frequency::{terms_of, NameFrequencies};
-    use crate::duplicates::prepared::{prepare, Birth, Prepared};
+    use crate::duplicates::frequency::{given_term, surname_term, terms_of, NameFrequencies};
+    use crate::duplicates::prepared::{prepare, Birth, Name, Prepared};
     use crate::duplicates::score::{compare_prepared, compare_weighted};
     use crate::duplicates::MatchLevel;
 
@@ -1434,21 +1434,40 @@ mod tests {
         );
     }
 
+    /// The stored people's blocks: each key, the people carrying it.
+    fn blocks_of(prepared: &[Prepared]) -> HashMap<String, Vec<u32>> {
+        let mut blocks: HashMap<String, Vec<u32>> = HashMap::new();
+        for (i, p) in prepared.iter().enumerate() {
+            for key in keys_of(p) {
+                blocks.entry(key).or_default().push(i as u32);
+            }
+        }
+        blocks
+    }
+
+    /// The stored people a check of `p` compares it with: the union of the
+    /// blocks its probe keys name (what the database's lookup returns).
+    fn candidates_of(blocks: &HashMap<String, Vec<u32>>, p: &Prepared) -> Vec<u32> {
+        let mut ids: Vec<u32> = probes_of(p)
+            .iter()
+            .filter_map(|k| blocks.get(k))
+            .flatten()
+            .copied()
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
     /// Block sizes on a population of a million, and the time of a check:
     /// `cargo test --release -p sintra-domain block_sizes -- --ignored --nocapture`.
     #[test]
     #[ignore = "slow: generates a million people"]
     fn block_sizes_at_one_million() {
         let set = generate(1, 1_000_000, 0);
-        let mut blocks: HashMap<String, Vec<u32>> = HashMap::new();
-        let mut keys_per_person = 0usize;
-        for (i, p) in set.people.iter().enumerate() {
-            let keys = keys_of(&prepare(p));
-            keys_per_person = keys_per_person.max(keys.len());
-            for key in keys {
-                blocks.entry(key).or_default().push(i as u32);
-            }
-        }
+        let prepared: Vec<Prepared> = set.people.iter().map(prepare).collect();
+        let blocks = blocks_of(&prepared);
+        let keys_per_person = prepared.iter().map(|p| keys_of(p).len()).max().unwrap_or(0);
         let mut largest: HashMap<char, (usize, String)> = HashMap::new();
         for (key, ids) in &blocks {
             let ns = key.chars().next().unwrap_or('?');
@@ -1469,14 +1488,7 @@ mod tests {
         let mut max_candidates = 0usize;
         for probe in set.people.iter().step_by(set.people.len() / probes) {
             let p = prepare(probe);
-            let mut ids: Vec<u32> = probes_of(&p)
-                .iter()
-                .filter_map(|k| blocks.get(k))
-                .flatten()
-                .copied()
-                .collect();
-            ids.sort_unstable();
-            ids.dedup();
+            let ids = candidates_of(&blocks, &p);
             max_candidates = max_candidates.max(ids.len());
             for id in ids {
                 compared += 1;
@@ -1488,6 +1500,20 @@ mod tests {
             "per check: {per_check:?} ({} comparisons on average, at most {max_candidates} candidates)",
             compared / probes
         );
+    }
+
+    /// How two names relate by their frequency terms: `=` the same term,
+    /// `~` different terms, `_` blank on one side.
+    fn relation(
+        a: &Option<Name>,
+        b: &Option<Name>,
+        term: fn(&Name) -> Option<String>,
+    ) -> &'static str {
+        match (a.as_ref().and_then(term), b.as_ref().and_then(term)) {
+            (Some(a), Some(b)) if a == b => "=",
+            (Some(_), Some(_)) => "~",
+            _ => "_",
+        }
     }
 
     /// False exact/probable warnings per 1,000 new people against a large
@@ -1507,15 +1533,10 @@ mod tests {
         let set = generate(20_261_207, n - n / 100, n / 100 + 1_000);
         let stored = n;
         let prepared: Vec<Prepared> = set.people[..stored].iter().map(prepare).collect();
-        let mut blocks: HashMap<String, Vec<u32>> = HashMap::new();
+        let blocks = blocks_of(&prepared);
         let mut counts: HashMap<String, u64> = HashMap::new();
-        for (i, p) in prepared.iter().enumerate() {
-            for key in keys_of(p) {
-                blocks.entry(key).or_default().push(i as u32);
-            }
-            for t in terms_of(p) {
-                *counts.entry(t).or_default() += 1;
-            }
+        for t in prepared.iter().flat_map(terms_of) {
+            *counts.entry(t).or_default() += 1;
         }
         let freq = NameFrequencies::new(stored as u64, counts);
         let fresh = generate(7_041_812, 5_000, 0).people;
@@ -1529,15 +1550,7 @@ mod tests {
         let mut shown = 0;
         for f in &fresh {
             let p = prepare(f);
-            let mut ids: Vec<u32> = probes_of(&p)
-                .iter()
-                .filter_map(|k| blocks.get(k))
-                .flatten()
-                .copied()
-                .collect();
-            ids.sort_unstable();
-            ids.dedup();
-            for id in ids {
+            for id in candidates_of(&blocks, &p) {
                 let q = &prepared[id as usize];
                 let Some(m) = compare_weighted(&p, q, &freq) else {
                     continue;
@@ -1553,34 +1566,13 @@ mod tests {
                     _ => "age/age",
                 };
                 let c = m.comparison;
-                use crate::duplicates::frequency::{given_term, surname_term};
-                let exact = |a: Option<String>, b: Option<String>| match (a, b) {
-                    (Some(a), Some(b)) if a == b => "=",
-                    (Some(_), Some(_)) => "~",
-                    _ => "_",
-                };
                 let names = format!(
                     "{}{}{}|{}{}",
-                    exact(
-                        p.given.as_ref().and_then(given_term),
-                        q.given.as_ref().and_then(given_term)
-                    ),
-                    exact(
-                        p.first.as_ref().and_then(surname_term),
-                        q.first.as_ref().and_then(surname_term)
-                    ),
-                    exact(
-                        p.second.as_ref().and_then(surname_term),
-                        q.second.as_ref().and_then(surname_term)
-                    ),
-                    exact(
-                        p.first.as_ref().and_then(surname_term),
-                        q.second.as_ref().and_then(surname_term)
-                    ),
-                    exact(
-                        p.second.as_ref().and_then(surname_term),
-                        q.first.as_ref().and_then(surname_term)
-                    ),
+                    relation(&p.given, &q.given, given_term),
+                    relation(&p.first, &q.first, surname_term),
+                    relation(&p.second, &q.second, surname_term),
+                    relation(&p.first, &q.second, surname_term),
+                    relation(&p.second, &q.first, surname_term),
                 );
                 let kind = format!(
                     "{names} {birth} {:?} g={:?} f={:?} s={:?} b={:?} sex={:?}",
@@ -1599,16 +1591,9 @@ mod tests {
         for d in set.duplicates.iter().filter(|d| d.copy >= stored) {
             checked += 1;
             let p = prepare(&set.people[d.copy]);
-            let hit = probes_of(&p)
-                .iter()
-                .filter_map(|k| blocks.get(k))
-                .flatten()
-                .any(|&id| {
-                    id as usize == d.original
-                        && compare_weighted(&p, &prepared[d.original], &freq).is_some_and(|m| {
-                            matches!(m.level, MatchLevel::Exact | MatchLevel::Probable)
-                        })
-                });
+            let hit = candidates_of(&blocks, &p).contains(&(d.original as u32))
+                && compare_weighted(&p, &prepared[d.original], &freq)
+                    .is_some_and(|m| matches!(m.level, MatchLevel::Exact | MatchLevel::Probable));
             found += hit as usize;
         }
         println!(
