@@ -149,16 +149,46 @@ impl TestDb {
     }
 }
 
+/// Audit events whose `changes` or `details` break the published shape:
+/// `changes` is field → `{before, after}` and `details` an object
+/// (`AuditEventOut` in the spec; a client generated from it rejects
+/// anything else). Every test's database is checked before it is dropped.
+const AUDIT_OFF_SPEC: &str = "\
+    SELECT count(*)::bigint AS n FROM audit_events a \
+     WHERE (a.details IS NOT NULL AND jsonb_typeof(a.details) <> 'object') \
+        OR (a.changes IS NOT NULL AND (jsonb_typeof(a.changes) <> 'object' \
+            OR EXISTS (SELECT 1 FROM jsonb_each(a.changes) e \
+                        WHERE jsonb_typeof(e.value) <> 'object' \
+                           OR NOT (e.value ?& array['before', 'after']) \
+                           OR (SELECT count(*) FROM jsonb_object_keys(e.value)) <> 2)))";
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         let name = self.name.clone();
+        let url = self.url.clone();
         // Drop cannot await: a short-lived runtime on its own thread does it.
-        let _ = std::thread::spawn(move || {
+        let off_spec = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap();
             rt.block_on(async {
+                // A test that broke its database (faults, restores) has
+                // nothing to check: only a count that ran is asserted.
+                let mut off_spec = None;
+                if let Ok(mut conn) = AsyncPgConnection::establish(&url).await {
+                    off_spec = diesel::sql_query(AUDIT_OFF_SPEC)
+                        .get_result::<Count>(&mut conn)
+                        .await
+                        .ok()
+                        .map(|c| c.n);
+                }
                 let mut conn = admin_conn().await;
                 let _ = diesel::sql_query(format!(
                     "DROP DATABASE IF EXISTS {} WITH (FORCE)",
@@ -166,9 +196,19 @@ impl Drop for TestDb {
                 ))
                 .execute(&mut conn)
                 .await;
-            });
+                off_spec
+            })
         })
-        .join();
+        .join()
+        .ok()
+        .flatten();
+        if !std::thread::panicking() {
+            assert_eq!(
+                off_spec.unwrap_or(0),
+                0,
+                "audit events whose `changes`/`details` break AuditEventOut's shape"
+            );
+        }
     }
 }
 

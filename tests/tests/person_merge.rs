@@ -305,7 +305,7 @@ async fn a_v_chain_merges_into_one_person_counted_once_and_undo_restores_it() {
     let audited = |action: &str| {
         format!(
             "SELECT count(*)::bigint AS n FROM audit_events WHERE action = '{action}' \
-             AND resource_type = 'duplicate_pair' AND changes ? 'moved' AND changes ? 'person_id'"
+             AND resource_type = 'duplicate_pair' AND details ? 'moved' AND changes ? 'person_id'"
         )
     };
     assert_eq!(count(app, &audited("duplicate_confirmed")).await, 2);
@@ -315,7 +315,7 @@ async fn a_v_chain_merges_into_one_person_counted_once_and_undo_restores_it() {
             app,
             &format!(
                 "SELECT count(*)::bigint AS n FROM audit_events WHERE action = 'duplicate_undone' \
-                 AND resource_id = '{}' AND changes->'moved' @> '[{{\"record_id\": \"{}\", \"to\": \"{pb}\"}}]'",
+                 AND resource_id = '{}' AND details->'moved' @> '[{{\"record_id\": \"{}\", \"to\": \"{pb}\"}}]'",
                 w.bc, w.b
             )
         )

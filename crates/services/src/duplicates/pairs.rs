@@ -152,17 +152,26 @@ pub async fn decide(
             let p = store::decide_pair(conn, id, status, by).await?;
             let mut changes =
                 json!({"status": {"before": current.status, "after": status.as_str()}});
+            // `changes` holds field → {before, after} only, as the spec
+            // says; the records that moved and the journal's row are what
+            // else the event records, so they go in `details`.
+            let mut details = None;
             if let Some(change) = people::change_of_this_transaction(conn, id).await? {
                 changes["person_id"] = json!({
                     "before": change.persons_before,
                     "after": change.persons_after,
                 });
-                changes["moved"] = change.moved;
-                changes["person_change"] = json!({"id": change.id, "kind": change.kind});
+                details = Some(json!({
+                    "moved": change.moved,
+                    "person_change": {"id": change.id, "kind": change.kind},
+                }));
             }
-            let entry = AuditEntry::modification(&ctx, decision.action(), "duplicate_pair")
+            let mut entry = AuditEntry::modification(&ctx, decision.action(), "duplicate_pair")
                 .resource(id)
                 .changes(changes);
+            if let Some(details) = details {
+                entry = entry.details(details);
+            }
             audit::append(conn, &[entry]).await?;
             Ok(p)
         })
