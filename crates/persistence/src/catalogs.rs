@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{Array, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 use sintra_domain::validation::{CatalogEntry, CatalogLookup};
@@ -23,7 +24,7 @@ pub struct Catalog {
     pub source: String,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = catalog_items)]
 pub struct CatalogItem {
     pub catalog: String,
@@ -167,22 +168,25 @@ pub async fn items_by_keys(
     if keys.is_empty() {
         return Ok(vec![]);
     }
-    let mut catalogs: Vec<&str> = keys.iter().map(|(c, _)| c.as_str()).collect();
-    catalogs.sort_unstable();
-    catalogs.dedup();
-    let codes: Vec<&str> = keys.iter().map(|(_, c)| c.as_str()).collect();
-    let wanted: std::collections::HashSet<(&str, &str)> =
-        keys.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    let rows: Vec<CatalogItem> = catalog_items::table
-        .filter(catalog_items::catalog.eq_any(&catalogs))
-        .filter(catalog_items::code.eq_any(&codes))
-        .select(CatalogItem::as_select())
-        .load(conn)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .filter(|i| wanted.contains(&(i.catalog.as_str(), i.code.as_str())))
-        .collect())
+    let (catalogs, codes) = key_columns(keys);
+    Ok(diesel::sql_query(
+        "SELECT c.* FROM unnest($1::text[], $2::text[]) AS k(catalog, code) \
+         JOIN catalog_items c USING (catalog, code)",
+    )
+    .bind::<Array<Text>, _>(catalogs)
+    .bind::<Array<Text>, _>(codes)
+    .load(conn)
+    .await?)
+}
+
+/// The distinct keys as two parallel columns, for a join on the primary
+/// key: `catalog = ANY(..) AND code = ANY(..)` reads every item of the
+/// catalogs named (2,478 municipios to find one) and filters them.
+fn key_columns(keys: &[(String, String)]) -> (Vec<&str>, Vec<&str>) {
+    let mut pairs: Vec<(&str, &str)> = keys.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs.into_iter().unzip()
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -293,31 +297,37 @@ pub async fn snapshot(
     if wanted.is_empty() {
         return Ok(CatalogSnapshot::default());
     }
-    let catalogs: Vec<&str> = wanted.iter().map(|(c, _)| c.as_str()).collect();
-    let codes: Vec<&str> = wanted.iter().map(|(_, c)| c.as_str()).collect();
-    let rows: Vec<(String, String, bool, Option<String>)> = catalog_items::table
-        .filter(catalog_items::catalog.eq_any(&catalogs))
-        .filter(catalog_items::code.eq_any(&codes))
-        .select((
-            catalog_items::catalog,
-            catalog_items::code,
-            catalog_items::active,
-            catalog_items::parent_code,
-        ))
-        .load(conn)
-        .await?;
+    let (catalogs, codes) = key_columns(wanted);
+    let rows: Vec<SnapshotRow> = diesel::sql_query(
+        "SELECT c.catalog, c.code, c.active, c.parent_code \
+         FROM unnest($1::text[], $2::text[]) AS k(catalog, code) \
+         JOIN catalog_items c USING (catalog, code)",
+    )
+    .bind::<Array<Text>, _>(catalogs)
+    .bind::<Array<Text>, _>(codes)
+    .load(conn)
+    .await?;
     Ok(CatalogSnapshot {
         entries: rows
             .into_iter()
-            .map(|(cat, code, active, parent_code)| {
+            .map(|r| {
                 (
-                    (cat, code),
+                    (r.catalog, r.code),
                     CatalogEntry {
-                        active,
-                        parent_code,
+                        active: r.active,
+                        parent_code: r.parent_code,
                     },
                 )
             })
             .collect(),
     })
+}
+
+#[derive(QueryableByName)]
+#[diesel(table_name = catalog_items)]
+struct SnapshotRow {
+    catalog: String,
+    code: String,
+    active: bool,
+    parent_code: Option<String>,
 }
