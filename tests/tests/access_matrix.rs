@@ -7,6 +7,7 @@
 use actix_web::http::Method;
 use serde_json::{json, Value};
 use sintra_domain::access::Role;
+use sintra_domain::forms::FormKey;
 use sintra_tests::{Account, TestApp};
 use uuid::Uuid;
 
@@ -720,10 +721,10 @@ impl World {
             "/api/v1/forms/{form}/fields/{field}/label" => {
                 use sintra_persistence::labels;
                 let mut conn = app.conn().await;
-                version = labels::version_of(&mut conn, "victim", "alias")
+                version = labels::version_of(&mut conn, FormKey::Victim, "alias")
                     .await
                     .unwrap();
-                let in_force = !labels::current(&mut conn, Some("victim"))
+                let in_force = !labels::current(&mut conn, Some(FormKey::Victim))
                     .await
                     .unwrap()
                     .is_empty();
@@ -734,7 +735,7 @@ impl World {
                         label_es: Some(self.unique("Alias ")),
                         ..Default::default()
                     };
-                    labels::set(&mut conn, "victim", &o, version, actor.id)
+                    labels::set(&mut conn, FormKey::Victim, &o, version, actor.id)
                         .await
                         .unwrap();
                     version += 1;

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{json, Value};
 use sintra_domain::forms::labels::LabelOverride;
+use sintra_domain::forms::FormKey;
 use uuid::Uuid;
 
 use crate::error::{StoreError, StoreResult};
@@ -89,24 +90,24 @@ struct NewVersion<'a> {
 /// The overrides in force for a form (all forms with `None`), by field.
 pub async fn current(
     conn: &mut AsyncPgConnection,
-    form: Option<&str>,
+    form: Option<FormKey>,
 ) -> StoreResult<Vec<LabelRow>> {
     let mut q = label_overrides::table
         .select(LabelRow::as_select())
         .order((label_overrides::form, label_overrides::field))
         .into_boxed();
     if let Some(form) = form {
-        q = q.filter(label_overrides::form.eq(form.to_string()));
+        q = q.filter(label_overrides::form.eq(form.as_str()));
     }
     Ok(q.load(conn).await?)
 }
 
 /// Every change of a form's overrides, by field, oldest first.
-pub async fn history(conn: &mut AsyncPgConnection, form: &str) -> StoreResult<Vec<VersionRow>> {
+pub async fn history(conn: &mut AsyncPgConnection, form: FormKey) -> StoreResult<Vec<VersionRow>> {
     use label_override_versions as v;
     Ok(v::table
         .inner_join(users::table)
-        .filter(v::form.eq(form))
+        .filter(v::form.eq(form.as_str()))
         .order((v::field, v::version))
         .select((
             v::form,
@@ -128,10 +129,14 @@ pub async fn history(conn: &mut AsyncPgConnection, form: &str) -> StoreResult<Ve
 }
 
 /// A field's version: how many changes it has had (0: none).
-pub async fn version_of(conn: &mut AsyncPgConnection, form: &str, field: &str) -> StoreResult<i32> {
+pub async fn version_of(
+    conn: &mut AsyncPgConnection,
+    form: FormKey,
+    field: &str,
+) -> StoreResult<i32> {
     use label_override_versions as v;
     let max: Option<i32> = v::table
-        .filter(v::form.eq(form).and(v::field.eq(field)))
+        .filter(v::form.eq(form.as_str()).and(v::field.eq(field)))
         .select(diesel::dsl::max(v::version))
         .first(conn)
         .await?;
@@ -150,14 +155,14 @@ pub struct Changed {
 /// version the caller read; inside the caller's transaction.
 async fn start_change(
     conn: &mut AsyncPgConnection,
-    form: &str,
+    form: FormKey,
     field: &str,
     expected: i32,
 ) -> StoreResult<Option<LabelOverride>> {
     let before: Option<LabelRow> = label_overrides::table
         .filter(
             label_overrides::form
-                .eq(form)
+                .eq(form.as_str())
                 .and(label_overrides::field.eq(field)),
         )
         .select(LabelRow::as_select())
@@ -185,7 +190,7 @@ fn stale_on_race(e: StoreError) -> StoreError {
 /// records the change; inside the caller's transaction.
 pub async fn set(
     conn: &mut AsyncPgConnection,
-    form: &str,
+    form: FormKey,
     o: &LabelOverride,
     expected: i32,
     by: Uuid,
@@ -194,7 +199,7 @@ pub async fn set(
     let version = expected + 1;
     diesel::insert_into(label_overrides::table)
         .values((
-            label_overrides::form.eq(form),
+            label_overrides::form.eq(form.as_str()),
             label_overrides::field.eq(&o.field),
             label_overrides::label_es.eq(&o.label_es),
             label_overrides::label_en.eq(&o.label_en),
@@ -220,7 +225,7 @@ pub async fn set(
         .await?;
     diesel::insert_into(label_override_versions::table)
         .values(NewVersion {
-            form,
+            form: form.as_str(),
             field: &o.field,
             version,
             action: "set",
@@ -243,7 +248,7 @@ pub async fn set(
 /// force. Inside the caller's transaction.
 pub async fn reset(
     conn: &mut AsyncPgConnection,
-    form: &str,
+    form: FormKey,
     field: &str,
     expected: i32,
     by: Uuid,
@@ -255,7 +260,7 @@ pub async fn reset(
     diesel::delete(
         label_overrides::table.filter(
             label_overrides::form
-                .eq(form)
+                .eq(form.as_str())
                 .and(label_overrides::field.eq(field)),
         ),
     )
@@ -263,7 +268,7 @@ pub async fn reset(
     .await?;
     diesel::insert_into(label_override_versions::table)
         .values(NewVersion {
-            form,
+            form: form.as_str(),
             field,
             version,
             action: "reset",

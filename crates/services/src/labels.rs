@@ -38,7 +38,7 @@ pub async fn effective_spec(
     conn: &mut AsyncPgConnection,
     form: FormKey,
 ) -> ServiceResult<&'static FormSpec> {
-    let rows = store::current(conn, Some(form.as_str())).await?;
+    let rows = store::current(conn, Some(form)).await?;
     let overrides: Vec<LabelOverride> = rows.iter().map(|r| r.to_override()).collect();
     Ok(effective(form, &overrides))
 }
@@ -206,8 +206,8 @@ async fn field_labels(
     form: FormKey,
     field: &str,
 ) -> ServiceResult<FieldLabels> {
-    let rows = store::current(conn, Some(form.as_str())).await?;
-    let versions = store::version_of(conn, form.as_str(), field).await?;
+    let rows = store::current(conn, Some(form)).await?;
+    let versions = store::version_of(conn, form, field).await?;
     let overrides: Vec<LabelOverride> = rows.iter().map(|r| r.to_override()).collect();
     let spec = effective(form, &overrides);
     let row = rows.iter().find(|r| r.field == field);
@@ -251,8 +251,8 @@ fn describe(
 /// A form's labels and their history.
 pub async fn list(pool: &Pool, form: FormKey) -> ServiceResult<FormLabels> {
     let mut conn = db::conn(pool).await?;
-    let rows = store::current(&mut conn, Some(form.as_str())).await?;
-    let history = store::history(&mut conn, form.as_str()).await?;
+    let rows = store::current(&mut conn, Some(form)).await?;
+    let history = store::history(&mut conn, form).await?;
     let overrides: Vec<LabelOverride> = rows.iter().map(|r| r.to_override()).collect();
     let spec = effective(form, &overrides);
     let mut versions: HashMap<&str, i32> = HashMap::new();
@@ -333,7 +333,7 @@ pub async fn set(
     let ctx = AuditContext::for_caller(caller);
     let by = caller.actor.user_id;
     conn.transaction::<_, StoreError, _>(async |conn| {
-        let changed = store::set(conn, form.as_str(), &checked, expected, by).await?;
+        let changed = store::set(conn, form, &checked, expected, by).await?;
         let entry = AuditEntry::modification(&ctx, AuditAction::Relabel, "form_label")
             .resource(format!("{}/{}", form.as_str(), field))
             .changes(audit_changes(changed.before.as_ref(), Some(&checked)))
@@ -361,7 +361,7 @@ pub async fn reset(
     conn.transaction::<_, StoreError, _>(async |conn| {
         // A stale version is told before a missing override: a caller who
         // read an old version learns that first.
-        let changed = store::reset(conn, form.as_str(), field, expected, by).await?;
+        let changed = store::reset(conn, form, field, expected, by).await?;
         let entry = AuditEntry::modification(&ctx, AuditAction::Relabel, "form_label")
             .resource(format!("{}/{}", form.as_str(), field))
             .changes(audit_changes(changed.before.as_ref(), None))
