@@ -113,6 +113,10 @@ pub async fn ensure(conn: &mut AsyncPgConnection, keys: &[PeriodKey]) -> StoreRe
 /// Inside a record write's transaction: the rows of the quarters it
 /// touches, read `FOR SHARE` (created first when missing) so no close of
 /// them commits before the write does. Sorted by key.
+///
+/// Almost always every row exists already: one statement. Only when one
+/// is missing is it created and all of them read again (a new statement
+/// sees a row another transaction created and committed meanwhile).
 pub async fn lock_for_write(
     conn: &mut AsyncPgConnection,
     keys: &[PeriodKey],
@@ -120,8 +124,23 @@ pub async fn lock_for_write(
     if keys.is_empty() {
         return Ok(vec![]);
     }
+    let (entities, years, quarters) = columns(keys);
+    let wanted = entities.len();
+    let rows = share_locked(conn, entities, years, quarters).await?;
+    if rows.len() == wanted {
+        return Ok(rows);
+    }
     ensure(conn, keys).await?;
     let (entities, years, quarters) = columns(keys);
+    share_locked(conn, entities, years, quarters).await
+}
+
+async fn share_locked(
+    conn: &mut AsyncPgConnection,
+    entities: Vec<String>,
+    years: Vec<i32>,
+    quarters: Vec<i16>,
+) -> StoreResult<Vec<PeriodRow>> {
     Ok(crate::db::Prepared(
         diesel::sql_query(
             "SELECT p.* FROM periods p \
