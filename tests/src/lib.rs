@@ -445,7 +445,7 @@ impl TestApp {
                 username: username.clone(),
                 full_name: format!("Persona de prueba {n}"),
                 email: None,
-                role: role.as_str().into(),
+                role,
                 password_hash: hash,
                 created_by: None,
                 updated_by: None,

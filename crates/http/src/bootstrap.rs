@@ -84,7 +84,7 @@ pub async fn first_admin(pool: &Pool, config: &Config) -> anyhow::Result<Bootstr
                     username: username.clone(),
                     full_name: "Administración nacional".into(),
                     email: None,
-                    role: Role::NationalAdmin.as_str().into(),
+                    role: Role::NationalAdmin,
                     password_hash: hash.clone(),
                     created_by: None,
                     updated_by: None,

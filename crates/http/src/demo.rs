@@ -374,7 +374,7 @@ impl Demo<'_> {
             username: username.into(),
             full_name: full_name.into(),
             email: None,
-            role: role.as_str().into(),
+            role,
             password_hash: self.password_hash.clone(),
             created_by: admin.map(|a| a.actor.user_id),
             updated_by: admin.map(|a| a.actor.user_id),

@@ -47,7 +47,7 @@ pub struct NewUser {
     pub username: String,
     pub full_name: String,
     pub email: Option<String>,
-    pub role: String,
+    pub role: Role,
     pub password_hash: String,
     pub created_by: Option<Uuid>,
     pub updated_by: Option<Uuid>,

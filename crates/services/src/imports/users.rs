@@ -272,7 +272,7 @@ async fn check_rows(
                     username: text("username").unwrap_or_default(),
                     full_name: text("full_name").unwrap_or_default(),
                     email: text("email"),
-                    role: role.as_str().into(),
+                    role,
                     password_hash: String::new(),
                     created_by: Some(caller.actor.user_id),
                     updated_by: Some(caller.actor.user_id),
