@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use actix_web::http::Method;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
-use sintra_domain::access::Role;
+use sintra_domain::access::{AccountKind, Role};
 use sintra_http::config::Config;
 use sintra_http::{build_app, metrics, AppState};
 use sintra_persistence::db::{self, quote_ident, with_database};
@@ -441,7 +441,11 @@ impl TestApp {
             &NewUser {
                 id: Uuid::now_v7(),
                 institution_id,
-                kind: if service { "service" } else { "person" }.into(),
+                kind: if service {
+                    AccountKind::Service
+                } else {
+                    AccountKind::Person
+                },
                 username: username.clone(),
                 full_name: format!("Persona de prueba {n}"),
                 email: None,

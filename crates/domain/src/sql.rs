@@ -12,7 +12,7 @@ use diesel::pg::{Pg, PgValue};
 use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Text;
 
-use crate::access::{EntityCode, Role};
+use crate::access::{AccountKind, EntityCode, Role};
 use crate::duplicates::{MatchLevel, PairStatus};
 use crate::import_jobs::ImportState;
 use crate::periods::{PeriodAction, PeriodStatus};
@@ -48,6 +48,18 @@ impl FromSql<Text, Pg> for Role {
 }
 
 impl ToSql<Text, Pg> for Role {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        write(self.as_str(), out)
+    }
+}
+
+impl FromSql<Text, Pg> for AccountKind {
+    fn from_sql(value: PgValue<'_>) -> deserialize::Result<AccountKind> {
+        read(value, "AccountKind")
+    }
+}
+
+impl ToSql<Text, Pg> for AccountKind {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
         write(self.as_str(), out)
     }

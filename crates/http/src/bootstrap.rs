@@ -1,7 +1,7 @@
 //! The first national admin of an empty system.
 
 use diesel_async::AsyncConnection;
-use sintra_domain::access::{Role, FEDERAL_ENTITY};
+use sintra_domain::access::{AccountKind, Role, FEDERAL_ENTITY};
 use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
 use sintra_persistence::org::{self, NewInstitution};
 use sintra_persistence::users::{self, NewUser};
@@ -80,7 +80,7 @@ pub async fn first_admin(pool: &Pool, config: &Config) -> anyhow::Result<Bootstr
                 &NewUser {
                     id: Uuid::now_v7(),
                     institution_id: institution.id,
-                    kind: "person".into(),
+                    kind: AccountKind::Person,
                     username: username.clone(),
                     full_name: "Administración nacional".into(),
                     email: None,

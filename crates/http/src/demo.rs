@@ -34,7 +34,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Map, Value};
-use sintra_domain::access::{Actor, Caller, EntityCode, Role, FEDERAL_ENTITY};
+use sintra_domain::access::{AccountKind, Actor, Caller, EntityCode, Role, FEDERAL_ENTITY};
 use sintra_domain::duplicates::labelled;
 use sintra_domain::duplicates::PersonFacts;
 use sintra_domain::forms::FormKey;
@@ -370,7 +370,11 @@ impl Demo<'_> {
         let new = NewUser {
             id: Uuid::now_v7(),
             institution_id: inst.id,
-            kind: if service { "service" } else { "person" }.into(),
+            kind: if service {
+                AccountKind::Service
+            } else {
+                AccountKind::Person
+            },
             username: username.into(),
             full_name: full_name.into(),
             email: None,

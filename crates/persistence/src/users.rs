@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use sintra_domain::access::{Role, Scope};
+use sintra_domain::access::{AccountKind, Role, Scope};
 use uuid::Uuid;
 
 use crate::error::{StoreError, StoreResult};
@@ -15,7 +15,7 @@ use crate::schema::{institutions, users};
 pub struct UserRow {
     pub id: Uuid,
     pub institution_id: Uuid,
-    pub kind: String,
+    pub kind: AccountKind,
     pub username: String,
     pub full_name: String,
     pub email: Option<String>,
@@ -43,7 +43,7 @@ pub struct User {
 pub struct NewUser {
     pub id: Uuid,
     pub institution_id: Uuid,
-    pub kind: String,
+    pub kind: AccountKind,
     pub username: String,
     pub full_name: String,
     pub email: Option<String>,
@@ -70,7 +70,7 @@ fn scoped(scope: &Scope) -> BoxedUsers<'static> {
 
 #[derive(Debug, Clone, Default)]
 pub struct UserFilter {
-    pub kind: Option<String>,
+    pub kind: Option<AccountKind>,
     pub institution_id: Option<Uuid>,
     pub entity_code: Option<String>,
     pub role: Option<String>,
@@ -87,8 +87,8 @@ pub async fn list(
     limit: i64,
 ) -> StoreResult<Vec<User>> {
     let mut q = scoped(scope).select((UserRow::as_select(), institutions::entity_code));
-    if let Some(v) = &filter.kind {
-        q = q.filter(users::kind.eq(v.clone()));
+    if let Some(v) = filter.kind {
+        q = q.filter(users::kind.eq(v));
     }
     if let Some(v) = filter.institution_id {
         q = q.filter(users::institution_id.eq(v));
@@ -239,7 +239,7 @@ pub async fn update(
 pub struct Credentials {
     pub user_id: Uuid,
     pub username: String,
-    pub kind: String,
+    pub kind: AccountKind,
     pub role: Role,
     pub password_hash: String,
     pub active: bool,

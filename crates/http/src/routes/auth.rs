@@ -6,6 +6,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use sintra_domain::access::AccountKind;
 use sintra_domain::error_code::ErrorCode;
 use sintra_persistence::audit::{self, AuditAction, AuditContext, AuditEntry};
 use sintra_persistence::tokens::{self, RefreshOutcome};
@@ -176,13 +177,13 @@ pub async fn token(
             let (Some(u), Some(p)) = (request.username, request.password) else {
                 return Err(ApiError::InvalidGrant);
             };
-            login(&state, &meta, &u, p, "person").await?
+            login(&state, &meta, &u, p, AccountKind::Person).await?
         }
         "client_credentials" => {
             let (Some(u), Some(p)) = (request.client_id, request.client_secret) else {
                 return Err(ApiError::InvalidGrant);
             };
-            login(&state, &meta, &u, p, "service").await?
+            login(&state, &meta, &u, p, AccountKind::Service).await?
         }
         "refresh_token" => {
             let Some(t) = request.refresh_token else {
@@ -208,7 +209,7 @@ async fn login(
     meta: &RequestMeta,
     username: &str,
     secret: String,
-    kind: &str,
+    kind: AccountKind,
 ) -> ApiResult<TokenResponse> {
     let username = username.trim().to_lowercase();
     let mut conn = db::conn(&state.pool).await?;

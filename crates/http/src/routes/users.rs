@@ -10,7 +10,7 @@ use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
 use serde::{Deserialize, Serialize};
-use sintra_domain::access::{Role, Scope};
+use sintra_domain::access::{AccountKind, Role, Scope};
 use sintra_persistence::audit::{self, AuditAction, AuditEntry};
 use sintra_persistence::users::{self, NewUser, User, UserChanges, UserFilter};
 use sintra_persistence::{db, tokens, StoreError};
@@ -52,7 +52,7 @@ impl From<User> for UserOut {
         UserOut {
             id: r.id,
             version: r.version,
-            kind: r.kind,
+            kind: r.kind.as_str().to_string(),
             username: r.username,
             full_name: r.full_name,
             email: r.email,
@@ -188,7 +188,7 @@ pub async fn list_users(
 ) -> ApiResult<web::Json<Page<UserOut>>> {
     let q = query.into_inner();
     let filter = UserFilter {
-        kind: Some("person".into()),
+        kind: Some(AccountKind::Person),
         institution_id: q.institution_id,
         entity_code: q.entity_code,
         role: q.role,
@@ -305,7 +305,7 @@ pub async fn create_user(
     let new = NewUser {
         id: Uuid::now_v7(),
         institution_id: inst.id,
-        kind: "person".into(),
+        kind: AccountKind::Person,
         username,
         full_name,
         email,
@@ -405,7 +405,7 @@ pub async fn update_user(
         let mut conn = db::conn(&state.pool).await?;
         users::get(&mut conn, &auth.actor.scope(), id).await?
     };
-    if current.row.kind != "person" {
+    if current.row.kind != AccountKind::Person {
         // Service accounts are administered under /service-accounts.
         return Err(ApiError::NotFound);
     }
@@ -595,7 +595,7 @@ pub async fn list_service_accounts(
 ) -> ApiResult<web::Json<Page<UserOut>>> {
     let q = query.into_inner();
     let filter = UserFilter {
-        kind: Some("service".into()),
+        kind: Some(AccountKind::Service),
         institution_id: q.institution_id,
         active: q.active,
         ..Default::default()
@@ -659,7 +659,7 @@ pub async fn create_service_account(
     let new = NewUser {
         id: Uuid::now_v7(),
         institution_id: inst.id,
-        kind: "service".into(),
+        kind: AccountKind::Service,
         username,
         full_name: name,
         email: None,
@@ -696,7 +696,7 @@ pub async fn rotate_secret(
     let id = id.into_inner();
     let mut conn = db::conn(&state.pool).await?;
     let target = users::get(&mut conn, &auth.actor.scope(), id).await?;
-    if target.row.kind != "service" {
+    if target.row.kind != AccountKind::Service {
         return Err(ApiError::NotFound);
     }
     drop(conn);

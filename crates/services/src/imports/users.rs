@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use diesel_async::AsyncPgConnection;
 use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{Map, Value};
-use sintra_domain::access::{Caller, EntityCode, Role};
+use sintra_domain::access::{AccountKind, Caller, EntityCode, Role};
 use sintra_domain::i18n::Message;
 use sintra_domain::validation::FieldError;
 use sintra_excel::{CellError, ImportSheet};
@@ -268,7 +268,7 @@ async fn check_rows(
                 new: NewUser {
                     id: Uuid::now_v7(),
                     institution_id: institution,
-                    kind: "person".into(),
+                    kind: AccountKind::Person,
                     username: text("username").unwrap_or_default(),
                     full_name: text("full_name").unwrap_or_default(),
                     email: text("email"),
@@ -297,7 +297,7 @@ fn username_of(values: &Map<String, Value>) -> Option<String> {
 fn in_reach(caller: &Caller, before: &User) -> Result<(), FieldError> {
     let in_scope =
         EntityCode::parse(&before.entity_code).is_ok_and(|e| caller.actor.scope().covers_entity(e));
-    if before.row.kind != "person" || !in_scope {
+    if before.row.kind != AccountKind::Person || !in_scope {
         return Err(FieldError::new(
             "username",
             FieldCode::UsernameTaken,

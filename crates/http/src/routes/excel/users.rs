@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use diesel_async::AsyncPgConnection;
-use sintra_domain::access::Role;
+use sintra_domain::access::{AccountKind, Role};
 use sintra_persistence::users::{self, User, UserFilter};
 use sintra_services::records::{invalid_filter, unknown_filter};
 
@@ -16,7 +16,7 @@ use crate::error::ApiResult;
 /// accounts are administered apart.
 pub(super) fn export_filter(query: &HashMap<String, String>) -> ApiResult<UserFilter> {
     let mut filter = UserFilter {
-        kind: Some("person".into()),
+        kind: Some(AccountKind::Person),
         ..Default::default()
     };
     let mut errors = vec![];
