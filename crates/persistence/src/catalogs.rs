@@ -169,19 +169,20 @@ pub async fn items_by_keys(
         return Ok(vec![]);
     }
     let (catalogs, codes) = key_columns(keys);
-    Ok(diesel::sql_query(
-        "SELECT c.* FROM unnest($1::text[], $2::text[]) AS k(catalog, code) \
-         JOIN catalog_items c USING (catalog, code)",
-    )
-    .bind::<Array<Text>, _>(catalogs)
-    .bind::<Array<Text>, _>(codes)
-    .load(conn)
-    .await?)
+    Ok(diesel::sql_query(format!("SELECT c.* {BY_KEYS}"))
+        .bind::<Array<Text>, _>(catalogs)
+        .bind::<Array<Text>, _>(codes)
+        .load(conn)
+        .await?)
 }
 
-/// The distinct keys as two parallel columns, for a join on the primary
-/// key: `catalog = ANY(..) AND code = ANY(..)` reads every item of the
-/// catalogs named (2,478 municipios to find one) and filters them.
+/// The items of the (catalog, code) pairs bound as `$1`, `$2`, joined on
+/// the primary key: `catalog = ANY(..) AND code = ANY(..)` reads every
+/// item of the catalogs named (2,478 municipios to find one) and filters.
+const BY_KEYS: &str = "FROM unnest($1::text[], $2::text[]) AS k(catalog, code) \
+                       JOIN catalog_items c USING (catalog, code)";
+
+/// The distinct keys as the two parallel columns [`BY_KEYS`] binds.
 fn key_columns(keys: &[(String, String)]) -> (Vec<&str>, Vec<&str>) {
     let mut pairs: Vec<(&str, &str)> = keys.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     pairs.sort_unstable();
@@ -298,11 +299,9 @@ pub async fn snapshot(
         return Ok(CatalogSnapshot::default());
     }
     let (catalogs, codes) = key_columns(wanted);
-    let rows: Vec<SnapshotRow> = diesel::sql_query(
-        "SELECT c.catalog, c.code, c.active, c.parent_code \
-         FROM unnest($1::text[], $2::text[]) AS k(catalog, code) \
-         JOIN catalog_items c USING (catalog, code)",
-    )
+    let rows: Vec<SnapshotRow> = diesel::sql_query(format!(
+        "SELECT c.catalog, c.code, c.active, c.parent_code {BY_KEYS}"
+    ))
     .bind::<Array<Text>, _>(catalogs)
     .bind::<Array<Text>, _>(codes)
     .load(conn)
